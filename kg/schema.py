@@ -1,0 +1,218 @@
+"""The graph's single vocabulary: node labels, keys, relationship types and their PyG edge types.
+
+Core schema::
+
+    (:User {id})-[:RATED {rating, ts}]->(:Item {id, title, description, price})
+    (:Item)-[:MADE_BY]->(:Brand {name})
+    (:Item)-[:IN_CATEGORY]->(:Category {name})-[:SUBCATEGORY_OF]->(:Category)
+    (:Item)-[:ALSO_BOUGHT]->(:Item)
+    (:Item)-[:ALSO_VIEWED]->(:Item)
+
+A dataset may bring further entity types linked to items (``View``, ``Genre``, ``City``...) and further
+item-to-item links. They are registered under validated identifiers: an entity label ``X`` is keyed by
+``id`` and reached by ``(:Item)-[:HAS_X]->(:X)``; an item link ``REL`` is ``(:Item)-[:REL]->(:Item)``.
+Everything downstream (export, training, explanations) enumerates :class:`Schema` and so picks them up.
+
+Example:
+    >>> s = Schema.core().with_entity("Genre")
+    >>> s.entity("Genre").relationship
+    'HAS_GENRE'
+    >>> s.entity("Genre").edge_type
+    ('item', 'has_genre', 'genre')
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+
+from kgrec.errors import SchemaError
+
+__all__ = [
+    "ALSO_BOUGHT",
+    "ALSO_VIEWED",
+    "BRAND",
+    "CATEGORY",
+    "IN_CATEGORY",
+    "ITEM",
+    "MADE_BY",
+    "RATED",
+    "SUBCATEGORY_OF",
+    "USER",
+    "EdgeType",
+    "NodeType",
+    "RelType",
+    "Schema",
+    "validate_label",
+    "validate_rel_type",
+]
+
+EdgeType = tuple[str, str, str]
+
+_LABEL = re.compile(r"^[A-Z][A-Za-z0-9]{0,39}$")
+_REL = re.compile(r"^[A-Z][A-Z0-9_]{0,39}$")
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """A node label, its key property and the PyG node type name."""
+
+    label: str
+    key: str
+
+    @property
+    def pyg(self) -> str:
+        return _snake(self.label)
+
+
+@dataclass(frozen=True)
+class RelType:
+    """A relationship type between two node types, and its PyG edge-type triple."""
+
+    type: str
+    source: NodeType
+    target: NodeType
+
+    @property
+    def edge_type(self) -> EdgeType:
+        return (self.source.pyg, self.type.lower(), self.target.pyg)
+
+
+@dataclass(frozen=True)
+class EntityType:
+    """A dataset-specific entity linked from items, e.g. ``View`` via ``HAS_VIEW``."""
+
+    node: NodeType
+    rel: RelType
+
+    @property
+    def label(self) -> str:
+        return self.node.label
+
+    @property
+    def relationship(self) -> str:
+        return self.rel.type
+
+    @property
+    def edge_type(self) -> EdgeType:
+        return self.rel.edge_type
+
+
+USER = NodeType("User", "id")
+ITEM = NodeType("Item", "id")
+BRAND = NodeType("Brand", "name")
+CATEGORY = NodeType("Category", "name")
+
+RATED = RelType("RATED", USER, ITEM)
+MADE_BY = RelType("MADE_BY", ITEM, BRAND)
+IN_CATEGORY = RelType("IN_CATEGORY", ITEM, CATEGORY)
+SUBCATEGORY_OF = RelType("SUBCATEGORY_OF", CATEGORY, CATEGORY)
+ALSO_BOUGHT = RelType("ALSO_BOUGHT", ITEM, ITEM)
+ALSO_VIEWED = RelType("ALSO_VIEWED", ITEM, ITEM)
+
+_CORE_NODES = (USER, ITEM, BRAND, CATEGORY)
+_CORE_RELS = (RATED, MADE_BY, IN_CATEGORY, SUBCATEGORY_OF, ALSO_BOUGHT, ALSO_VIEWED)
+_RESERVED_LABELS = {n.label for n in _CORE_NODES}
+_RESERVED_RELS = {r.type for r in _CORE_RELS}
+
+
+def validate_label(name: str) -> str:
+    """Return ``name`` if it is a safe, non-core node label (``CamelCase`` identifier), else raise."""
+    if not _LABEL.match(name) or keyword.iskeyword(_snake(name)):
+        raise SchemaError(f"entity label {name!r} must match {_LABEL.pattern} and not be a Python keyword")
+    if name in _RESERVED_LABELS:
+        raise SchemaError(f"entity label {name!r} is a core label; it cannot be registered again")
+    return name
+
+
+def validate_rel_type(name: str) -> str:
+    """Return ``name`` if it is a safe, non-core relationship type (``UPPER_SNAKE``), else raise."""
+    if not _REL.match(name) or keyword.iskeyword(name.lower()):
+        raise SchemaError(f"relationship type {name!r} must match {_REL.pattern} and not be a keyword")
+    if name in _RESERVED_RELS or name.startswith("HAS_"):
+        raise SchemaError(f"relationship type {name!r} is reserved")
+    return name
+
+
+def entity_label_for(name: str) -> str:
+    """The label for a raw entity name from a file (``item_view.dat`` -> ``View``), validated."""
+    label = "".join(part[:1].upper() + part[1:] for part in re.split(r"[_\-\s]+", name.strip()) if part)
+    return validate_label(label)
+
+
+def _snake(label: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", label).lower()
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The core schema plus the entity types and item links a dataset registered.
+
+    Immutable: ``with_entity`` and ``with_item_link`` return a new schema.
+    """
+
+    entities: tuple[EntityType, ...] = ()
+    item_links: tuple[RelType, ...] = field(default=())
+
+    @classmethod
+    def core(cls) -> Schema:
+        return cls()
+
+    @classmethod
+    def discover(cls, labels: list[str], rel_types: list[str]) -> Schema:
+        """Rebuild the schema from the labels and relationship types a database holds."""
+        schema = cls()
+        for label in sorted(labels):
+            if label in _RESERVED_LABELS or not _LABEL.match(label):
+                continue
+            if f"HAS_{label.upper()}" in rel_types:
+                schema = schema.with_entity(label)
+        entity_rels = {e.relationship for e in schema.entities}
+        for rel in sorted(rel_types):
+            if rel in _RESERVED_RELS or rel in entity_rels or not _REL.match(rel) or rel.startswith("HAS_"):
+                continue
+            schema = schema.with_item_link(rel)
+        return schema
+
+    def with_entity(self, label: str) -> Schema:
+        validate_label(label)
+        if any(e.label == label for e in self.entities):
+            return self
+        node = NodeType(label, "id")
+        entity = EntityType(node, RelType(f"HAS_{label.upper()}", ITEM, node))
+        return Schema(self.entities + (entity,), self.item_links)
+
+    def with_item_link(self, rel_type: str) -> Schema:
+        validate_rel_type(rel_type)
+        if any(r.type == rel_type for r in self.item_links):
+            return self
+        return Schema(self.entities, self.item_links + (RelType(rel_type, ITEM, ITEM),))
+
+    def entity(self, label: str) -> EntityType:
+        for e in self.entities:
+            if e.label == label:
+                return e
+        raise SchemaError(
+            f"no entity type {label!r} in the schema (have: {[e.label for e in self.entities]})"
+        )
+
+    @property
+    def node_types(self) -> tuple[NodeType, ...]:
+        return _CORE_NODES + tuple(e.node for e in self.entities)
+
+    @property
+    def rel_types(self) -> tuple[RelType, ...]:
+        return _CORE_RELS + tuple(e.rel for e in self.entities) + self.item_links
+
+    def node_type(self, label: str) -> NodeType:
+        for n in self.node_types:
+            if n.label == label:
+                return n
+        raise SchemaError(f"no node label {label!r} in the schema")
+
+    def rel_type(self, name: str) -> RelType:
+        for r in self.rel_types:
+            if r.type == name:
+                return r
+        raise SchemaError(f"no relationship type {name!r} in the schema")

@@ -1,0 +1,307 @@
+"""``GraphStore``: the one door to Neo4j. Schema set-up, batched loads, stats, read-only Cypher, export.
+
+Example:
+    >>> from kgrec.settings import Settings
+    >>> with GraphStore.connect(Settings()) as store:          # doctest: +SKIP
+    ...     store.write(read_hin("../shared/data/amazon-hin"))
+    ...     store.stats().nodes["User"]
+    6170
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import neo4j
+import numpy as np
+import pandas as pd
+from neo4j.exceptions import ClientError, ServiceUnavailable
+from neo4j.exceptions import Neo4jError as DriverError
+
+import kg.queries as q
+from kg.export import GraphExport
+from kg.schema import (
+    BRAND,
+    CATEGORY,
+    IN_CATEGORY,
+    ITEM,
+    MADE_BY,
+    RATED,
+    SUBCATEGORY_OF,
+    USER,
+    NodeType,
+    RelType,
+    Schema,
+)
+from kg.server import ManagedNeo4j, read_password
+from kgrec.errors import ConfigError, Neo4jError, WriteRefusedError
+from kgrec.settings import Settings
+from loaders.records import Dataset
+
+__all__ = ["GraphStats", "GraphStore", "Progress", "connect_driver"]
+
+Progress = Callable[[str, int, int], None]
+"""Called as ``progress(step, done, total)`` during long work."""
+
+
+@dataclass(frozen=True)
+class GraphStats:
+    """Node count per label and relationship count per type."""
+
+    nodes: dict[str, int]
+    relationships: dict[str, int]
+
+
+def connect_driver(
+    settings: Settings, progress: Callable[[str], None] | None = None
+) -> tuple[neo4j.Driver, bool]:
+    """Open the one driver of this process: ``NEO4J_URI`` when set, else the workspace's managed server.
+
+    Returns the driver and whether the server is managed by kgrec.
+    """
+    cfg = settings.neo4j
+    if cfg.uri:
+        if cfg.password is None:
+            raise ConfigError("NEO4J_URI is set but NEO4J_PASSWORD is not")
+        auth = (cfg.user, cfg.password.get_secret_value())
+        uri, managed = cfg.uri, False
+    else:
+        server = ManagedNeo4j(settings)
+        uri = server.start(progress)
+        auth = ("neo4j", read_password(server.password_file))
+        managed = True
+    try:
+        driver = neo4j.GraphDatabase.driver(
+            uri, auth=auth, notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF
+        )
+        driver.verify_connectivity()
+    except (DriverError, ServiceUnavailable, OSError, ValueError) as e:
+        raise Neo4jError(f"cannot reach Neo4j at {uri}: {e}") from e
+    return driver, managed
+
+
+class GraphStore:
+    """Reads and writes the kgrec graph in one Neo4j database."""
+
+    def __init__(self, driver: neo4j.Driver, database: str = "neo4j", batch_size: int = 10_000) -> None:
+        self._driver = driver
+        self.database = database
+        self.batch_size = batch_size
+
+    @classmethod
+    def connect(cls, settings: Settings, progress: Callable[[str], None] | None = None) -> GraphStore:
+        driver, _ = connect_driver(settings, progress)
+        return cls(driver, settings.neo4j.database, settings.batch_size)
+
+    def close(self) -> None:
+        self._driver.close()
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- low level ----------------------------------------------------------------------------------
+    def _run(
+        self, query: str, params: Mapping[str, Any] | None = None, *, write: bool
+    ) -> list[dict[str, Any]]:
+        try:
+            with self._driver.session(
+                database=self.database, default_access_mode=neo4j.WRITE_ACCESS if write else neo4j.READ_ACCESS
+            ) as session:
+                work = session.execute_write if write else session.execute_read
+                return work(lambda tx: [r.data() for r in tx.run(query, dict(params or {}))])
+        except ClientError as e:
+            if not write and e.code and ("AccessMode" in e.code or "ForbiddenOnReadOnly" in e.code):
+                raise WriteRefusedError("this query writes; rerun with --write to allow it") from e
+            raise Neo4jError(f"{e.code}: {e.message}") from e
+        except DriverError as e:
+            raise Neo4jError(str(e)) from e
+        except ServiceUnavailable as e:
+            raise Neo4jError(f"Neo4j is not reachable: {e}") from e
+
+    def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a query in a read transaction; a query that writes raises ``WriteRefusedError``."""
+        return self._run(query, params, write=False)
+
+    def write_query(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a query in a write transaction."""
+        return self._run(query, params, write=True)
+
+    def _batched(self, query: str, rows: Sequence[dict[str, Any]], load_id: str, step: str,
+                 progress: Progress | None) -> int:  # fmt: skip
+        for start in range(0, len(rows), self.batch_size):
+            self.write_query(query, {"rows": list(rows[start : start + self.batch_size]), "load_id": load_id})
+            if progress:
+                progress(step, min(start + self.batch_size, len(rows)), len(rows))
+        return len(rows)
+
+    # -- schema -------------------------------------------------------------------------------------
+    def schema(self) -> Schema:
+        """The schema of what the database holds: core plus the entity types and item links found."""
+        labels = self.read(q.LIST_LABELS)[0]["labels"]
+        types = self.read(q.LIST_REL_TYPES)[0]["types"]
+        return Schema.discover(labels, types)
+
+    def ensure_schema(self, schema: Schema) -> None:
+        """Create uniqueness constraints on every key and the indexes, ``IF NOT EXISTS``."""
+        for node in schema.node_types:
+            self.write_query(q.create_key_constraint(node))
+        for statement in (q.CREATE_ITEM_TEXT_INDEX, *q.CREATE_LOAD_ID_INDEXES):
+            self.write_query(statement)
+        self.write_query(q.AWAIT_INDEXES)
+
+    # -- loading ------------------------------------------------------------------------------------
+    def write(self, dataset: Dataset, progress: Progress | None = None) -> dict[str, int]:
+        """Store a dataset with batched ``UNWIND ... MERGE``; on any failure remove what this load created.
+
+        Returns the number of rows sent per node label and relationship type.
+        """
+        schema = self.schema()
+        for label in dataset.entities:
+            schema = schema.with_entity(label)
+        for rel in dataset.item_links:
+            if rel not in {r.type for r in schema.rel_types}:
+                schema = schema.with_item_link(rel)
+        self.ensure_schema(schema)
+        load_id = uuid.uuid4().hex
+        try:
+            written = self._write(dataset, schema, load_id, progress)
+        except BaseException:
+            self.remove_load(load_id, schema)
+            raise
+        dataset.report.written = written
+        return written
+
+    def _write(self, ds: Dataset, schema: Schema, load_id: str, progress: Progress | None) -> dict[str, int]:
+        written: dict[str, int] = {}
+
+        def nodes(node: NodeType, rows: list[dict[str, Any]]) -> None:
+            written[node.label] = written.get(node.label, 0) + self._batched(
+                q.merge_nodes(node), rows, load_id, node.label, progress
+            )
+
+        def links(rel: RelType, frame: pd.DataFrame) -> None:
+            rows = frame[["source", "target"]].astype(str).to_dict("records")
+            written[rel.type] = self._batched(q.merge_links(rel), rows, load_id, rel.type, progress)
+
+        item_rows = {k: {"key": k, "props": {}} for k in pd.unique(pd.concat([
+            ds.ratings["item"], ds.items["id"], ds.brands["item"], ds.categories["item"],
+            *(f["item"] for f in ds.entities.values()),
+            *(c for f in ds.item_links.values() for c in (f["source"], f["target"])),
+        ]).astype(str))}  # fmt: skip
+        for rec in ds.items.to_dict("records"):
+            props = {f: _plain(rec[f]) for f in ("title", "description", "price")}
+            item_rows[str(rec["id"])]["props"] = {k: v for k, v in props.items() if v is not None}
+        nodes(ITEM, list(item_rows.values()))
+        nodes(USER, [{"key": u, "props": {}} for u in pd.unique(ds.ratings["user"].astype(str))])
+        nodes(BRAND, [{"key": b, "props": {}} for b in pd.unique(ds.brands["brand"].astype(str))])
+        depth: dict[str, int] = {}
+        parent_links: set[tuple[str, str]] = set()
+        for path in ds.categories["path"]:
+            for level, name in enumerate(path):
+                depth[name] = min(depth.get(name, level), level)
+                if level:
+                    parent_links.add((name, path[level - 1]))
+        nodes(CATEGORY, [{"key": c, "props": {"depth": d}} for c, d in depth.items()])
+        for entity, frame in ds.entities.items():
+            nodes(
+                schema.entity(entity).node,
+                [{"key": v, "props": {}} for v in pd.unique(frame["value"].astype(str))],
+            )
+        ratings = ds.ratings.assign(user=ds.ratings["user"].astype(str), item=ds.ratings["item"].astype(str))
+        rows = [{"user": u, "item": i, "rating": float(r), "ts": int(t)}
+                for u, i, r, t in ratings[["user", "item", "rating", "ts"]].itertuples(index=False)]  # fmt: skip
+        written[RATED.type] = self._batched(q.MERGE_RATINGS, rows, load_id, RATED.type, progress)
+        links(MADE_BY, ds.brands.rename(columns={"item": "source", "brand": "target"}))
+        leaf = pd.DataFrame(
+            {"source": ds.categories["item"], "target": [p[-1] for p in ds.categories["path"]]}
+        )
+        links(IN_CATEGORY, leaf.drop_duplicates())
+        links(SUBCATEGORY_OF, pd.DataFrame(sorted(parent_links), columns=["source", "target"]))
+        for entity, frame in ds.entities.items():
+            links(schema.entity(entity).rel, frame.rename(columns={"item": "source", "value": "target"}))
+        for rel, frame in ds.item_links.items():
+            links(schema.rel_type(rel), frame)
+        return written
+
+    def remove_load(self, load_id: str, schema: Schema | None = None) -> None:
+        """Delete every node and relationship that the load ``load_id`` created."""
+        schema = schema or self.schema()
+        for rel in schema.rel_types:
+            while self.write_query(q.delete_load_relationships(rel), {"load_id": load_id, "limit": 50_000})[
+                0
+            ]["n"]:
+                pass
+        for node in schema.node_types:
+            while self.write_query(q.delete_load_nodes(node), {"load_id": load_id, "limit": 10_000})[0]["n"]:
+                pass
+
+    def merge_ratings_naive(self, rows: Sequence[dict[str, Any]]) -> None:
+        """One ``MERGE`` transaction per rating: the slow way, kept only as the benchmark's peer."""
+        for row in rows:
+            self.write_query(q.MERGE_NAIVE_RATING, row)
+
+    def reset(self) -> None:
+        """Delete every node and relationship (constraints and indexes stay)."""
+        while self.write_query(q.DELETE_ALL_BATCH, {"limit": 10_000})[0]["n"]:
+            pass
+
+    # -- reading ------------------------------------------------------------------------------------
+    def stats(self) -> GraphStats:
+        schema = self.schema()
+        nodes = {n.label: self.read(q.count_nodes(n))[0]["n"] for n in schema.node_types}
+        rels = {r.type: self.read(q.count_relationships(r))[0]["n"] for r in schema.rel_types}
+        return GraphStats(nodes, rels)
+
+    def export(self, progress: Progress | None = None) -> GraphExport:
+        """The whole graph as frames (see :class:`kg.export.GraphExport`), streamed per label and type."""
+        schema = self.schema()
+        steps = len(schema.node_types) + len(schema.rel_types)
+        nodes: dict[str, pd.DataFrame] = {}
+        edges: dict[str, pd.DataFrame] = {}
+        for done, node in enumerate(schema.node_types, start=1):
+            nodes[node.label] = self._frame(q.export_nodes(node), ["key"])
+            if progress:
+                progress("export", done, steps)
+        for done, rel in enumerate(schema.rel_types, start=len(schema.node_types) + 1):
+            cols = ["source", "target", "rating", "ts"] if rel == RATED else ["source", "target"]
+            edges[rel.type] = self._frame(q.export_links(rel), cols)
+            if progress:
+                progress("export", done, steps)
+        return GraphExport(schema, nodes, edges)
+
+    def _frame(self, query: str, columns: list[str]) -> pd.DataFrame:
+        try:
+            frame = self._driver.execute_query(
+                query, database_=self.database, routing_=neo4j.RoutingControl.READ,
+                result_transformer_=neo4j.Result.to_df,
+            )  # fmt: skip
+        except DriverError as e:
+            raise Neo4jError(str(e)) from e
+        if frame.empty:
+            return pd.DataFrame({c: [] for c in columns})
+        frame["key" if "key" in frame else "source"] = frame["key" if "key" in frame else "source"].astype(
+            str
+        )
+        if "target" in frame:
+            frame["target"] = frame["target"].astype(str)
+        return frame
+
+    def iter_rows(self, query: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        yield from self.read(query, params)
+
+
+def _plain(value: Any) -> Any:
+    """pandas/numpy scalars and NaN to plain Python values the driver accepts."""
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating) and np.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

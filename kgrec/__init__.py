@@ -1,0 +1,1 @@
+"""kgrec: a knowledge-graph recommender for e-commerce."""

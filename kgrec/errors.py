@@ -1,0 +1,85 @@
+"""The one exception tree of kgrec.
+
+::
+
+    KGRecError
+    ├── ConfigError          settings or credentials missing or unusable
+    ├── Neo4jError           the graph database could not be reached, started or queried
+    │   └── WriteRefusedError   a write query sent on the read-only path
+    ├── LoadError            input data rejected (carries file, line and field)
+    ├── SchemaError          an invalid label, relationship type or entity name
+    ├── ModelError           training, checkpoints or prediction failed
+    └── NotFoundError        a user, item or other key that the graph does not hold
+
+The library raises these and never prints or exits; the CLI turns each into one line and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "KGRecError",
+    "LoadError",
+    "ModelError",
+    "Neo4jError",
+    "NotFoundError",
+    "SchemaError",
+    "WriteRefusedError",
+]
+
+
+class KGRecError(Exception):
+    """Root of every error kgrec raises on purpose."""
+
+
+class ConfigError(KGRecError):
+    """Settings or credentials are missing or unusable."""
+
+
+class Neo4jError(KGRecError):
+    """The graph database could not be reached, started or queried."""
+
+
+class WriteRefusedError(Neo4jError):
+    """A query that writes was sent on the read-only path."""
+
+
+class SchemaError(KGRecError):
+    """A label, relationship type or entity name that the schema does not accept."""
+
+
+class ModelError(KGRecError):
+    """Training, checkpoint I/O or prediction failed."""
+
+
+class NotFoundError(KGRecError):
+    """A user, item or other key that the graph does not hold."""
+
+
+class LoadError(KGRecError):
+    """Input data was rejected.
+
+    ``file``, ``line`` and ``field`` locate the first offending row when there is one; ``report`` is the
+    load report gathered so far (a ``loaders.LoadReport``) when the failure came from the error budget.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        report: object | None = None,
+    ) -> None:
+        where = ""
+        if file is not None:
+            where = f"{file}:{line}" if line is not None else file
+            if field is not None:
+                where += f" (field {field})"
+            where += ": "
+        super().__init__(where + message)
+        self.file = file
+        self.line = line
+        self.field = field
+        self.report = report

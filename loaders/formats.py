@@ -1,0 +1,323 @@
+"""Readers for the dataset layouts kgrec knows: HIN benchmark, Amazon 2018, any table, MovieLens.
+
+Each returns a :class:`loaders.Dataset` of validated frames plus its :class:`loaders.LoadReport`, and
+raises :class:`kgrec.errors.LoadError` naming file and line when the input breaks the error budget.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from kg.schema import ALSO_BOUGHT, ALSO_VIEWED, entity_label_for, validate_rel_type
+from kgrec.errors import LoadError, SchemaError
+from loaders.reading import ErrorBudget, Table, open_text, ratings_frame, read_json_lines, sniff_table
+from loaders.records import Dataset, ItemRow, LoadReport
+from loaders.text import clean_text
+
+__all__ = ["read_amazon2018", "read_hin", "read_movielens", "read_table"]
+
+_HIN_RATINGS = "user_item.dat"
+_HIN_ENTITY = re.compile(r"^item_([a-z][a-z0-9_]*)\.dat$")
+
+
+def read_hin(directory: Path, budget: ErrorBudget | None = None) -> Dataset:
+    """Read the HIN benchmark layout: ``user_item.dat`` plus ``item_<entity>.dat`` files.
+
+    ``brand`` and ``category`` map to the core schema; every other ``item_<name>.dat`` becomes an entity
+    type of its own (``item_view.dat`` -> ``View``).
+
+    Example:
+        >>> ds = read_hin(Path("../shared/data/amazon-hin"))   # doctest: +SKIP
+        >>> len(ds.ratings)                                      # doctest: +SKIP
+        195791
+    """
+    budget = budget or ErrorBudget()
+    directory = Path(directory)
+    ratings_path = directory / _HIN_RATINGS
+    report = LoadReport(source=str(directory))
+    table = sniff_table(ratings_path, delimiter="\t", header=False)
+    ratings = ratings_frame(
+        _named(table, ("user", "item", "rating", "ts")), file=str(ratings_path), report=report
+    )
+    dataset = Dataset(report=report, ratings=ratings)
+    for path in sorted(directory.glob("item_*.dat")):
+        match = _HIN_ENTITY.match(path.name)
+        if match is None:
+            continue
+        pairs = _pairs(path, report, delimiter=",")
+        name = match.group(1)
+        if name == "brand":
+            dataset.brands = pairs.rename(columns={"target": "brand"})
+        elif name == "category":
+            dataset.categories = pd.DataFrame(
+                {"item": pairs["source"], "path": [(c,) for c in pairs["target"]]}
+            )
+        else:
+            dataset.entities[_entity_label(name, path)] = pairs.rename(
+                columns={"source": "item", "target": "value"}
+            )
+    if not dataset.brands.empty:
+        dataset.brands = dataset.brands.rename(columns={"source": "item"})
+    budget.check(report)
+    return dataset
+
+
+def read_amazon2018(
+    meta: Path,
+    *,
+    ratings: Path | None = None,
+    reviews: Path | None = None,
+    budget: ErrorBudget | None = None,
+) -> Dataset:
+    """Read the Amazon review data 2018 layout: product metadata plus a ratings CSV or review JSON lines.
+
+    Titles are stripped of markup (falling back to the description's first sentence when nothing is left),
+    ``category`` lists become a hierarchy (root first), ``also_buy``/``also_view`` become item links to
+    items present in the metadata. The same asin on several lines is read once (the first line wins).
+    """
+    if (ratings is None) == (reviews is None):
+        raise LoadError("give exactly one of ratings (CSV) or reviews (JSON lines)", file=str(meta))
+    budget = budget or ErrorBudget()
+    report = LoadReport(source=str(meta))
+    items: dict[str, ItemRow] = {}
+    links: dict[str, list[tuple[str, str]]] = {ALSO_BOUGHT.type: [], ALSO_VIEWED.type: []}
+    for number, obj in read_json_lines(Path(meta)):
+        report.rows_read += 1
+        asin = str(obj.get("asin") or "").strip()
+        if not asin:
+            report.reject(str(meta), number, "asin: missing id", "asin")
+            continue
+        if asin in items:
+            report.duplicates_dropped += 1
+            continue
+        try:
+            item = ItemRow(
+                id=asin,
+                title=clean_text(obj.get("title")) or _first_sentence(clean_text(obj.get("description"))),
+                description=obj.get("description"),
+                price=_price(obj.get("price")),
+                brand=obj.get("brand") or None,
+                categories=[obj["category"]] if obj.get("category") else [],
+            )
+        except ValidationError as e:
+            err = e.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            report.reject(str(meta), number, f"{field}: {err['msg']}", field)
+            continue
+        items[asin] = item
+        report.rows_accepted += 1
+        for key, rel in (("also_buy", ALSO_BOUGHT.type), ("also_view", ALSO_VIEWED.type)):
+            links[rel].extend((asin, str(other)) for other in obj.get(key) or [])
+    if reviews is not None:
+        rows: Iterator[tuple[int, dict[str, Any]]] = (
+            (n, {"user": o.get("reviewerID"), "item": o.get("asin"), "rating": o.get("overall"),
+                 "ts": o.get("unixReviewTime")})
+            for n, o in read_json_lines(Path(reviews))
+        )  # fmt: skip
+        rating_file = reviews
+    else:
+        assert ratings is not None
+        table = sniff_table(Path(ratings), delimiter=",")
+        rows = _named(table, ("item", "user", "rating", "ts"))
+        rating_file = ratings
+    frame = ratings_frame(rows, file=str(rating_file), report=report)
+    budget.check(report)
+    catalogue = list(items.values())
+    return Dataset(
+        report=report,
+        ratings=frame,
+        items=pd.DataFrame(
+            [(i.id, i.title, i.description, i.price) for i in catalogue],
+            columns=["id", "title", "description", "price"],
+        ),
+        brands=pd.DataFrame([(i.id, i.brand) for i in catalogue if i.brand], columns=["item", "brand"]),
+        categories=pd.DataFrame(
+            [(i.id, tuple(p)) for i in catalogue for p in i.categories], columns=["item", "path"]
+        ),
+        item_links={
+            rel: pd.DataFrame(
+                [p for p in pairs if p[1] in items and p[0] != p[1]], columns=["source", "target"]
+            )
+            .drop_duplicates()
+            .reset_index(drop=True)
+            for rel, pairs in links.items()
+        },
+    )
+
+
+def read_table(
+    ratings: Path,
+    *,
+    item_attrs: Mapping[str, Path] | None = None,
+    item_links: Mapping[str, Path] | None = None,
+    user_col: str | None = None,
+    item_col: str | None = None,
+    rating_col: str | None = None,
+    ts_col: str | None = None,
+    delimiter: str | None = None,
+    header: bool | None = None,
+    scale: tuple[float, float] = (1.0, 5.0),
+    budget: ErrorBudget | None = None,
+) -> Dataset:
+    """Read any ratings table plus item-attribute and item-item tables (CSV or TSV, header or not).
+
+    Columns are found by header name (``user``/``user_id``/``userId``, ``item``/``item_id``/``movieId``/
+    ``asin``, ``rating``, ``timestamp``/``ts``), by the options, or by position (user, item, rating, ts).
+    Extra columns are ignored. ``item_attrs`` maps a label to a two-column (item, value) file:
+    ``Brand`` and ``Category`` fill the core schema, any other label becomes an entity type.
+    ``item_links`` maps a relationship type to a two-column (item, item) file.
+    """
+    budget = budget or ErrorBudget()
+    report = LoadReport(source=str(ratings))
+    table = sniff_table(Path(ratings), delimiter=delimiter, header=header)
+    cols = {
+        "user": table.column(user_col, ("user", "user_id", "userid", "reviewerid"), 0),
+        "item": table.column(item_col, ("item", "item_id", "itemid", "movieid", "asin", "product"), 1),
+        "rating": table.column(rating_col, ("rating", "score", "overall", "stars"), 2),
+        "ts": table.column(ts_col, ("ts", "timestamp", "time", "unix_ts", "unixreviewtime"),
+                           3 if table.width > 3 and table.header is None else None),
+    }  # fmt: skip
+    dataset = Dataset(report=report, ratings=ratings_frame(_columns(table, cols), file=str(ratings), report=report,
+                                                          scale=scale))  # fmt: skip
+    for label, path in (item_attrs or {}).items():
+        pairs = _pairs(Path(path), report, delimiter=delimiter)
+        if label.lower() == "brand":
+            dataset.brands = pairs.rename(columns={"source": "item", "target": "brand"})
+        elif label.lower() == "category":
+            dataset.categories = pd.DataFrame(
+                {"item": pairs["source"], "path": [(c,) for c in pairs["target"]]}
+            )
+        else:
+            dataset.entities[_entity_label(label, Path(path))] = pairs.rename(
+                columns={"source": "item", "target": "value"}
+            )
+    for rel, path in (item_links or {}).items():
+        try:
+            name = rel if rel in (ALSO_BOUGHT.type, ALSO_VIEWED.type) else validate_rel_type(rel.upper())
+        except SchemaError as e:
+            raise LoadError(str(e), file=str(path)) from e
+        dataset.item_links[name] = _pairs(Path(path), report, delimiter=delimiter)
+    budget.check(report)
+    return dataset
+
+
+_ML_GENRES = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
+    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+)  # fmt: skip
+
+
+def read_movielens(directory: Path, budget: ErrorBudget | None = None) -> Dataset:
+    """Read MovieLens: the 100K layout (``u.data``, ``u.item``) or the ``ratings.csv``/``movies.csv`` one.
+
+    Genres become categories; titles come from the movie file.
+    """
+    budget = budget or ErrorBudget()
+    directory = Path(directory)
+    report = LoadReport(source=str(directory))
+    if (directory / "u.data").exists():
+        table = sniff_table(directory / "u.data", delimiter="\t", header=False)
+        ratings = ratings_frame(
+            _named(table, ("user", "item", "rating", "ts")), file=str(table.path), report=report
+        )
+        movies = _ml100k_movies(directory / "u.item", report)
+    elif (directory / "ratings.csv").exists():
+        table = sniff_table(directory / "ratings.csv", delimiter=",")
+        cols = {k: table.column(None, (k,) + alt, i) for i, (k, alt) in
+                enumerate((("user", ("userid",)), ("item", ("movieid",)), ("rating", ()), ("ts", ("timestamp",))))}  # fmt: skip
+        ratings = ratings_frame(_columns(table, cols), file=str(table.path), report=report, scale=(0.5, 5.0))
+        movies = _mlcsv_movies(directory / "movies.csv", report)
+    else:
+        raise LoadError("no MovieLens ratings file (u.data or ratings.csv)", file=str(directory))
+    budget.check(report)
+    return Dataset(
+        report=report,
+        ratings=ratings,
+        items=pd.DataFrame(
+            [(m, t, None, None) for m, t, _ in movies], columns=["id", "title", "description", "price"]
+        ),
+        categories=pd.DataFrame([(m, (g,)) for m, _, gs in movies for g in gs], columns=["item", "path"]),
+    )
+
+
+def _ml100k_movies(path: Path, report: LoadReport) -> list[tuple[str, str | None, list[str]]]:
+    movies = []
+    with open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.rstrip("\n").split("|")
+            if len(fields) != 5 + len(_ML_GENRES):
+                raise LoadError(
+                    f"expected {5 + len(_ML_GENRES)} fields, found {len(fields)}", file=str(path), line=number
+                )
+            genres = [
+                g for g, flag in zip(_ML_GENRES, fields[5:], strict=True) if flag == "1" and g != "unknown"
+            ]
+            movies.append((fields[0].strip(), clean_text(fields[1]), genres))
+            report.rows_read += 1
+            report.rows_accepted += 1
+    return movies
+
+
+def _mlcsv_movies(path: Path, report: LoadReport) -> list[tuple[str, str | None, list[str]]]:
+    table = sniff_table(path, delimiter=",", header=True)
+    movies = []
+    for _, fields in table.rows():
+        genres = [g for g in fields[2].split("|") if g and g != "(no genres listed)"]
+        movies.append((fields[0].strip(), clean_text(fields[1]), genres))
+        report.rows_read += 1
+        report.rows_accepted += 1
+    return movies
+
+
+def _named(table: Table, names: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
+    return _columns(table, {n: i for i, n in enumerate(names) if i < table.width})
+
+
+def _columns(table: Table, cols: Mapping[str, int | None]) -> Iterator[tuple[int, dict[str, Any]]]:
+    chosen = {name: index for name, index in cols.items() if index is not None}
+    for number, fields in table.rows():
+        yield number, {name: fields[index] for name, index in chosen.items()}
+
+
+def _pairs(path: Path, report: LoadReport, delimiter: str | None) -> pd.DataFrame:
+    """Read an (item, other) two-column file, rejecting rows with a missing id."""
+    table = sniff_table(path, delimiter=delimiter)
+    kept = []
+    for number, fields in table.rows():
+        report.rows_read += 1
+        source, target = fields[0].strip(), fields[1].strip()
+        if not source or not target:
+            report.reject(str(path), number, "missing id", "source" if not source else "target")
+            continue
+        kept.append((source, clean_text(target) or target))
+    frame = pd.DataFrame(kept, columns=["source", "target"]).drop_duplicates()
+    report.rows_accepted += len(frame)
+    report.duplicates_dropped += len(kept) - len(frame)
+    return frame.reset_index(drop=True)
+
+
+def _entity_label(name: str, path: Path) -> str:
+    try:
+        return entity_label_for(name)
+    except SchemaError as e:
+        raise LoadError(str(e), file=str(path)) from e
+
+
+def _price(value: object) -> float | None:
+    if value is None:
+        return None
+    match = re.search(r"\d+(?:\.\d+)?", str(value).replace(",", ""))
+    return float(match.group()) if match else None
+
+
+def _first_sentence(text: str | None, limit: int = 80) -> str | None:
+    if not text:
+        return None
+    sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"

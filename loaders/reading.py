@@ -1,0 +1,181 @@
+"""Line-numbered reading of delimited and JSON-lines files, with the error budget every loader shares."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from kgrec.errors import LoadError
+from loaders.records import LoadReport, RatingRow
+
+__all__ = ["ErrorBudget", "Table", "open_text", "ratings_frame", "read_json_lines", "sniff_table"]
+
+
+@dataclass(frozen=True)
+class ErrorBudget:
+    """How much bad input a load tolerates before it fails whole.
+
+    Attributes:
+        max_bad_fraction: share of rows that may be rejected (bad values, missing ids).
+        structural: when ``True`` (the default) a structural error, such as a wrong column count or a line
+            that is not JSON, fails the load at once.
+    """
+
+    max_bad_fraction: float = 0.01
+    structural: bool = True
+
+    def check(self, report: LoadReport) -> None:
+        bad = report.rejected_count
+        if report.rows_read and bad / report.rows_read > self.max_bad_fraction:
+            first = report.rejected[0]
+            raise LoadError(
+                f"{bad} of {report.rows_read} rows rejected ({bad / report.rows_read:.1%}), over the budget of "
+                f"{self.max_bad_fraction:.1%}; first: {first.reason}",
+                file=first.file, line=first.line, field=first.field, report=report,
+            )  # fmt: skip
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open a text file, transparently un-gzipping ``.gz``."""
+    if not path.exists():
+        raise LoadError("file not found", file=str(path))
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace", newline="")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A delimited file's detected layout."""
+
+    path: Path
+    delimiter: str
+    header: list[str] | None
+    width: int
+
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        """Yield ``(line_number, fields)``; blank lines are skipped, a wrong width is a ``LoadError``."""
+        with open_text(self.path) as handle:
+            reader = csv.reader(handle, delimiter=self.delimiter)
+            for number, fields in enumerate(reader, start=1):
+                if number == 1 and self.header is not None:
+                    continue
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue
+                if len(fields) != self.width:
+                    raise LoadError(
+                        f"expected {self.width} columns, found {len(fields)}",
+                        file=str(self.path),
+                        line=number,
+                    )
+                yield number, fields
+
+    def column(self, wanted: str | int | None, names: tuple[str, ...], default: int | None) -> int | None:
+        """Index of a column chosen by name or position, else the first header name in ``names``."""
+        if isinstance(wanted, int) or (isinstance(wanted, str) and wanted.isdigit()):
+            index = int(wanted)
+        elif wanted is not None:
+            if self.header is None or wanted not in self.header:
+                raise LoadError(f"no column named {wanted!r} (header: {self.header})", file=str(self.path))
+            index = self.header.index(wanted)
+        else:
+            lowered = [h.strip().lower() for h in self.header] if self.header else []
+            index = next((lowered.index(n) for n in names if n in lowered), default)  # type: ignore[arg-type]
+            if index is None:
+                return None
+        if not 0 <= index < self.width:
+            raise LoadError(f"column {index} out of range (file has {self.width})", file=str(self.path))
+        return index
+
+
+def sniff_table(path: Path, delimiter: str | None = None, header: bool | None = None) -> Table:
+    """Detect delimiter (tab, comma, semicolon, pipe, whitespace) and whether the first row is a header."""
+    with open_text(path) as handle:
+        sample = [line for line in (handle.readline() for _ in range(20)) if line.strip()]
+    if not sample:
+        raise LoadError("file is empty", file=str(path))
+    if delimiter is None:
+        candidates = ["\t", ",", ";", "|", " "]
+        delimiter = next(
+            (
+                d
+                for d in candidates
+                if len({line.count(d) for line in sample}) == 1 and sample[0].count(d) > 0
+            ),
+            ",",
+        )
+    first = next(csv.reader([sample[0]], delimiter=delimiter))
+    if header is None:
+        second = next(csv.reader([sample[1]], delimiter=delimiter)) if len(sample) > 1 else first
+        # A header row has a non-numeric field where the data row below it holds a number.
+        header = any(not _numeric(a) and _numeric(b) for a, b in zip(first, second, strict=False))
+    return Table(path, delimiter, [f.strip() for f in first] if header else None, len(first))
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for each non-blank line; a line that is not a JSON object fails."""
+    with open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise LoadError(f"not valid JSON ({e.msg})", file=str(path), line=number) from e
+            if not isinstance(obj, dict):
+                raise LoadError("expected a JSON object", file=str(path), line=number)
+            yield number, obj
+
+
+def ratings_frame(
+    rows: Iterator[tuple[int, dict[str, Any]]],
+    *,
+    file: str,
+    report: LoadReport,
+    scale: tuple[float, float] = (1.0, 5.0),
+    accept: Callable[[RatingRow], bool] | None = None,
+) -> pd.DataFrame:
+    """Validate raw rating rows into a frame, rejecting bad rows into ``report``; keep each pair's latest.
+
+    Duplicate (user, item) pairs keep the row with the latest timestamp, the later line on a tie.
+    """
+    kept: list[tuple[str, str, float, int, int]] = []
+    low, high = scale
+    for number, raw in rows:
+        report.rows_read += 1
+        try:
+            row = RatingRow.model_validate(raw)
+        except ValidationError as e:
+            err = e.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or None
+            report.reject(file, number, f"{field}: {err['msg']}" if field else err["msg"], field)
+            continue
+        if not low <= row.rating <= high:
+            report.reject(file, number, f"rating {row.rating:g} outside the scale {low:g}-{high:g}", "rating")
+            continue
+        if accept is not None and not accept(row):
+            continue
+        kept.append((row.user, row.item, row.rating, row.ts, number))
+    frame = pd.DataFrame(kept, columns=["user", "item", "rating", "ts", "line"])
+    before = len(frame)
+    frame = frame.sort_values(["ts", "line"]).drop_duplicates(["user", "item"], keep="last")
+    report.duplicates_dropped += before - len(frame)
+    report.rows_accepted += len(frame)
+    return frame.drop(columns="line").sort_index().reset_index(drop=True)
