@@ -1,0 +1,297 @@
+"""The ``kgrec`` command line: thin wrappers that build settings, call the packages and render results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from kg import GraphStore, ManagedNeo4j
+from kgrec.errors import KGRecError, LoadError
+from kgrec.settings import Settings
+from loaders import Dataset, ErrorBudget, read_amazon2018, read_hin, read_movielens, read_table
+
+app = typer.Typer(help="kgrec: knowledge-graph recommendations from a real Neo4j.", no_args_is_help=True)
+neo4j_app = typer.Typer(help="Run the workspace's own Neo4j server.", no_args_is_help=True)
+load_app = typer.Typer(help="Load a dataset into the graph (validated; a bad file leaves nothing behind).",
+                       no_args_is_help=True)  # fmt: skip
+app.add_typer(neo4j_app, name="neo4j")
+app.add_typer(load_app, name="load")
+
+out = Console()
+err = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+MaxBad = Annotated[
+    float, typer.Option("--max-bad", help="Share of bad rows tolerated before the load fails.")
+]
+
+
+class _State:
+    settings: Settings = Settings.model_construct()
+
+
+@app.callback()
+def main(
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace", "-w", envvar="KGREC_WORKSPACE", help="Dataset workspace: each has its own graph."
+        ),  # fmt: skip
+    ] = None,
+) -> None:
+    """kgrec: knowledge-graph recommendations from a real Neo4j."""
+    _State.settings = _guard(lambda: Settings(**({"workspace": workspace} if workspace else {})))
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _guard(action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except KGRecError as e:
+        _fail(str(e))
+    except ValueError as e:  # pydantic settings validation
+        _fail(str(e).splitlines()[0] if "\n" not in str(e) else " ".join(str(e).split()))
+
+
+def _emit_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+@contextmanager
+def _store(quiet: bool = False) -> Iterator[GraphStore]:
+    def note(message: str) -> None:
+        if not quiet:
+            err.print(f"[dim]{message}[/dim]")
+
+    store = _guard(lambda: GraphStore.connect(_State.settings, progress=note))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def _bar(quiet: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    if quiet:
+        yield None
+        return
+    with Progress(TextColumn("{task.description:>14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:  # fmt: skip
+        tasks: dict[str, Any] = {}
+
+        def update(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(step, total=total)
+            progress.update(tasks[step], completed=done, total=total)
+
+        yield update
+
+
+# -- neo4j ------------------------------------------------------------------------------------------------
+@neo4j_app.command("start")
+def neo4j_start() -> None:
+    """Start the workspace's Neo4j (fetching it with mvn the first time)."""
+    if _State.settings.neo4j.uri:
+        out.print(f"NEO4J_URI is set: kgrec uses {_State.settings.neo4j.uri}; no local server started.")
+        return
+    uri = _guard(lambda: ManagedNeo4j(_State.settings).start(progress=lambda m: err.print(f"[dim]{m}[/dim]")))
+    out.print(f"Neo4j is running at {uri} (workspace {_State.settings.workspace})")
+
+
+@neo4j_app.command("stop")
+def neo4j_stop() -> None:
+    """Stop the workspace's Neo4j."""
+    if _State.settings.neo4j.uri:
+        out.print(f"NEO4J_URI is set ({_State.settings.neo4j.uri}); kgrec does not manage that server.")
+        return
+    stopped = _guard(lambda: ManagedNeo4j(_State.settings).stop())
+    out.print("Neo4j stopped." if stopped else "Neo4j was not running.")
+
+
+@neo4j_app.command("status")
+def neo4j_status(as_json: JsonFlag = False) -> None:
+    """Print the URI and whether the server answers."""
+    settings = _State.settings
+    if settings.neo4j.uri:
+        with _store(quiet=True):
+            payload = {"uri": settings.neo4j.uri, "managed": False, "answers": True}
+    else:
+        status = ManagedNeo4j(settings).status()
+        payload = {"uri": status.uri, "managed": True, "running": status.running, "answers": status.answers,
+                   "pid": status.pid, "workspace": settings.workspace, "plugins": list(status.plugins)}  # fmt: skip
+    if as_json:
+        _emit_json(payload)
+    elif payload.get("uri"):
+        out.print(f"{payload['uri']}  answers: {'yes' if payload['answers'] else 'no'}")
+    else:
+        out.print(f"not running (workspace {settings.workspace}); start it with: kgrec neo4j start")
+
+
+# -- load -------------------------------------------------------------------------------------------------
+def _load(read: Callable[[], Dataset], as_json: bool) -> None:
+    try:
+        dataset = read()
+    except LoadError as e:
+        if as_json and e.report is not None:
+            _emit_json(e.report.model_dump())  # type: ignore[attr-defined]
+        _fail(str(e))
+    except KGRecError as e:
+        _fail(str(e))
+    with _store(quiet=as_json) as store, _bar(as_json) as progress:
+        _guard(lambda: store.write(dataset, progress=progress))
+    report = dataset.report
+    if as_json:
+        _emit_json(report.model_dump())
+        return
+    out.print(f"read {report.rows_read:,} rows, accepted {report.rows_accepted:,}, "
+              f"rejected {report.rejected_count:,}, duplicates dropped {report.duplicates_dropped:,}")  # fmt: skip
+    for rejection in report.rejected[:10]:
+        out.print(f"  rejected {rejection.file}:{rejection.line}: {rejection.reason}", highlight=False)
+    if report.rejected_count > 10:
+        out.print(f"  ... and {report.rejected_count - 10} more (use --json for all)")
+    out.print("written: " + ", ".join(f"{k} {v:,}" for k, v in report.written.items()))
+
+
+@load_app.command("hin")
+def load_hin(directory: Path, as_json: JsonFlag = False, max_bad: MaxBad = 0.01) -> None:
+    """HIN benchmark layout: user_item.dat plus item_<entity>.dat files."""
+    _load(lambda: read_hin(directory, ErrorBudget(max_bad)), as_json)
+
+
+@load_app.command("amazon2018")
+def load_amazon2018(
+    meta: Annotated[Path, typer.Option(help="meta_*.json[.gz] product metadata")],
+    ratings: Annotated[Path | None, typer.Option(help="ratings CSV: item,user,rating,ts")] = None,
+    reviews: Annotated[Path | None, typer.Option(help="reviews JSON lines [.gz]")] = None,
+    as_json: JsonFlag = False,
+    max_bad: MaxBad = 0.01,
+) -> None:
+    """Amazon review data 2018: metadata plus ratings CSV or reviews."""
+    _load(
+        lambda: read_amazon2018(meta, ratings=ratings, reviews=reviews, budget=ErrorBudget(max_bad)), as_json
+    )
+
+
+def _pairs(values: list[str], what: str) -> dict[str, Path]:
+    parsed = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            _fail(f"{what} must look like NAME=FILE, got {value!r}")
+        parsed[name] = Path(path)
+    return parsed
+
+
+@load_app.command("table")
+def load_table(
+    ratings: Annotated[Path, typer.Option(help="ratings table (CSV/TSV, header optional)")],
+    item_attr: Annotated[
+        list[str], typer.Option(help="LABEL=FILE: item,value table (Brand, Category, any)")
+    ] = [],  # noqa: B006
+    item_link: Annotated[list[str], typer.Option(help="REL=FILE: item,item table (e.g. ALSO_BOUGHT)")] = [],  # noqa: B006
+    user_col: Annotated[str | None, typer.Option(help="user column: name or 0-based index")] = None,
+    item_col: Annotated[str | None, typer.Option(help="item column: name or index")] = None,
+    rating_col: Annotated[str | None, typer.Option(help="rating column: name or index")] = None,
+    ts_col: Annotated[str | None, typer.Option(help="timestamp column: name or index")] = None,
+    sep: Annotated[str | None, typer.Option(help="separator (detected when omitted); 'tab' for TAB")] = None,
+    header: Annotated[bool | None, typer.Option("--header/--no-header", help="detected when omitted")] = None,
+    scale: Annotated[str, typer.Option(help="rating scale LOW-HIGH")] = "1-5",
+    as_json: JsonFlag = False,
+    max_bad: MaxBad = 0.01,
+) -> None:
+    """Any ratings table plus item-attribute and item-item tables."""
+    low, _, high = scale.partition("-")
+    try:
+        bounds = (float(low), float(high))
+    except ValueError:
+        _fail(f"--scale must look like 1-5, got {scale!r}")
+    attrs, links = _pairs(item_attr, "--item-attr"), _pairs(item_link, "--item-link")
+    delimiter = "\t" if sep == "tab" else sep
+    _load(lambda: read_table(ratings, item_attrs=attrs, item_links=links, user_col=user_col, item_col=item_col,
+                             rating_col=rating_col, ts_col=ts_col, delimiter=delimiter, header=header,
+                             scale=bounds, budget=ErrorBudget(max_bad)), as_json)  # fmt: skip
+
+
+@load_app.command("movielens")
+def load_movielens(directory: Path, as_json: JsonFlag = False, max_bad: MaxBad = 0.01) -> None:
+    """MovieLens 100K (u.data, u.item) or the ratings.csv/movies.csv layout; genres become categories."""
+    _load(lambda: read_movielens(directory, ErrorBudget(max_bad)), as_json)
+
+
+# -- graph ------------------------------------------------------------------------------------------------
+@app.command()
+def stats(as_json: JsonFlag = False) -> None:
+    """Node count per label and relationship count per type."""
+    with _store(quiet=as_json) as store:
+        result = _guard(store.stats)
+    if as_json:
+        _emit_json({"nodes": result.nodes, "relationships": result.relationships})
+        return
+    table = Table("kind", "name", "count")
+    for label, count in result.nodes.items():
+        table.add_row("node", label, f"{count:,}")
+    for rel, count in result.relationships.items():
+        table.add_row("relationship", rel, f"{count:,}")
+    out.print(table)
+
+
+def _param(value: str) -> tuple[str, Any]:
+    key, sep, raw = value.partition("=")
+    if not sep or not key.isidentifier():
+        _fail(f"--param must look like name=value, got {value!r}")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+@app.command()
+def cypher(
+    query: str,
+    param: Annotated[list[str], typer.Option("--param", "-p", help="name=value (JSON or text)")] = [],  # noqa: B006
+    write: Annotated[bool, typer.Option("--write", help="Allow the query to write.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run a Cypher query, read-only unless --write. Values go in as $parameters."""
+    params = dict(_param(p) for p in param)
+    with _store(quiet=as_json) as store:
+        rows = _guard(lambda: store.write_query(query, params) if write else store.read(query, params))
+    if as_json:
+        _emit_json(rows)
+        return
+    if not rows:
+        out.print("(no rows)")
+        return
+    table = Table(*rows[0].keys())
+    for row in rows:
+        table.add_row(*(json.dumps(v, default=str) if not isinstance(v, str) else v for v in row.values()))
+    out.print(table)
+
+
+@app.command()
+def reset(
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm deleting the whole graph.")] = False,
+) -> None:
+    """Delete every node and relationship of the workspace's graph."""
+    if not yes:
+        _fail(f"this deletes the whole graph of workspace {_State.settings.workspace!r}; rerun with --yes")
+    with _store() as store:
+        _guard(store.reset)
+    out.print(f"graph of workspace {_State.settings.workspace!r} is empty")
+
+
+if __name__ == "__main__":
+    app()
