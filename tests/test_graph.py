@@ -1,0 +1,128 @@
+"""Integration tests against the real Neo4j the session started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kg import GraphStore
+from kgrec.errors import LoadError, WriteRefusedError
+from loaders import read_amazon2018, read_hin, read_table
+from loaders.demo import demo_dataset
+
+from .conftest import SHARED_DATA
+
+
+def test_demo_load_counts_and_idempotence(store: GraphStore) -> None:
+    dataset, truth = demo_dataset(n_users=30, n_items=48, ratings_per_user=10, seed=3)
+    store.write(dataset)
+    stats = store.stats()
+    assert stats.nodes["User"] == 30 and stats.nodes["Item"] == 48
+    assert stats.nodes["Brand"] == len(set(truth.item_brand.values()))
+    assert stats.nodes["Category"] == 3 + 6  # roots and branches
+    assert stats.relationships["RATED"] == len(dataset.ratings)
+    assert stats.relationships["SUBCATEGORY_OF"] == 6
+    store.write(demo_dataset(n_users=30, n_items=48, ratings_per_user=10, seed=3)[0])
+    assert store.stats() == stats
+
+
+def test_loading_more_ratings_adds_them_and_keeps_latest(store: GraphStore, tmp_path: Path) -> None:
+    first = tmp_path / "a.csv"
+    first.write_text("user,item,rating,ts\nu1,i1,4,100\nu2,i1,2,100\n")
+    store.write(read_table(first))
+    second = tmp_path / "b.csv"
+    second.write_text("user,item,rating,ts\nu1,i1,1,50\nu3,i2,5,100\n")
+    store.write(read_table(second))
+    assert store.stats().relationships["RATED"] == 3
+    rows = store.read("MATCH (:User {id: $u})-[r:RATED]->(:Item {id: $i}) RETURN r.rating AS rating",
+                      {"u": "u1", "i": "i1"})  # fmt: skip
+    assert rows == [{"rating": 4.0}]  # the older incoming rating does not overwrite the newer stored one
+
+
+def test_broken_file_leaves_graph_unchanged(store: GraphStore, tmp_path: Path) -> None:
+    store.write(demo_dataset(n_users=10, n_items=12, ratings_per_user=4)[0])
+    before = store.stats()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user,item,rating\nx,y,4\nbroken line\n")
+    with pytest.raises(LoadError, match=r"bad.csv:3"):
+        store.write(read_table(bad))
+    assert store.stats() == before
+
+
+def test_failure_mid_write_removes_what_the_load_created(store: GraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.write(demo_dataset(n_users=10, n_items=12, ratings_per_user=4, seed=1)[0])
+    before = store.stats()
+    bigger, _ = demo_dataset(n_users=25, n_items=30, ratings_per_user=6, seed=2)
+    original = GraphStore._batched
+    calls = {"n": 0}
+
+    def flaky(self: GraphStore, query: str, *args: object, **kwargs: object) -> int:
+        calls["n"] += 1
+        if "RATED" in query and "MERGE (u)" in query:
+            raise RuntimeError("connection lost mid-load")
+        return original(self, query, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GraphStore, "_batched", flaky)
+    with pytest.raises(RuntimeError):
+        store.write(bigger)
+    monkeypatch.undo()
+    assert calls["n"] > 1
+    assert store.stats() == before
+
+
+def test_read_path_refuses_writes(store: GraphStore) -> None:
+    with pytest.raises(WriteRefusedError):
+        store.read("CREATE (:Item {id: $id})", {"id": "x"})
+    assert store.stats().nodes["Item"] == 0
+
+
+def test_extra_entity_types_and_item_links_are_discovered(store: GraphStore, tmp_path: Path) -> None:
+    (tmp_path / "r.csv").write_text("u1,i1,5\nu1,i2,3\n")
+    (tmp_path / "g.csv").write_text("i1,jazz\ni2,jazz\n")
+    (tmp_path / "l.csv").write_text("i1,i2\n")
+    store.write(read_table(tmp_path / "r.csv", item_attrs={"Genre": tmp_path / "g.csv"},
+                           item_links={"SIMILAR_TO": tmp_path / "l.csv"}))  # fmt: skip
+    schema = store.schema()
+    assert [e.label for e in schema.entities] == ["Genre"]
+    export = store.export()
+    assert export.edges["HAS_GENRE"].to_dict("records") == [
+        {"source": "i1", "target": "jazz"}, {"source": "i2", "target": "jazz"}
+    ]  # fmt: skip
+    assert len(export.edges["SIMILAR_TO"]) == 1
+    assert sorted(export.edges["RATED"].columns) == ["rating", "source", "target", "ts"]
+
+
+def test_constraints_and_fulltext_index_exist(store: GraphStore) -> None:
+    store.write(demo_dataset(n_users=5, n_items=12, ratings_per_user=4)[0])
+    constraints = {r["name"] for r in store.read("SHOW CONSTRAINTS YIELD name RETURN name")}
+    assert {"user_id_unique", "item_id_unique", "brand_name_unique", "category_name_unique"} <= constraints
+    hits = store.read("CALL db.index.fulltext.queryNodes('item_text', $q) YIELD node RETURN node.id AS id",
+                      {"q": "grinder"})  # fmt: skip
+    assert hits and all(h["id"].startswith("I") for h in hits)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "amazon-hin").exists(), reason="shared amazon-hin data not present")
+def test_amazon_hin_counts_and_reload(store: GraphStore) -> None:
+    store.write(read_hin(SHARED_DATA / "amazon-hin"))
+    stats = store.stats()
+    assert (stats.nodes["User"], stats.nodes["Item"], stats.nodes["Brand"], stats.nodes["Category"]) == (
+        6170, 2753, 334, 22
+    )  # fmt: skip
+    assert stats.relationships["RATED"] == 195_791
+    store.write(read_hin(SHARED_DATA / "amazon-hin"))
+    assert store.stats() == stats
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "amazon2018-magazine").exists(), reason="shared magazine data not present")
+def test_magazine_publishers_and_category_hierarchy(store: GraphStore) -> None:
+    folder = SHARED_DATA / "amazon2018-magazine"
+    store.write(read_amazon2018(folder / "meta_Magazine_Subscriptions.json.gz",
+                                ratings=folder / "Magazine_Subscriptions.ratings.csv"))  # fmt: skip
+    brands = {r["b"] for r in store.read("MATCH (b:Brand) RETURN b.name AS b")}
+    assert "Reason Foundation" in brands or any("Reason" in b for b in brands)
+    walk = store.read(
+        "MATCH p = (c:Category)-[:SUBCATEGORY_OF*]->(root:Category {name: $root}) "
+        "RETURN max(length(p)) AS depth", {"root": "Magazine Subscriptions"},
+    )  # fmt: skip
+    assert walk[0]["depth"] >= 3
