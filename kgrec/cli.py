@@ -100,6 +100,17 @@ def _bar(quiet: bool) -> Iterator[Callable[[str, int, int], None] | None]:
         yield update
 
 
+@app.command()
+def setup() -> None:
+    """Fetch what kgrec runs on (the Neo4j jars) unless already there. Quick when done before."""
+    server = ManagedNeo4j(_State.settings)
+    if server.installed():
+        err.print(f"[dim]Neo4j {_State.settings.neo4j_version} jars present in {server.install_dir}[/dim]")
+        return
+    _guard(lambda: server.install(progress=lambda m: err.print(f"[dim]{m}[/dim]")))
+    err.print(f"Neo4j {_State.settings.neo4j_version} installed in {server.install_dir}")
+
+
 # -- neo4j ------------------------------------------------------------------------------------------------
 @neo4j_app.command("start")
 def neo4j_start() -> None:

@@ -105,14 +105,8 @@ def sniff_table(path: Path, delimiter: str | None = None, header: bool | None = 
         raise LoadError("file is empty", file=str(path))
     if delimiter is None:
         candidates = ["\t", ",", ";", "|", " "]
-        delimiter = next(
-            (
-                d
-                for d in candidates
-                if len({line.count(d) for line in sample}) == 1 and sample[0].count(d) > 0
-            ),
-            ",",
-        )
+        # The first separator found on every sampled line wins; a broken line must not hide the layout.
+        delimiter = next((d for d in candidates if all(d in line for line in sample)), ",")
     first = next(csv.reader([sample[0]], delimiter=delimiter))
     if header is None:
         second = next(csv.reader([sample[1]], delimiter=delimiter)) if len(sample) > 1 else first

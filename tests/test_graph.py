@@ -50,7 +50,9 @@ def test_broken_file_leaves_graph_unchanged(store: GraphStore, tmp_path: Path) -
     assert store.stats() == before
 
 
-def test_failure_mid_write_removes_what_the_load_created(store: GraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_mid_write_removes_what_the_load_created(
+    store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store.write(demo_dataset(n_users=10, n_items=12, ratings_per_user=4, seed=1)[0])
     before = store.stats()
     bigger, _ = demo_dataset(n_users=25, n_items=30, ratings_per_user=6, seed=2)
@@ -114,7 +116,9 @@ def test_amazon_hin_counts_and_reload(store: GraphStore) -> None:
     assert store.stats() == stats
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "amazon2018-magazine").exists(), reason="shared magazine data not present")
+@pytest.mark.skipif(
+    not (SHARED_DATA / "amazon2018-magazine").exists(), reason="shared magazine data not present"
+)
 def test_magazine_publishers_and_category_hierarchy(store: GraphStore) -> None:
     folder = SHARED_DATA / "amazon2018-magazine"
     store.write(read_amazon2018(folder / "meta_Magazine_Subscriptions.json.gz",

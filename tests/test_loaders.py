@@ -107,7 +107,9 @@ def test_amazon2018_meta_markup_hierarchy_links(tmp_path: Path) -> None:
 
 def test_amazon2018_reviews_bad_json_line(tmp_path: Path) -> None:
     meta = _write(tmp_path / "meta.json", json.dumps({"asin": "A1"}) + "\n")
-    reviews = _write(tmp_path / "rev.json", json.dumps({"reviewerID": "u", "asin": "A1", "overall": 5}) + "\n{oops\n")
+    reviews = _write(
+        tmp_path / "rev.json", json.dumps({"reviewerID": "u", "asin": "A1", "overall": 5}) + "\n{oops\n"
+    )
     with pytest.raises(LoadError) as info:
         read_amazon2018(meta, reviews=reviews)
     assert info.value.line == 2

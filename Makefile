@@ -1,0 +1,32 @@
+# The two commands of the README: `make demo` and `make test`. Everything else here is what they need.
+# Set-up is idempotent: a second run finds the virtualenv, the Neo4j jars and Chromium in place.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.kgrec-$(shell cat pyproject.toml | md5sum | cut -c1-12)
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+	@$(VENV)/bin/kgrec setup
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,text]'
+	rm -f $(VENV)/.kgrec-* && touch $@
+
+demo: setup
+	$(VENV)/bin/kgrec demo
+
+test: setup lint
+	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff check .
+
+bench: setup
+	$(PY) bench/load.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
