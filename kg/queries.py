@@ -140,3 +140,33 @@ ITEM_BRAND = (
 ALSO_BOUGHT_OF = (
     f"MATCH (i:{ITEM.label} {{id: $item}})-[:{ALSO_BOUGHT.type}]->(o:{ITEM.label}) RETURN o.id AS item"
 )
+
+# -- embeddings ---------------------------------------------------------------------------------------
+
+
+def set_embeddings(node: NodeType) -> str:
+    """Rows ``{key, vector}``: store each node's embedding as a list of floats."""
+    return (
+        f"UNWIND $rows AS row MATCH (n:{node.label} {{{node.key}: row.key}}) "
+        "CALL db.create.setNodeVectorProperty(n, 'embedding', row.vector)"
+    )
+
+
+def create_vector_index(node: NodeType, dimensions: int) -> str:
+    # Dimensions must be a literal in index options; it is an int the caller computed, never user text.
+    return (
+        f"CREATE VECTOR INDEX {node.pyg}_embedding IF NOT EXISTS FOR (n:{node.label}) ON n.embedding "
+        f"OPTIONS {{indexConfig: {{`vector.dimensions`: {int(dimensions)}, "
+        "`vector.similarity_function`: 'cosine'}}"
+    )
+
+
+def drop_vector_index(node: NodeType) -> str:
+    return f"DROP INDEX {node.pyg}_embedding IF EXISTS"
+
+
+SIMILAR_ITEMS = (
+    f"MATCH (i:{ITEM.label} {{id: $item}}) "
+    "CALL db.index.vector.queryNodes('item_embedding', $k + 1, i.embedding) YIELD node, score "
+    "WHERE node <> i RETURN node.id AS item, node.title AS title, score ORDER BY score DESC LIMIT $k"
+)

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 import os
 import secrets
 import shutil
@@ -97,7 +98,7 @@ class ManagedNeo4j:
         return self.install_dir / "plugins"
 
     def installed(self) -> bool:
-        return (self.lib_dir / ".complete").exists()
+        return (self.lib_dir / ".complete").exists() and (self.install_dir / ".plugins-complete").exists()
 
     def install(self, progress: Progress | None = None) -> None:
         """Fetch the Neo4j jars (and APOC core) with ``mvn`` unless already cached. Idempotent."""
@@ -106,27 +107,48 @@ class ManagedNeo4j:
         if shutil.which("mvn") is None or shutil.which("java") is None:
             raise ConfigError("the managed Neo4j needs 'java' (17) and 'mvn' on PATH; or set NEO4J_URI")
         self.install_dir.mkdir(parents=True, exist_ok=True)
-        if progress:
-            progress(f"fetching Neo4j {self.settings.neo4j_version} from Maven Central")
-        neo4j = _DEPENDENCY.format(
-            group="org.neo4j", artifact="neo4j", version=self.settings.neo4j_version, classifier=""
-        )
-        self._fetch("server", neo4j, self.lib_dir)
+        if not (self.lib_dir / ".complete").exists():
+            if progress:
+                progress(f"fetching Neo4j {self.settings.neo4j_version} from Maven Central")
+            neo4j_dep = _DEPENDENCY.format(
+                group="org.neo4j", artifact="neo4j", version=self.settings.neo4j_version, classifier=""
+            )
+            self._fetch("server", neo4j_dep, self.lib_dir)
+            (self.lib_dir / ".complete").write_text(self.settings.neo4j_version)
         if progress:
             progress(f"fetching APOC core {self.settings.apoc_version}")
-        apoc = _DEPENDENCY.format(
-            group="org.neo4j.procedure",
-            artifact="apoc-core",
-            version=self.settings.apoc_version,
-            classifier="<classifier>core</classifier><exclusions><exclusion><groupId>*</groupId>"
-            "<artifactId>*</artifactId></exclusion></exclusions>",
+        # apoc-core's jar needs apoc-common's result classes beside it in plugins/.
+        apoc = "".join(
+            _DEPENDENCY.format(group="org.neo4j.procedure", artifact=a, version=self.settings.apoc_version, classifier="")
+            for a in ("apoc-common", "apoc-core")
         )
         try:
-            self._fetch("apoc", apoc, self.plugins_dir)
+            self._fetch("apoc", apoc, self.install_dir / "apoc")
         except Neo4jError:
             # APOC is optional: kgrec's own queries use plain Cypher. The server runs without it.
-            self.plugins_dir.mkdir(parents=True, exist_ok=True)
-        (self.lib_dir / ".complete").write_text(self.settings.neo4j_version)
+            pass
+        self._split_plugin_jars(self.install_dir / "apoc")
+        (self.install_dir / ".plugins-complete").write_text(self.settings.apoc_version)
+
+    @property
+    def plugin_deps_dir(self) -> Path:
+        return self.install_dir / "plugin-deps"
+
+    def _split_plugin_jars(self, fetched: Path) -> None:
+        """Plugin jars go to ``plugins/``; their libraries to ``plugin-deps/`` unless Neo4j ships them.
+
+        Neo4j scans every class of every jar in ``plugins/``, so third-party jars there can stop procedure
+        registration; they only need to be on the class path.
+        """
+        self.plugins_dir.mkdir(parents=True, exist_ok=True)
+        self.plugin_deps_dir.mkdir(parents=True, exist_ok=True)
+        shipped = {_artifact(j.name) for j in self.lib_dir.glob("*.jar")}
+        for jar in sorted(fetched.glob("*.jar")) if fetched.exists() else []:
+            if jar.name.startswith("apoc-"):
+                jar.rename(self.plugins_dir / jar.name)
+            elif _artifact(jar.name) not in shipped:
+                jar.rename(self.plugin_deps_dir / jar.name)
+        shutil.rmtree(fetched, ignore_errors=True)
 
     def _fetch(self, name: str, dependencies: str, target: Path) -> None:
         with tempfile.TemporaryDirectory(dir=self.install_dir) as tmp:
@@ -181,7 +203,7 @@ class ManagedNeo4j:
             path.mkdir(parents=True, exist_ok=True)
         (dirs["conf"] / "neo4j.conf").write_text(_config(port, dirs, self.plugins_dir))
         env = {**os.environ, "NEO4J_HOME": str(self.root), "NEO4J_CONF": str(dirs["conf"])}
-        classpath = f"{self.plugins_dir}/*:{self.lib_dir}/*"
+        classpath = f"{self.plugins_dir}/*:{self.lib_dir}/*:{self.plugin_deps_dir}/*"
         if not (dirs["data"] / "dbms" / "auth.ini").exists():
             # Set before the first start so the server never runs with the default neo4j/neo4j login.
             admin = ["java", "-cp", classpath, _ADMIN_ENTRY_POINT, "dbms", "set-initial-password",
@@ -263,6 +285,11 @@ def _config(port: int, dirs: dict[str, Path], plugins: Path) -> str:
             "",
         ]
     )
+
+
+def _artifact(jar_name: str) -> str:
+    """``commons-text-1.10.0.jar`` -> ``commons-text``."""
+    return re.sub(r"-\d[^-]*(-[A-Za-z]+)?\.jar$", "", jar_name)
 
 
 def _free_port() -> int:

@@ -251,6 +251,32 @@ class GraphStore:
         while self.write_query(q.DELETE_ALL_BATCH, {"limit": 10_000})[0]["n"]:
             pass
 
+    # -- embeddings ---------------------------------------------------------------------------------
+    def write_embeddings(self, label: str, keys: Sequence[str], vectors: np.ndarray) -> int:
+        """Store one embedding per node (``vectors`` is ``[len(keys), dim]``) and its cosine vector index.
+
+        A changed dimension drops and recreates the index. Returns the number of nodes written.
+        """
+        node = self.schema().node_type(label)
+        if len(keys) != len(vectors):
+            raise Neo4jError(f"{len(keys)} keys but {len(vectors)} vectors")
+        dim = int(vectors.shape[1])
+        existing = self.read(
+            "SHOW VECTOR INDEXES YIELD name, options WHERE name = $name RETURN options", {"name": f"{node.pyg}_embedding"}
+        )
+        if existing and existing[0]["options"]["indexConfig"].get("vector.dimensions") != dim:
+            self.write_query(q.drop_vector_index(node))
+        self.write_query(q.create_vector_index(node, dim))
+        rows = [{"key": str(k), "vector": [float(x) for x in v]} for k, v in zip(keys, vectors, strict=True)]
+        for start in range(0, len(rows), self.batch_size):
+            self.write_query(q.set_embeddings(node), {"rows": rows[start : start + self.batch_size]})
+        self.write_query(q.AWAIT_INDEXES)
+        return len(rows)
+
+    def similar_items(self, item: str, k: int = 10) -> list[dict[str, Any]]:
+        """Nearest items by stored embedding, through the vector index."""
+        return self.read(q.SIMILAR_ITEMS, {"item": item, "k": k})
+
     # -- reading ------------------------------------------------------------------------------------
     def stats(self) -> GraphStats:
         schema = self.schema()

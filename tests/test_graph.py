@@ -130,3 +130,7 @@ def test_magazine_publishers_and_category_hierarchy(store: GraphStore) -> None:
         "RETURN max(length(p)) AS depth", {"root": "Magazine Subscriptions"},
     )  # fmt: skip
     assert walk[0]["depth"] >= 3
+
+
+def test_apoc_core_is_loaded(store: GraphStore) -> None:
+    assert store.read("RETURN apoc.version() AS v")[0]["v"].startswith("5.26")
