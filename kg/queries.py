@@ -170,3 +170,40 @@ SIMILAR_ITEMS = (
     "CALL db.index.vector.queryNodes('item_embedding', $k + 1, i.embedding) YIELD node, score "
     "WHERE node <> i RETURN node.id AS item, node.title AS title, score ORDER BY score DESC LIMIT $k"
 )
+
+# -- serving ------------------------------------------------------------------------------------------
+
+RATED_BY_USER = (
+    f"MATCH (u:{USER.label} {{id: $user}})-[r:{RATED.type}]->(i:{ITEM.label}) "
+    "RETURN i.id AS item, r.rating AS rating, r.ts AS ts"
+)
+ITEMS_OF_BRAND = (
+    f"MATCH (b:{BRAND.label} {{name: $brand}})<-[:{MADE_BY.type}]-(i:{ITEM.label}) RETURN i.id AS item"
+)
+# A category matches its own items and those of every category below it.
+ITEMS_IN_CATEGORY = (
+    f"MATCH (c:{CATEGORY.label} {{name: $category}})<-[:{SUBCATEGORY_OF.type}*0..]-(:{CATEGORY.label})"
+    f"<-[:{IN_CATEGORY.type}]-(i:{ITEM.label}) RETURN DISTINCT i.id AS item"
+)
+ITEM_CARDS = (
+    f"UNWIND $items AS key MATCH (i:{ITEM.label} {{id: key}}) "
+    f"OPTIONAL MATCH (i)-[:{MADE_BY.type}]->(b:{BRAND.label}) "
+    f"OPTIONAL MATCH (i)-[:{IN_CATEGORY.type}]->(c:{CATEGORY.label}) "
+    "RETURN i.id AS item, i.title AS title, collect(DISTINCT b.name)[0] AS brand, "
+    "collect(DISTINCT c.name) AS categories"
+)
+SEARCH_ITEMS = (
+    "CALL db.index.fulltext.queryNodes('item_text', $query) YIELD node, score "
+    "RETURN node.id AS item, node.title AS title, score LIMIT $limit"
+)
+USER_BRAND_LEANING = (
+    f"MATCH (u:{USER.label} {{id: $user}})-[r:{RATED.type}]->(:{ITEM.label})-[:{MADE_BY.type}]->(b:{BRAND.label}) "
+    "RETURN b.name AS name, count(r) AS ratings, avg(r.rating) AS mean_rating ORDER BY ratings DESC LIMIT $limit"
+)
+USER_CATEGORY_LEANING = (
+    f"MATCH (u:{USER.label} {{id: $user}})-[r:{RATED.type}]->(:{ITEM.label})-[:{IN_CATEGORY.type}]->"
+    f"(c:{CATEGORY.label}) "
+    "RETURN c.name AS name, count(r) AS ratings, avg(r.rating) AS mean_rating ORDER BY ratings DESC LIMIT $limit"
+)
+USER_EXISTS = f"MATCH (u:{USER.label} {{id: $user}}) RETURN count(u) AS n"
+ITEM_EXISTS = f"MATCH (i:{ITEM.label} {{id: $item}}) RETURN count(i) AS n"

@@ -12,9 +12,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
-import re
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -119,14 +120,14 @@ class ManagedNeo4j:
             progress(f"fetching APOC core {self.settings.apoc_version}")
         # apoc-core's jar needs apoc-common's result classes beside it in plugins/.
         apoc = "".join(
-            _DEPENDENCY.format(group="org.neo4j.procedure", artifact=a, version=self.settings.apoc_version, classifier="")
+            _DEPENDENCY.format(
+                group="org.neo4j.procedure", artifact=a, version=self.settings.apoc_version, classifier=""
+            )
             for a in ("apoc-common", "apoc-core")
         )
-        try:
+        # APOC is optional: kgrec's own queries use plain Cypher, and the server runs without it.
+        with contextlib.suppress(Neo4jError):
             self._fetch("apoc", apoc, self.install_dir / "apoc")
-        except Neo4jError:
-            # APOC is optional: kgrec's own queries use plain Cypher. The server runs without it.
-            pass
         self._split_plugin_jars(self.install_dir / "apoc")
         (self.install_dir / ".plugins-complete").write_text(self.settings.apoc_version)
 

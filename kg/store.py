@@ -262,7 +262,8 @@ class GraphStore:
             raise Neo4jError(f"{len(keys)} keys but {len(vectors)} vectors")
         dim = int(vectors.shape[1])
         existing = self.read(
-            "SHOW VECTOR INDEXES YIELD name, options WHERE name = $name RETURN options", {"name": f"{node.pyg}_embedding"}
+            "SHOW VECTOR INDEXES YIELD name, options WHERE name = $name RETURN options",
+            {"name": f"{node.pyg}_embedding"},
         )
         if existing and existing[0]["options"]["indexConfig"].get("vector.dimensions") != dim:
             self.write_query(q.drop_vector_index(node))
@@ -276,6 +277,41 @@ class GraphStore:
     def similar_items(self, item: str, k: int = 10) -> list[dict[str, Any]]:
         """Nearest items by stored embedding, through the vector index."""
         return self.read(q.SIMILAR_ITEMS, {"item": item, "k": k})
+
+    # -- serving ------------------------------------------------------------------------------------
+    def rated_items(self, user: str) -> pd.DataFrame:
+        """The user's ratings: columns ``item, rating, ts``."""
+        return pd.DataFrame(self.read(q.RATED_BY_USER, {"user": user}), columns=["item", "rating", "ts"])
+
+    def items_of(self, brand: str | None = None, category: str | None = None) -> set[str] | None:
+        """Item keys of a brand and/or a category (with its subcategories); ``None`` when unfiltered."""
+        chosen: set[str] | None = None
+        if brand is not None:
+            chosen = {r["item"] for r in self.read(q.ITEMS_OF_BRAND, {"brand": brand})}
+        if category is not None:
+            in_category = {r["item"] for r in self.read(q.ITEMS_IN_CATEGORY, {"category": category})}
+            chosen = in_category if chosen is None else chosen & in_category
+        return chosen
+
+    def item_cards(self, items: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Title, brand and categories per item key, for display."""
+        return {r["item"]: r for r in self.read(q.ITEM_CARDS, {"items": list(items)})}
+
+    def search(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Full-text matches on item title and description, best first."""
+        return self.read(q.SEARCH_ITEMS, {"query": query, "limit": limit})
+
+    def leanings(self, user: str, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
+        """Brands and categories the user rated, with counts and mean ratings."""
+        params = {"user": user, "limit": limit}
+        return {"brands": self.read(q.USER_BRAND_LEANING, params),
+                "categories": self.read(q.USER_CATEGORY_LEANING, params)}  # fmt: skip
+
+    def has_user(self, user: str) -> bool:
+        return bool(self.read(q.USER_EXISTS, {"user": user})[0]["n"])
+
+    def has_item(self, item: str) -> bool:
+        return bool(self.read(q.ITEM_EXISTS, {"item": item})[0]["n"])
 
     # -- reading ------------------------------------------------------------------------------------
     def stats(self) -> GraphStats:
