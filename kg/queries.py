@@ -207,3 +207,11 @@ USER_CATEGORY_LEANING = (
 )
 USER_EXISTS = f"MATCH (u:{USER.label} {{id: $user}}) RETURN count(u) AS n"
 ITEM_EXISTS = f"MATCH (i:{ITEM.label} {{id: $item}}) RETURN count(i) AS n"
+USERS_RATING_ALIKE = (
+    f"MATCH (u:{USER.label})-[r:{RATED.type}]->(:{ITEM.label} {{id: $item}}) WHERE abs(r.rating - $rating) <= 1 "
+    "RETURN u.id AS user LIMIT $limit"
+)
+TOP_RATERS = (
+    f"MATCH (u:{USER.label})-[r:{RATED.type}]->() WITH u, count(r) AS n "
+    "RETURN u.id AS user ORDER BY n DESC, user LIMIT $limit"
+)

@@ -307,6 +307,14 @@ class GraphStore:
         return {"brands": self.read(q.USER_BRAND_LEANING, params),
                 "categories": self.read(q.USER_CATEGORY_LEANING, params)}  # fmt: skip
 
+    def users_rating_alike(self, item: str, rating: float, limit: int = 200) -> list[dict[str, Any]]:
+        """Users who rated ``item`` within one star of ``rating``."""
+        return self.read(q.USERS_RATING_ALIKE, {"item": item, "rating": rating, "limit": limit})
+
+    def top_raters(self, limit: int = 10) -> list[str]:
+        """The users with the most ratings."""
+        return [r["user"] for r in self.read(q.TOP_RATERS, {"limit": limit})]
+
     def has_user(self, user: str) -> bool:
         return bool(self.read(q.USER_EXISTS, {"user": user})[0]["n"])
 

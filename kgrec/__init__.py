@@ -1,1 +1,31 @@
-"""kgrec: a knowledge-graph recommender for e-commerce."""
+"""kgrec: a knowledge-graph recommender for e-commerce.
+
+``Recommender`` composes the packages: ``loaders`` (files to records), ``kg`` (Neo4j), ``gnn`` (the rating
+model) and ``explain`` (paths that justify a recommendation). It is imported lazily so that
+``import kgrec.errors`` (used by every package) does not pull in torch.
+
+Example:
+    >>> from kgrec import Recommender
+    >>> with Recommender.connect() as rec:            # doctest: +SKIP
+    ...     rec.recommend("U00001", k=5)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kgrec.errors import KGRecError
+from kgrec.settings import Settings
+
+if TYPE_CHECKING:
+    from kgrec.recommender import Recommender
+
+__all__ = ["KGRecError", "Recommender", "Settings"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Recommender":
+        from kgrec.recommender import Recommender
+
+        return Recommender
+    raise AttributeError(f"module 'kgrec' has no attribute {name!r}")

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.table import Table
 from kg import GraphStore, ManagedNeo4j
 from kgrec.errors import KGRecError, LoadError
 from kgrec.settings import Settings
+
+if TYPE_CHECKING:
+    from kgrec.recommender import Recommender
 from loaders import Dataset, ErrorBudget, read_amazon2018, read_hin, read_movielens, read_table
 
 app = typer.Typer(help="kgrec: knowledge-graph recommendations from a real Neo4j.", no_args_is_help=True)
@@ -302,6 +305,232 @@ def reset(
     with _store() as store:
         _guard(store.reset)
     out.print(f"graph of workspace {_State.settings.workspace!r} is empty")
+
+
+# -- model ------------------------------------------------------------------------------------------------
+@contextmanager
+def _recommender(quiet: bool = False, need_model: bool = True) -> Iterator[Recommender]:
+    from kgrec.recommender import Recommender  # torch loads only for the commands that need the model
+
+    def note(message: str) -> None:
+        if not quiet:
+            err.print(f"[dim]{message}[/dim]")
+
+    rec = _guard(lambda: Recommender.connect(_State.settings, progress=note))
+    try:
+        if need_model:
+            _guard(rec._trained)
+        yield rec
+    finally:
+        rec.close()
+
+
+def _scores_table(title: str, scores: dict[str, Any]) -> Table:
+    table = Table("part", "RMSE", "MAE", title=title)
+    for part, score in scores.items():
+        table.add_row(part, f"{score.rmse:.4f}", f"{score.mae:.4f}")
+    return table
+
+
+@app.command()
+def train(
+    split: Annotated[
+        str, typer.Option(help="random (80/10/10) or temporal (each user's latest held out)")
+    ] = "random",
+    seed: Annotated[int, typer.Option(help="seed of the split and the training")] = 0,
+    model_dir: Annotated[
+        Path | None, typer.Option(help="where to save the model (default: the workspace's)")
+    ] = None,
+    text: Annotated[
+        bool, typer.Option("--text/--no-text", help="item text embeddings when available")
+    ] = True,
+    as_json: JsonFlag = False,
+) -> None:
+    """Train the rating model on the graph now in Neo4j; print validation and test RMSE/MAE."""
+    from gnn import TrainConfig
+
+    if split not in ("random", "temporal"):
+        _fail(f"--split must be random or temporal, got {split!r}")
+    if model_dir is not None:
+        _State.settings = _State.settings.model_copy(update={"model_dir": model_dir})
+    config = _guard(lambda: TrainConfig(split=split, seed=seed, text=text))
+    with _recommender(quiet=as_json, need_model=False) as rec, _bar(as_json) as progress:
+        metrics = _guard(lambda: rec.fit(config, progress=progress))
+    if as_json:
+        _emit_json(metrics.model_dump())
+        return
+    out.print(_scores_table("validation", metrics.val))
+    out.print(_scores_table("test", metrics.test))
+    out.print(f"model saved to {_State.settings.model_path}; embeddings written to Neo4j")
+
+
+@app.command()
+def predict(
+    input: Annotated[Path, typer.Option("--input", help="CSV/TSV of user,item pairs (header optional)")],
+    output: Annotated[Path, typer.Option("--out", help="CSV to write: user,item,prediction")],
+) -> None:
+    """Score (user, item) pairs with the trained model."""
+    from loaders import read_pairs
+
+    pairs = _guard(lambda: read_pairs(input))
+    with _recommender() as rec:
+        predicted = _guard(lambda: rec.predict_pairs(pairs))
+    pairs.assign(prediction=predicted).to_csv(output, index=False)
+    out.print(f"wrote {len(pairs):,} predictions to {output}")
+
+
+@app.command()
+def evaluate(
+    ratings: Annotated[Path, typer.Option(help="ratings file in any layout `kgrec load table` reads")],
+    as_json: JsonFlag = False,
+) -> None:
+    """RMSE and MAE of the trained model on a ratings file (unseen users and items allowed)."""
+    from gnn import mae, rmse
+
+    dataset = _guard(lambda: read_table(ratings))
+    frame = dataset.ratings
+    with _recommender(quiet=as_json) as rec:
+        predicted = _guard(lambda: rec.predict_pairs(frame[["user", "item"]]))
+        cold = rec._trained().cold_start(frame[["user", "item"]])
+    truth = frame["rating"].to_numpy(dtype=float)
+    payload = {"ratings": len(frame), "rmse": rmse(predicted, truth), "mae": mae(predicted, truth),
+               "cold_start": cold.model_dump()}  # fmt: skip
+    if as_json:
+        _emit_json(payload)
+    else:
+        out.print(f"{len(frame):,} ratings: RMSE {payload['rmse']:.4f}  MAE {payload['mae']:.4f}  "
+                  f"(cold users {cold.cold_users}, cold items {cold.cold_items})")  # fmt: skip
+
+
+def _recommendation_table(title: str, rows: list[Any]) -> Table:
+    table = Table("#", "item", "title", "brand", "predicted", title=title)
+    for n, r in enumerate(rows, start=1):
+        table.add_row(str(n), r.item, r.title or "", r.brand or "", f"{r.score:.2f}")
+    return table
+
+
+@app.command()
+def recommend(
+    user: str,
+    k: Annotated[int, typer.Option("--k", help="how many items")] = 10,
+    brand: Annotated[str | None, typer.Option(help="only items of this brand")] = None,
+    category: Annotated[str | None, typer.Option(help="only items in this category or below it")] = None,
+    include_seen: Annotated[bool, typer.Option(help="also items the user already rated")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Top items for a user."""
+    with _recommender(quiet=as_json) as rec:
+        rows = _guard(lambda: rec.recommend(user, k, not include_seen, brand, category))
+    if as_json:
+        _emit_json([r.model_dump() for r in rows])
+    else:
+        out.print(_recommendation_table(f"recommendations for {user}", rows))
+
+
+@app.command()
+def similar(item: str, k: Annotated[int, typer.Option("--k")] = 10, as_json: JsonFlag = False) -> None:
+    """Items closest to ITEM by the model's embeddings (Neo4j vector index)."""
+    with _recommender(quiet=as_json) as rec:
+        rows = _guard(lambda: rec.similar_items(item, k))
+    if as_json:
+        _emit_json([r.model_dump() for r in rows])
+        return
+    table = Table("item", "title", "cosine", title=f"similar to {item}")
+    for r in rows:
+        table.add_row(r.item, r.title or "", f"{r.score:.3f}")
+    out.print(table)
+
+
+@app.command()
+def search(
+    query: str,
+    user: Annotated[str | None, typer.Option(help="re-rank by this user's predicted rating")] = None,
+    k: Annotated[int, typer.Option("--k")] = 10,
+    as_json: JsonFlag = False,
+) -> None:
+    """Full-text search on item titles and descriptions."""
+    with _recommender(quiet=as_json, need_model=user is not None) as rec:
+        rows = _guard(lambda: rec.search(query, user, k))
+    if as_json:
+        _emit_json([r.model_dump() for r in rows])
+        return
+    table = Table("item", "title", "text score", "predicted", title=f"search: {query}")
+    for r in rows:
+        table.add_row(
+            r.item, r.title or "", f"{r.text_score:.2f}", "" if r.predicted is None else f"{r.predicted:.2f}"
+        )
+    out.print(table)
+
+
+@app.command()
+def profile(user: str, as_json: JsonFlag = False) -> None:
+    """The brands and categories a user leans to."""
+    with _recommender(quiet=as_json, need_model=False) as rec:
+        result = _guard(lambda: rec.profile(user))
+    if as_json:
+        _emit_json(result.model_dump())
+        return
+    mean = "-" if result.mean_rating is None else f"{result.mean_rating:.2f}"
+    out.print(f"{user}: {result.ratings} ratings, mean {mean}")
+    for kind, rows in (("brand", result.brands), ("category", result.categories)):
+        table = Table(kind, "ratings", "mean", "weight")
+        for r in rows:
+            table.add_row(r.name, str(r.ratings), f"{r.mean_rating:.2f}", f"{r.weight:.0%}")
+        out.print(table)
+
+
+@app.command()
+def demo(
+    magazine: Annotated[
+        Path | None, typer.Option(help="use the Amazon 2018 magazine folder instead of generated data")
+    ] = None,
+    user: Annotated[str | None, typer.Option(help="the sample user (default: one with many ratings)")] = None,
+    report_path: Annotated[Path, typer.Option("--report", help="where to write the HTML report")] = Path(
+        "kgrec-report.html"
+    ),
+) -> None:
+    """The whole pipeline on demo data: Neo4j, load, train, recommendations with explanations, a report.
+
+    Runs in its own workspace (``demo`` unless --workspace is given), which it empties first.
+    """
+    from gnn import TrainConfig
+    from loaders.demo import demo_dataset
+
+    if _State.settings.workspace == "default":
+        _State.settings = _State.settings.model_copy(update={"workspace": "demo"})
+    err.print(f"[bold]1/5[/bold] Neo4j (workspace {_State.settings.workspace})")
+    with _recommender(need_model=False) as rec:
+        _guard(rec.store.reset)
+        err.print(
+            "[bold]2/5[/bold] loading "
+            + (f"magazine data from {magazine}" if magazine else "the demo catalogue")
+        )
+        if magazine:
+            dataset = _guard(lambda: read_amazon2018(magazine / "meta_Magazine_Subscriptions.json.gz",
+                                                     ratings=magazine / "Magazine_Subscriptions.ratings.csv"))  # fmt: skip
+        else:
+            dataset, _ = demo_dataset()
+        with _bar(False) as progress:
+            _guard(lambda: rec.load_dataset(dataset, progress=progress))
+        err.print("[bold]3/5[/bold] training the rating model")
+        with _bar(False) as progress:
+            metrics = _guard(lambda: rec.fit(TrainConfig(seed=0), progress=progress))
+        out.print(_scores_table("test", metrics.test))
+        sample = user or _busiest_user(rec)
+        err.print(f"[bold]4/5[/bold] recommendations for {sample}")
+        recs = _guard(lambda: rec.recommend(sample, k=5))
+        out.print(_recommendation_table(f"recommendations for {sample}", recs))
+        err.print("[bold]5/5[/bold] report")
+        out.print(
+            f"Explore further: kgrec -w {_State.settings.workspace} recommend {sample} | stats | cypher ..."
+        )
+
+
+def _busiest_user(rec: Recommender) -> str:
+    users = rec.store.top_raters(1)
+    if not users:
+        _fail("the graph holds no users")
+    return users[0]
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
         home: per-user directory for workspaces (graph data, logs, models, password file).
         cache: per-user directory for downloaded Neo4j jars.
         neo4j_version: the Neo4j 5.26 LTS patch fetched from Maven Central.
+        model_dir: where the trained model is saved and loaded (default: ``<workspace>/model``).
         batch_size: rows per ``UNWIND`` write transaction.
         heap: JVM heap of the managed server.
     """
@@ -58,6 +59,7 @@ class Settings(BaseSettings):
     neo4j_version: str = "5.26.30"
     gds_version: str = "2.13.9"
     apoc_version: str = "5.26.19"
+    model_dir: Path | None = None
     batch_size: int = 10_000
     heap: str = "1g"
     neo4j: Neo4jSettings = Field(default_factory=Neo4jSettings)
@@ -75,6 +77,6 @@ class Settings(BaseSettings):
         return self.home / "workspaces" / self.workspace
 
     @property
-    def model_dir(self) -> Path:
-        """Default directory for this workspace's trained model."""
-        return self.workspace_dir / "model"
+    def model_path(self) -> Path:
+        """Where the trained model lives: ``model_dir`` when set, else inside the workspace."""
+        return self.model_dir or self.workspace_dir / "model"

@@ -7,7 +7,7 @@ Example:
     0
 """
 
-from loaders.formats import read_amazon2018, read_hin, read_movielens, read_table
+from loaders.formats import read_amazon2018, read_hin, read_movielens, read_pairs, read_table
 from loaders.reading import ErrorBudget
 from loaders.records import Dataset, ItemRow, LoadReport, RatingRow, Rejection
 
@@ -21,5 +21,6 @@ __all__ = [
     "read_amazon2018",
     "read_hin",
     "read_movielens",
+    "read_pairs",
     "read_table",
 ]

@@ -20,7 +20,7 @@ from loaders.reading import ErrorBudget, Table, open_text, ratings_frame, read_j
 from loaders.records import Dataset, ItemRow, LoadReport
 from loaders.text import clean_text
 
-__all__ = ["read_amazon2018", "read_hin", "read_movielens", "read_table"]
+__all__ = ["read_amazon2018", "read_hin", "read_movielens", "read_pairs", "read_table"]
 
 _HIN_RATINGS = "user_item.dat"
 _HIN_ENTITY = re.compile(r"^item_([a-z][a-z0-9_]*)\.dat$")
@@ -205,6 +205,20 @@ def read_table(
         dataset.item_links[name] = _pairs(Path(path), report, delimiter=delimiter)
     budget.check(report)
     return dataset
+
+
+def read_pairs(path: Path) -> pd.DataFrame:
+    """Read (user, item) pairs to score: CSV or TSV, header optional, extra columns ignored."""
+    table = sniff_table(Path(path))
+    cols = {"user": table.column(None, ("user", "user_id", "userid"), 0),
+            "item": table.column(None, ("item", "item_id", "itemid", "movieid", "asin"), 1)}  # fmt: skip
+    rows = []
+    for number, raw in _columns(table, cols):
+        user, item = str(raw["user"]).strip(), str(raw["item"]).strip()
+        if not user or not item:
+            raise LoadError("missing id", file=str(path), line=number, field="user" if not user else "item")
+        rows.append((user, item))
+    return pd.DataFrame(rows, columns=["user", "item"])
 
 
 _ML_GENRES = (

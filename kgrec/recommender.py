@@ -1,0 +1,250 @@
+"""``Recommender``: the one object that composes the graph (``kg``), the model (``gnn``) and explanations.
+
+Example:
+    >>> from kgrec import Recommender
+    >>> rec = Recommender.connect()                       # doctest: +SKIP
+    >>> rec.fit()                                         # doctest: +SKIP
+    >>> [r.item for r in rec.recommend("U00001", k=3)]    # doctest: +SKIP
+    ['I00013', 'I00037', 'I00001']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gnn import RatingModel, TrainConfig, Trainer, TrainMetrics
+from kg import GraphStore
+from kgrec.errors import ModelError, NotFoundError
+from kgrec.results import Leaning, Prediction, Profile, Recommendation, SearchHit, SimilarItem
+from kgrec.settings import Settings
+from loaders import Dataset
+
+__all__ = ["Recommender"]
+
+Progress = Callable[[str, int, int], None]
+
+
+class Recommender:
+    """Load data, train, save and serve recommendations from one kgrec graph.
+
+    Attributes:
+        store: the graph in Neo4j.
+        settings: where the workspace lives (model directory, Neo4j).
+        model: the trained model, after :meth:`fit` or :meth:`load`.
+    """
+
+    def __init__(self, store: GraphStore, settings: Settings | None = None, model: RatingModel | None = None):
+        self.store = store
+        self.settings = settings or Settings()
+        self.model = model
+
+    @classmethod
+    def connect(
+        cls, settings: Settings | None = None, progress: Callable[[str], None] | None = None
+    ) -> Recommender:
+        """Open the workspace's graph (managed Neo4j, or ``NEO4J_URI``) and its saved model if there is one."""
+        settings = settings or Settings()
+        rec = cls(GraphStore.connect(settings, progress), settings)
+        if (settings.model_path / "config.json").exists() or (settings.model_path / "model.pt").exists():
+            rec.load(settings.model_path)
+        return rec
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Recommender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- data and training ----------------------------------------------------------------------------
+    def load_dataset(self, dataset: Dataset, progress: Progress | None = None) -> dict[str, int]:
+        """Write a loaded dataset into the graph (see :mod:`loaders`)."""
+        return self.store.write(dataset, progress=progress)
+
+    def fit(self, config: TrainConfig | None = None, progress: Progress | None = None) -> TrainMetrics:
+        """Train on the graph now in Neo4j, save the model and write item and user embeddings back.
+
+        Example:
+            >>> metrics = rec.fit(TrainConfig(split="temporal", seed=1))   # doctest: +SKIP
+            >>> metrics.test["blend"].rmse                                   # doctest: +SKIP
+        """
+        export = self.store.export(progress)
+        if export.edges["RATED"].empty:
+            raise ModelError("the graph holds no ratings to train on; load a dataset first")
+        result = Trainer(config or TrainConfig()).fit(export, progress=progress)
+        self.model = result.model
+        self.save(self.settings.model_path)
+        for node_type, label in (("item", "Item"), ("user", "User")):
+            self.store.write_embeddings(label, list(self.model.id_map.keys(node_type)),
+                                        self.model.embeddings(node_type))  # fmt: skip
+        return result.metrics
+
+    def save(self, directory: Path | str) -> Path:
+        return self._trained().save(directory)
+
+    def load(self, directory: Path | str) -> Recommender:
+        self.model = RatingModel.load(directory)
+        return self
+
+    def _trained(self) -> RatingModel:
+        if self.model is None:
+            raise ModelError(
+                "no trained model in this workspace; run `kgrec train` (or Recommender.fit) first"
+            )
+        return self.model
+
+    # -- serving --------------------------------------------------------------------------------------
+    def predict(self, user: str, items: Sequence[str]) -> list[Prediction]:
+        """Predicted ratings of ``items`` for ``user``; unseen users and items are served as cold start."""
+        pairs = pd.DataFrame({"user": [user] * len(items), "item": list(items)})
+        parts = self._trained().predict_parts(pairs)
+        return [Prediction(user=user, item=i, rating=float(r), source=str(s))
+                for i, r, s in zip(items, parts["blend"], parts["source"], strict=True)]  # fmt: skip
+
+    def predict_pairs(self, pairs: pd.DataFrame) -> np.ndarray:
+        """Predicted rating per row of a ``user, item`` frame."""
+        return self._trained().predict(pairs)
+
+    def recommend(
+        self,
+        user: str,
+        k: int = 10,
+        exclude_seen: bool = True,
+        brand: str | None = None,
+        category: str | None = None,
+    ) -> list[Recommendation]:
+        """Top ``k`` items for a known user, optionally only of a brand and/or category (and subcategories)."""
+        return self.recommend_many([user], k, exclude_seen, brand, category)[user]
+
+    def recommend_many(
+        self,
+        users: Sequence[str],
+        k: int = 10,
+        exclude_seen: bool = True,
+        brand: str | None = None,
+        category: str | None = None,
+    ) -> dict[str, list[Recommendation]]:
+        """Batched :meth:`recommend`: one encoder pass and one scoring matrix for all ``users``."""
+        model = self._trained()
+        rows = model.id_map.rows("user", users)
+        unknown = [u for u, r in zip(users, rows, strict=True) if r < 0]
+        if unknown:
+            raise NotFoundError(
+                f"user {unknown[0]!r} is not in the trained model; use recommend_for_new_user"
+            )
+        scores = model.score_items(list(users))
+        return {u: self._top(scores[n], k, self._allowed(u if exclude_seen else None, brand, category))
+                for n, u in enumerate(users)}  # fmt: skip
+
+    def recommend_for_new_user(
+        self,
+        ratings: dict[str, float] | None = None,
+        brands: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        k: int = 10,
+    ) -> list[Recommendation]:
+        """Cold start: rank items for someone the model has not seen, from a few ratings or stated tastes.
+
+        Users who rated the given items alike (within one star) stand in for the newcomer; with no ratings,
+        every known user does. Stated brands and categories restrict the candidates.
+        """
+        model = self._trained()
+        ratings = ratings or {}
+        peers = self._peers(ratings)
+        scores = model.score_items(peers).mean(axis=0)
+        allowed: set[str] | None = None
+        for brand in brands:
+            allowed = _narrow(allowed, self.store.items_of(brand=brand) or set())
+        if categories:
+            in_any = set().union(*(self.store.items_of(category=c) or set() for c in categories))
+            allowed = _narrow(allowed, in_any)
+        keys = model.id_map.keys("item")
+        mask = np.ones(len(scores), dtype=bool) if allowed is None else np.isin(keys, list(allowed))
+        mask &= ~np.isin(keys, list(ratings))
+        return self._top(scores, k, mask)
+
+    def _peers(self, ratings: dict[str, float], limit: int = 200) -> list[str]:
+        keys = self._trained().id_map.keys("user")
+        if not ratings:
+            return list(keys[:: max(1, len(keys) // limit)])
+        votes: dict[str, int] = {}
+        for item, rating in ratings.items():
+            for row in self.store.users_rating_alike(item, float(rating), limit):
+                votes[row["user"]] = votes.get(row["user"], 0) + 1
+        known = set(keys)
+        peers = [u for u, _ in sorted(votes.items(), key=lambda kv: -kv[1]) if u in known][:limit]
+        return peers or list(keys[:: max(1, len(keys) // limit)])
+
+    def _allowed(self, seen_by: str | None, brand: str | None, category: str | None) -> np.ndarray | None:
+        keys = self._trained().id_map.keys("item")
+        mask = None
+        chosen = self.store.items_of(brand=brand, category=category)
+        if chosen is not None:
+            mask = np.isin(keys, list(chosen))
+        if seen_by is not None:
+            seen = self.store.rated_items(seen_by)["item"].tolist()
+            unseen = ~np.isin(keys, seen)
+            mask = unseen if mask is None else mask & unseen
+        return mask
+
+    def _top(self, scores: np.ndarray, k: int, mask: np.ndarray | None) -> list[Recommendation]:
+        keys = self._trained().id_map.keys("item")
+        scores = np.asarray(scores, dtype=float).copy()
+        if mask is not None:
+            scores[~np.asarray(mask, dtype=bool)] = -np.inf
+        k = min(k, int(np.isfinite(scores).sum()))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        cards = self.store.item_cards([keys[i] for i in top])
+        return [
+            Recommendation(item=keys[i], score=float(scores[i]), title=cards.get(keys[i], {}).get("title"),
+                           brand=cards.get(keys[i], {}).get("brand"),
+                           categories=cards.get(keys[i], {}).get("categories") or [])
+            for i in top
+        ]  # fmt: skip
+
+    def similar_items(self, item: str, k: int = 10) -> list[SimilarItem]:
+        """Items nearest to ``item`` by the model's embeddings, through Neo4j's vector index."""
+        if not self.store.has_item(item):
+            raise NotFoundError(f"item {item!r} is not in the graph")
+        return [SimilarItem(item=r["item"], score=float(r["score"]), title=r["title"])
+                for r in self.store.similar_items(item, k)]  # fmt: skip
+
+    def search(self, query: str, user: str | None = None, k: int = 10) -> list[SearchHit]:
+        """Full-text search on titles and descriptions; re-ranked by the user's predicted rating if given."""
+        hits = self.store.search(query, limit=max(50, k))
+        if user is None or not hits:
+            return [
+                SearchHit(item=h["item"], text_score=float(h["score"]), title=h["title"]) for h in hits[:k]
+            ]
+        predicted = {p.item: p.rating for p in self.predict(user, [h["item"] for h in hits])}
+        ranked = sorted(hits, key=lambda h: -predicted[h["item"]])[:k]
+        return [SearchHit(item=h["item"], text_score=float(h["score"]), title=h["title"],
+                          predicted=predicted[h["item"]]) for h in ranked]  # fmt: skip
+
+    def profile(self, user: str, limit: int = 10) -> Profile:
+        """The brands and categories a user leans to, weighted by their share of the user's rating mass."""
+        rated = self.store.rated_items(user)
+        if rated.empty and not self.store.has_user(user):
+            raise NotFoundError(f"user {user!r} is not in the graph")
+        leanings = self.store.leanings(user, limit)
+
+        def weigh(rows: list[dict[str, object]]) -> list[Leaning]:
+            mass = sum(float(r["ratings"]) * float(r["mean_rating"]) for r in rows) or 1.0  # type: ignore[arg-type]
+            return [Leaning(name=str(r["name"]), ratings=int(r["ratings"]), mean_rating=float(r["mean_rating"]),  # type: ignore[arg-type]
+                            weight=float(r["ratings"]) * float(r["mean_rating"]) / mass) for r in rows]  # type: ignore[arg-type]  # fmt: skip
+
+        return Profile(user=user, ratings=len(rated), mean_rating=float(rated["rating"].mean()) if len(rated) else None,
+                       brands=weigh(leanings["brands"]), categories=weigh(leanings["categories"]))  # fmt: skip
+
+
+def _narrow(current: set[str] | None, chosen: set[str]) -> set[str]:
+    return chosen if current is None else current & chosen
