@@ -5,10 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.kgrec-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup chromium demo test lint bench clean
 
 setup: $(STAMP)
 	@$(VENV)/bin/kgrec setup
+
+# Headless Chromium renders the HTML report in the browser test; Debian's package, installed once.
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +24,7 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/kgrec demo
 
-test: setup lint
+test: setup chromium lint
 	$(PY) -m pytest
 
 lint: setup
