@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["TrainConfig"]
 
@@ -43,18 +43,26 @@ class TrainConfig(BaseModel):
         lr: Adam learning rate of the GNN part.
         weight_decay: L2 penalty (decoupled, AdamW) on the GNN's weights.
         bias_reg: per-rating L2 penalty on the GNN's user and item bias terms.
-        max_epochs: upper bound on full-batch epochs (or passes over training ratings in mini-batch mode).
+        supervision_ratio: share of training ratings drawn afresh each epoch as that epoch's targets and
+            withheld from its message passing, so the encoder never sees the edge it is asked to score
+            (as at prediction time); the rest carry messages. 1.0 trains on all with all as messages.
+        max_epochs: upper bound on epochs: one optimiser step on the epoch's targets in full-batch mode,
+            one pass over them in mini-batches otherwise.
         patience: epochs without a better validation RMSE before stopping; the best state is restored.
+        eval_every: epochs between validation passes (a full-graph forward costs as much as a training
+            step, so checking every other epoch saves a third of the time).
         minibatch_threshold: number of training ratings from which the GNN trains with neighbour-sampled
             mini-batches (``LinkNeighborLoader``) instead of full-batch.
         batch_size: training ratings per mini-batch.
         num_neighbors: neighbours sampled per edge type and hop in mini-batch mode (one entry per layer).
 
-    MF part (biased matrix factorisation, full-batch):
+    MF part (biased matrix factorisation, Funk SVD by mini-batch SGD):
         mf_factors: latent factors per user and item.
-        mf_lr: Adam learning rate.
-        mf_reg: per-rating L2 penalty on factors and biases (the SGD convention of Funk SVD).
-        mf_max_epochs: upper bound on epochs; early-stopped on validation RMSE with ``patience``.
+        mf_lr: SGD learning rate per rating.
+        mf_reg: per-rating L2 penalty on factors and biases.
+        mf_epochs: upper bound on passes over the training ratings.
+        mf_patience: passes without a better validation RMSE before stopping (best state kept); counted
+            from the first pass that improves on an earlier one.
 
     Bias baseline:
         bias_reg_user, bias_reg_item: L2 penalties of the alternating least-squares baseline
@@ -71,32 +79,35 @@ class TrainConfig(BaseModel):
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 0
 
-    shrinkage: float = Field(5.0, ge=0)
+    shrinkage: float = Field(default=5.0, ge=0)
     text: bool = True
     text_cache_dir: Path = Field(default_factory=_default_text_cache)
 
-    hidden: int = Field(64, ge=4)
-    layers: int = Field(2, ge=1, le=4)
-    dropout: float = Field(0.1, ge=0, lt=1)
-    lr: float = Field(0.01, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
-    bias_reg: float = Field(0.01, ge=0)
-    max_epochs: int = Field(300, ge=1)
-    patience: int = Field(20, ge=1)
-    minibatch_threshold: int = Field(1_000_000, ge=1)
-    batch_size: int = Field(8192, ge=16)
+    hidden: int = Field(default=64, ge=4)
+    layers: int = Field(default=2, ge=1, le=4)
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    lr: float = Field(default=0.01, gt=0)
+    weight_decay: float = Field(default=1e-4, ge=0)
+    bias_reg: float = Field(default=0.01, ge=0)
+    supervision_ratio: float = Field(default=0.2, gt=0, le=1)
+    max_epochs: int = Field(default=400, ge=1)
+    patience: int = Field(default=20, ge=1)
+    eval_every: int = Field(default=2, ge=1)
+    minibatch_threshold: int = Field(default=1_000_000, ge=1)
+    batch_size: int = Field(default=8192, ge=16)
     num_neighbors: tuple[int, ...] = (10, 5)
 
-    mf_factors: int = Field(32, ge=1)
-    mf_lr: float = Field(0.01, gt=0)
-    mf_reg: float = Field(0.05, ge=0)
-    mf_max_epochs: int = Field(400, ge=1)
+    mf_factors: int = Field(default=32, ge=1)
+    mf_lr: float = Field(default=0.01, gt=0)
+    mf_reg: float = Field(default=0.1, ge=0)
+    mf_epochs: int = Field(default=200, ge=1)
+    mf_patience: int = Field(default=3, ge=1)
 
-    bias_reg_user: float = Field(15.0, ge=0)
-    bias_reg_item: float = Field(10.0, ge=0)
-    bias_epochs: int = Field(10, ge=1)
+    bias_reg_user: float = Field(default=15.0, ge=0)
+    bias_reg_item: float = Field(default=10.0, ge=0)
+    bias_epochs: int = Field(default=10, ge=1)
 
-    blend_ridge: float = Field(1.0, ge=0)
+    blend_ridge: float = Field(default=1.0, ge=0)
 
     @field_validator("fractions")
     @classmethod
@@ -104,3 +115,11 @@ class TrainConfig(BaseModel):
         if any(f < 0 for f in v) or abs(sum(v) - 1.0) > 1e-6 or v[0] <= 0:
             raise ValueError(f"fractions must be non-negative, train > 0, and sum to 1; got {v}")
         return v
+
+    @model_validator(mode="after")
+    def _one_fanout_per_layer(self) -> TrainConfig:
+        if len(self.num_neighbors) != self.layers:
+            raise ValueError(
+                f"num_neighbors needs one entry per layer ({self.layers}); got {list(self.num_neighbors)}"
+            )
+        return self

