@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol, TypedDict
 
 from kg.schema import (
@@ -48,9 +49,11 @@ from kgrec.errors import NotFoundError
 
 __all__ = [
     "BRAND_PATHS",
+    "CATALOGUE_COUNTS",
     "CATEGORY_PATHS",
     "CO_RATING_SUPPORT",
     "ENDPOINTS_EXIST",
+    "ITEM_FACTS",
     "PARENT_CATEGORY_PATHS",
     "SIMILAR_USER_PATHS",
     "PathNodeRecord",
@@ -58,7 +61,9 @@ __all__ = [
     "PathRelRecord",
     "Reader",
     "candidate_paths",
+    "catalogue_counts",
     "entity_paths",
+    "item_facts",
     "item_link_paths",
     "path_exists",
     "path_exists_query",
@@ -108,7 +113,7 @@ def _project(nodes: str, rels: str) -> str:
 
 
 _ANCHOR = f"MATCH (u:{USER.label} {{{USER.key}: $user}})-[r:{RATED.type}]->(i:{ITEM.label})"
-_ANCHOR_WHERE = "WHERE r.rating >= $min_rating AND i <> t AND NOT (u)-[:" + RATED.type + "]->(t) "
+_ANCHOR_WHERE = "WHERE r.rating >= $min_rating AND i <> t "
 _ORDER = "ORDER BY r.rating DESC, r.ts DESC, i.id LIMIT $limit"
 
 ENDPOINTS_EXIST = (
@@ -148,7 +153,7 @@ SIMILAR_USER_PATHS = (
     # the hub cap: at most $hub_cap of the target's fans are looked at, however popular it is
     f"CALL {{ WITH t MATCH (t)<-[r3:{RATED.type}]-(v:{USER.label}) WHERE r3.rating >= $min_rating "
     "RETURN v, r3 ORDER BY r3.rating DESC, v.id LIMIT $hub_cap } "
-    f"WITH u, t, v, r3 WHERE v <> u AND NOT (u)-[:{RATED.type}]->(t) "
+    "WITH u, t, v, r3 WHERE v <> u "
     f"MATCH (u)-[r:{RATED.type}]->(i:{ITEM.label})<-[r2:{RATED.type}]-(v) "
     "WHERE i <> t AND r.rating >= $min_rating AND abs(r.rating - r2.rating) <= $tolerance "
     "WITH u, t, v, r3, i, r, r2 ORDER BY r.rating DESC, r.ts DESC, i.id "
@@ -280,7 +285,7 @@ def _label(labels: list[str], schema: Schema) -> str:
     return labels[0]
 
 
-def path_exists_query(path: PathRecord, schema: Schema) -> str:
+def path_exists_query(path: Mapping[str, Any], schema: Schema) -> str:
     """An independent Cypher check that ``path`` is in the graph: each node by label and key, each
     relationship by type and direction between them. Labels and types are checked against ``schema``."""
     parts = []
@@ -297,7 +302,7 @@ def path_exists_query(path: PathRecord, schema: Schema) -> str:
     return " ".join(parts) + where + " RETURN count(*) > 0 AS ok"
 
 
-def path_exists(store: Reader, path: PathRecord, schema: Schema | None = None) -> bool:
+def path_exists(store: Reader, path: Mapping[str, Any], schema: Schema | None = None) -> bool:
     """Whether every node, relationship and rating of ``path`` is in the graph as recorded."""
     query = path_exists_query(path, schema or store.schema())
     params = {
@@ -306,3 +311,32 @@ def path_exists(store: Reader, path: PathRecord, schema: Schema | None = None) -
     }
     rows = store.read(query, params)
     return bool(rows and rows[0]["ok"])
+
+
+ITEM_FACTS = (
+    f"UNWIND $items AS key MATCH (i:{ITEM.label} {{{ITEM.key}: key}}) "
+    f"RETURN key AS item, coalesce(i.title, key) AS name, "
+    f"COLLECT {{ MATCH (i)-[:{MADE_BY.type}]->(b:{BRAND.label}) RETURN b.name ORDER BY b.name }} AS brands, "
+    f"COLLECT {{ MATCH (i)-[:{IN_CATEGORY.type}]->(c:{CATEGORY.label}) RETURN c.name ORDER BY c.name }} "
+    "AS categories"
+)
+"""Per item key: display name (title, else key), brand names and category names."""
+
+CATALOGUE_COUNTS = (
+    f"RETURN COUNT {{ MATCH (:{ITEM.label}) }} AS items, COUNT {{ MATCH (:{BRAND.label}) }} AS brands, "
+    f"COUNT {{ MATCH (c:{CATEGORY.label}) WHERE EXISTS {{ (c)<-[:{IN_CATEGORY.type}]-() }} }} AS categories"
+)
+"""Catalogue size: items, brands, and categories that hold items directly."""
+
+
+def item_facts(store: Reader, items: list[str]) -> dict[str, dict[str, Any]]:
+    """``{item: {"name", "brands", "categories"}}`` for the items the graph holds (others are absent)."""
+    rows = store.read(ITEM_FACTS, {"items": list(dict.fromkeys(items))})
+    return {
+        r["item"]: {"name": r["name"], "brands": r["brands"], "categories": r["categories"]} for r in rows
+    }
+
+
+def catalogue_counts(store: Reader) -> dict[str, int]:
+    """``{"items", "brands", "categories"}``: the denominators of coverage."""
+    return dict(store.read(CATALOGUE_COUNTS)[0])

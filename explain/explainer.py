@@ -1,0 +1,137 @@
+"""``Explainer``: candidate paths from the graph, scored, ranked, and put into words.
+
+Example:
+    >>> from explain import Explainer
+    >>> explanation = Explainer(store).explain("U00002", "I00014", top=3)  # doctest: +SKIP
+    >>> print(explanation.paths[0].sentence)  # doctest: +SKIP
+    You rated *Crema Co Grinder 1* 5★; *Crema Co Grinder 2* is also made by Crema Co, and ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from explain.models import ExplainedPath, Explanation, from_record
+from explain.scoring import PathScorer, ShapeScorer
+from explain.sentences import sentence
+from kg.paths import Reader, candidate_paths, item_facts
+from kg.schema import Schema
+
+__all__ = ["Explainer", "preselect"]
+
+
+class Explainer:
+    """Explains (user, item) pairs with paths through the knowledge graph.
+
+    Args:
+        store: the graph (:class:`kg.GraphStore`).
+        scorer: scores paths; :class:`explain.CounterfactualScorer` with a trained model, else the shape
+            fallback :class:`explain.ShapeScorer`.
+        per_kind: candidate paths read per pattern (the fan-out bound of each Cypher pattern).
+        max_scored: at most this many candidates reach the scorer, picked by shape score across kinds
+            (each costs the counterfactual one model pass).
+        min_rating: the rating from which the user "rated an item well", and fans count.
+        hub_cap: at most this many fans of the target are read for the similar-users paths.
+        max_per_kind: at most this many paths of one kind among the top ones, so an explanation gives
+            different reasons before repeating one (``None``: no limit, pure score order).
+        audience: who stands behind the ratings in sentences ("customers", "readers").
+    """
+
+    def __init__(
+        self,
+        store: Reader,
+        scorer: PathScorer | None = None,
+        *,
+        per_kind: int = 5,
+        max_scored: int = 12,
+        min_rating: float = 4.0,
+        hub_cap: int = 200,
+        max_per_kind: int | None = 2,
+        audience: str = "customers",
+        schema: Schema | None = None,
+    ) -> None:
+        self.store = store
+        self.scorer: PathScorer = scorer or ShapeScorer()
+        self.per_kind = per_kind
+        self.max_scored = max_scored
+        self.min_rating = min_rating
+        self.hub_cap = hub_cap
+        self.max_per_kind = max_per_kind
+        self.audience = audience
+        self._schema = schema
+
+    @property
+    def schema(self) -> Schema:
+        if self._schema is None:
+            self._schema = self.store.schema()
+        return self._schema
+
+    def candidates(self, user: str, item: str) -> list[ExplainedPath]:
+        """Every candidate path, unscored, with its sentence."""
+        records = candidate_paths(
+            self.store, user, item, self.per_kind,
+            min_rating=self.min_rating, hub_cap=self.hub_cap, schema=self.schema,
+        )  # fmt: skip
+        paths = [from_record(dict(r)) for r in records]
+        for p in paths:
+            p.sentence = sentence(p, self.audience)
+        return paths
+
+    def explain(self, user: str, item: str, top: int = 3) -> Explanation:
+        """The ``top`` paths from ``user`` to ``item``, best score first.
+
+        Raises:
+            NotFoundError: the user or the item is not in the graph.
+
+        Example:
+            >>> Explainer(store).explain("U00002", "I00014", top=1).paths[0].kind  # doctest: +SKIP
+            'brand'
+        """
+        paths = self.candidates(user, item)
+        chosen = preselect(paths, self.max_scored)
+        scores = self.scorer(user, item, chosen)
+        for p, s in zip(chosen, scores.values, strict=True):
+            p.score = s
+        ranked = sorted(chosen, key=lambda p: (-p.score, p.kind, [n.key for n in p.nodes]))
+        if paths:
+            name = paths[0].nodes[-1].name
+        else:
+            name = item_facts(self.store, [item]).get(item, {}).get("name", item)
+        return Explanation(
+            user=user, item=item, item_name=name, scoring=self.scorer.name, predicted=scores.predicted,
+            paths=_diverse(ranked, top, self.max_per_kind), candidates=len(paths),
+        )  # fmt: skip
+
+    def explain_many(self, pairs: Iterable[tuple[str, str]], top: int = 3) -> list[Explanation]:
+        """:meth:`explain` for each ``(user, item)`` pair, in order."""
+        return [self.explain(u, i, top) for u, i in pairs]
+
+
+def _diverse(ranked: Sequence[ExplainedPath], top: int, per_kind: int | None) -> list[ExplainedPath]:
+    """The first ``top`` of ``ranked`` with at most ``per_kind`` of one kind."""
+    out: list[ExplainedPath] = []
+    taken: dict[str, int] = {}
+    for p in ranked:
+        if per_kind is None or taken.get(p.kind, 0) < per_kind:
+            out.append(p)
+            taken[p.kind] = taken.get(p.kind, 0) + 1
+        if len(out) == top:
+            break
+    return out
+
+
+def preselect(paths: Sequence[ExplainedPath], limit: int) -> list[ExplainedPath]:
+    """Up to ``limit`` paths, best shape score first within each kind, taken round-robin across kinds so
+    every kind found gets a chance before a second path of any kind."""
+    shape = ShapeScorer()
+    by_kind: dict[str, list[ExplainedPath]] = {}
+    for p in sorted(paths, key=lambda p: -shape.score(p)):
+        by_kind.setdefault(p.kind, []).append(p)
+    out: list[ExplainedPath] = []
+    depth = 0
+    while len(out) < limit and any(len(v) > depth for v in by_kind.values()):
+        for kind in sorted(by_kind):
+            if depth < len(by_kind[kind]) and len(out) < limit:
+                out.append(by_kind[kind][depth])
+        depth += 1
+    return out

@@ -1,0 +1,91 @@
+"""The records an explanation is made of; pydantic, so they validate at the boundary and serialise to JSON.
+
+Example:
+    >>> node = PathNode(label="Brand", key="Crema Co", name="Crema Co")
+    >>> node.model_dump_json()
+    '{"label":"Brand","key":"Crema Co","name":"Crema Co"}'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kgrec.errors import KGRecError
+
+__all__ = ["ExplainedPath", "Explanation", "PathNode", "PathRecordError", "PathRel", "from_record"]
+
+
+class PathNode(BaseModel):
+    """A node as Neo4j holds it: label, business key (``id`` or ``name``) and display name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str
+    key: str
+    name: str
+
+
+class PathRel(BaseModel):
+    """A relationship with its real direction: ``start`` and ``end`` index the path's nodes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    properties: dict[str, float | int | str | None] = Field(default_factory=dict)
+
+
+class ExplainedPath(BaseModel):
+    """One path from the user to the item, how much the model relied on it, and a sentence saying it.
+
+    ``score``: with a model, the drop in predicted rating when the path's edges are removed from the model's
+    input (positive: the path pushed the rating up); without one, a shape score in ``[0, 1]``.
+    ``support``: figures the sentence quotes (``fans``/``both`` of the anchor item, ``agree`` for similar
+    users).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    nodes: list[PathNode]
+    rels: list[PathRel]
+    support: dict[str, float | int] = Field(default_factory=dict)
+    score: float = 0.0
+    sentence: str = ""
+
+
+class Explanation(BaseModel):
+    """Why ``item`` is recommended to ``user``: the top paths, best first.
+
+    ``scoring`` names how paths were scored (``"counterfactual"`` or ``"shape"``); ``predicted`` is the
+    model's rating for the pair when a model scored the paths.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    user: str
+    item: str
+    item_name: str
+    scoring: str
+    predicted: float | None = None
+    paths: list[ExplainedPath]
+    candidates: int = Field(0, ge=0, description="candidate paths found before keeping the top ones")
+
+
+def from_record(record: dict[str, Any]) -> ExplainedPath:
+    """An :class:`ExplainedPath` (not yet scored) from a :class:`kg.paths.PathRecord`."""
+    try:
+        return ExplainedPath.model_validate(record)
+    except ValidationError as e:
+        raise PathRecordError(f"a path record does not validate: {e}", e.errors()) from e
+
+
+class PathRecordError(KGRecError):
+    """A path record from the graph layer did not validate; ``errors`` keeps pydantic's list."""
+
+    def __init__(self, message: str, errors: list[Any]) -> None:
+        super().__init__(message)
+        self.errors = errors
