@@ -479,6 +479,55 @@ def profile(user: str, as_json: JsonFlag = False) -> None:
         out.print(table)
 
 
+def _print_explanation(explanation: Any) -> None:
+    if not explanation.paths:
+        out.print("  (no path in the graph links them)")
+    for path in explanation.paths:
+        out.print(f"  [{path.score:+.2f}] {path.sentence}", highlight=False)
+
+
+@app.command()
+def explain(
+    user: str,
+    item: str,
+    top: Annotated[int, typer.Option("--top", help="how many paths")] = 3,
+    as_json: JsonFlag = False,
+) -> None:
+    """The graph paths that justify recommending ITEM to USER, scored by how much the model relies on them."""
+    with _recommender(quiet=as_json) as rec:
+        result = _guard(lambda: rec.explain(user, item, top))
+    if as_json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    out.print(f"why {item} for {user}:")
+    _print_explanation(result)
+
+
+@app.command()
+def report(
+    output: Annotated[Path, typer.Option("--out", help="file to write")],
+    brand: Annotated[str | None, typer.Option(help="only this brand's items")] = None,
+    category: Annotated[str | None, typer.Option(help="only items in this category (or below)")] = None,
+    users: Annotated[Path | None, typer.Option(help="file with one user id per line")] = None,
+    sample: Annotated[int, typer.Option(help="at most this many users")] = 20,
+    fmt: Annotated[str, typer.Option("--format", help="html or md")] = "html",
+) -> None:
+    """A self-contained report for merchandisers: who gets what recommended, and why."""
+    from explain import render_html, render_markdown
+
+    if fmt not in ("html", "md"):
+        _fail(f"--format must be html or md, got {fmt!r}")
+    chosen = None
+    if users is not None:
+        if not users.exists():
+            _fail(f"{users}: file not found")
+        chosen = [line.strip() for line in users.read_text().splitlines() if line.strip()]
+    with _recommender() as rec:
+        data = _guard(lambda: rec.report(chosen, brand=brand, category=category, sample=sample))
+    output.write_text(render_html(data) if fmt == "html" else render_markdown(data), encoding="utf-8")
+    out.print(f"report written to {output}")
+
+
 @app.command()
 def demo(
     magazine: Annotated[
@@ -520,7 +569,15 @@ def demo(
         err.print(f"[bold]4/5[/bold] recommendations for {sample}")
         recs = _guard(lambda: rec.recommend(sample, k=5))
         out.print(_recommendation_table(f"recommendations for {sample}", recs))
+        for r in recs[:3]:
+            out.print(f"why {r.title or r.item}:", highlight=False)
+            _print_explanation(_guard(lambda r=r: rec.explain(sample, r.item, top=2)))
         err.print("[bold]5/5[/bold] report")
+        from explain import render_html
+
+        data = _guard(lambda: rec.report(sample=10))
+        report_path.write_text(render_html(data), encoding="utf-8")
+        out.print(f"report written to {report_path.resolve()}")
         out.print(
             f"Explore further: kgrec -w {_State.settings.workspace} recommend {sample} | stats | cypher ..."
         )

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from explain import Explainer, Explanation, LocalCounterfactualScorer, ReportData, collect_report
 from gnn import RatingModel, TrainConfig, Trainer, TrainMetrics
 from kg import GraphStore
 from kgrec.errors import ModelError, NotFoundError
@@ -41,6 +42,7 @@ class Recommender:
         self.store = store
         self.settings = settings or Settings()
         self.model = model
+        self._explainer: Explainer | None = None
 
     @classmethod
     def connect(
@@ -79,6 +81,7 @@ class Recommender:
             raise ModelError("the graph holds no ratings to train on; load a dataset first")
         result = Trainer(config or TrainConfig()).fit(export, progress=progress)
         self.model = result.model
+        self._explainer = None
         self.save(self.settings.model_path)
         for node_type, label in (("item", "Item"), ("user", "User")):
             self.store.write_embeddings(label, list(self.model.id_map.keys(node_type)),
@@ -90,6 +93,7 @@ class Recommender:
 
     def load(self, directory: Path | str) -> Recommender:
         self.model = RatingModel.load(directory)
+        self._explainer = None
         return self
 
     def _trained(self) -> RatingModel:
@@ -229,6 +233,50 @@ class Recommender:
         ranked = sorted(hits, key=lambda h: -predicted[h["item"]])[:k]
         return [SearchHit(item=h["item"], text_score=float(h["score"]), title=h["title"],
                           predicted=predicted[h["item"]]) for h in ranked]  # fmt: skip
+
+    def explainer(self) -> Explainer:
+        """The path explainer, scoring paths counterfactually with the trained model."""
+        if self._explainer is None:
+            schema = self.store.schema()
+            self._explainer = Explainer(
+                self.store, LocalCounterfactualScorer(self._trained(), schema), schema=schema
+            )
+        return self._explainer
+
+    def explain(self, user: str, item: str, top: int = 3) -> Explanation:
+        """The graph paths from ``user`` to ``item`` that the model relies on most, with sentences.
+
+        Example:
+            >>> for path in rec.explain("U00002", "I00014").paths:   # doctest: +SKIP
+            ...     print(f"{path.score:+.2f}  {path.sentence}")
+        """
+        if not self.store.has_user(user):
+            raise NotFoundError(f"user {user!r} is not in the graph")
+        if not self.store.has_item(item):
+            raise NotFoundError(f"item {item!r} is not in the graph")
+        return self.explainer().explain(user, item, top=top)
+
+    def report(
+        self,
+        users: Sequence[str] | None = None,
+        brand: str | None = None,
+        category: str | None = None,
+        sample: int = 20,
+        k: int = 5,
+    ) -> ReportData:
+        """Data of a merchandiser report: who gets the slice's items recommended, and why.
+
+        ``users`` defaults to the ``sample`` users with the most ratings. Render it with
+        :func:`explain.render_html` or :func:`explain.render_markdown`.
+        """
+        chosen = list(users) if users is not None else self.store.top_raters(sample)
+        known = [u for u in chosen if self._trained().id_map.rows("user", [u])[0] >= 0][:sample]
+        recs = self.recommend_many(known, k, brand=brand, category=category)
+        frame = pd.DataFrame([(u, r.item, r.score) for u, rows in recs.items() for r in rows],
+                             columns=["user", "item", "score"])  # fmt: skip
+        return collect_report(
+            self.store, self.explainer(), frame, brand=brand, category=category, sample=sample
+        )
 
     def profile(self, user: str, limit: int = 10) -> Profile:
         """The brands and categories a user leans to, weighted by their share of the user's rating mass."""
