@@ -76,3 +76,13 @@ def test_external_uri_is_used_and_start_says_so(cli_env: Settings, monkeypatch) 
     assert "NEO4J_URI is set" in _ok("neo4j", "start")
     result = runner.invoke(app, ["stats"])
     assert result.exit_code == 1 and "bolt://127.0.0.1:1" in result.output
+
+
+def test_demo_recommends_explains_and_writes_the_report(store: GraphStore, cli_env: Settings,
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    report = tmp_path / "demo.html"
+    out = _ok("demo", "--user", "U00003", "--report", str(report))
+    assert "recommendations for U00003" in out and out.count("why ") == 3
+    html = report.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "<svg" in html
+    assert store.stats().nodes["User"] == 300

@@ -1,4 +1,4 @@
-"""The README's Cypher examples run against a loaded graph, so they cannot rot."""
+"""The README's Cypher and Python examples run against the real Neo4j, so they cannot rot."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from kg import GraphStore
+from kgrec.settings import Settings
 from loaders.demo import demo_dataset
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 QUERIES = re.findall(r"```cypher\n(.*?)```", README.read_text(), flags=re.S)
+PYTHON = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 
 def test_readme_has_at_least_five_queries() -> None:
@@ -27,3 +29,14 @@ def test_readme_query_returns_rows(store: GraphStore, query: str) -> None:
     params = {"item": liked, "user": user, "query": "grinder"}
     rows = store.read(query, {k: v for k, v in params.items() if f"${k}" in query})
     assert rows, query
+
+
+def test_readme_python_example_runs(store: GraphStore, cli_env: Settings, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setenv("KGREC_MODEL_DIR", str(tmp_path / "model"))
+    assert PYTHON, "the README has no Python example"
+    for block in PYTHON:
+        exec(compile(block, str(README), "exec"), {})  # noqa: S102 - the README's own example
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("test RMSE ") and float(printed[0].split()[-1]) < 1.2
+    assert (tmp_path / "model").exists() and store.stats().nodes["User"] > 0
