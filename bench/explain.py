@@ -19,18 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
+import _repo_first  # noqa: F401, I001 - must precede the package imports (this file shadows `explain`)
 import numpy as np
 import pandas as pd
-
-# Run as a script, this file's folder comes first on sys.path and its name shadows the package it measures:
-# put the repository root there instead.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 # E402: these imports must follow the sys.path fix above.
 from explain import (  # noqa: E402

@@ -14,6 +14,7 @@ import json
 import time
 from pathlib import Path
 
+import _repo_first  # noqa: F401, I001 - must precede the package imports (bench/explain.py shadows `explain`)
 import numpy as np
 
 from gnn import TrainConfig
@@ -31,7 +32,8 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 
 
 def _measure(rec: Recommender, users: list[str]) -> dict[str, dict[str, float]]:
-    model = rec._trained()
+    model = rec.model
+    assert model is not None
     rec.recommend(users[0], k=10)  # warm: the encoder output is cached after the first call
     api = []
     for user in users:
@@ -66,15 +68,15 @@ def main() -> None:
     args = parser.parse_args()
     results = {}
     with _trained("bench-serve-hin", lambda: read_hin(HIN), TrainConfig(seed=0, text=False)) as rec:
-        users = list(rec._trained().id_map.keys("user"))[: args.users]
+        users = list(rec.model.id_map.keys("user"))[: args.users]
         results["amazon-hin"] = _measure(rec, users)
-        print(f"amazon-hin ({rec._trained().id_map.num_nodes('item'):,} items): {results['amazon-hin']}")
+        print(f"amazon-hin ({rec.model.id_map.num_nodes('item'):,} items): {results['amazon-hin']}")
     if not args.skip_large:
         large = demo_dataset(n_users=5_000, n_items=100_000, ratings_per_user=20, seed=0)[0]
         with _trained("bench-serve-100k", large, TrainConfig(seed=0, text=False, max_epochs=30)) as rec:
-            users = list(rec._trained().id_map.keys("user"))[: args.users]
+            users = list(rec.model.id_map.keys("user"))[: args.users]
             results["generated-100k"] = _measure(rec, users)
-            print(f"generated ({rec._trained().id_map.num_nodes('item'):,} items): {results['generated-100k']}")
+            print(f"generated ({rec.model.id_map.num_nodes('item'):,} items): {results['generated-100k']}")
     print(json.dumps({"bench": "serve", **results}))
 
 
