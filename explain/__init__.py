@@ -2,9 +2,9 @@
 model relies on them, put into plain sentences, and gathered into reports merchandisers can read.
 
 The entry point is :class:`Explainer`. With a trained :class:`gnn.RatingModel`, paths are scored
-counterfactually: :class:`LocalCounterfactualScorer` (on the pair's computation subgraph, all paths in one
-batch; use this one) or :class:`CounterfactualScorer` (the reference: one whole-graph pass per path, same
-numbers). Without a model, :class:`ShapeScorer`. :func:`render_html` and
+counterfactually: :class:`LocalCounterfactualScorer` (all paths in one call that recomputes only the nodes
+each removal changes; use this one) or :class:`CounterfactualScorer` (the reference: one whole-graph pass
+per path, same numbers). Without a model, :class:`ShapeScorer`. :func:`render_html` and
 :func:`render_markdown` turn :class:`ReportData` (see :func:`collect_report`) into a self-contained report.
 
 Example:

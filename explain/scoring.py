@@ -132,102 +132,21 @@ class CounterfactualScorer:
 
 
 class LocalCounterfactualScorer(CounterfactualScorer):
-    """The counterfactual of :class:`CounterfactualScorer`, computed on the pair's computation subgraph.
+    """The counterfactual of :class:`CounterfactualScorer`, with every path of a pair in one model call.
 
-    A ``layers``-deep message-passing encoder's output for the user and the item depends only on their
-    ``layers``-hop in-neighbourhood, so the encoder runs on that subgraph alone, once for all the paths
-    together (one copy of the subgraph per path, side by side in one batch). The result equals the full
-    model's ``predict(pairs, drop_edges=...)`` (the bias and MF parts do not depend on message passing;
-    the blend is recomputed from the parts). Needs a :class:`gnn.RatingModel` (its message graph ``graph``,
-    ``net``, ``config.layers``, ``blend``, ``scalars`` and ``predict_parts``); imports torch when called.
+    A ``layers``-deep message-passing encoder's output for the user and the item depends only on the nodes
+    that reach them within ``layers`` hops, and a removal changes only the nodes downstream of the removed
+    edges; the model recomputes just those, for all the paths together (``RatingModel.predict_without``,
+    see :mod:`gnn.counterfactual`). The result equals the full model's ``predict(pair, drop_edges=...)``.
+    Needs a model with ``predict_without`` (a :class:`gnn.RatingModel`).
     """
 
     name = "counterfactual"
 
     def __call__(self, user: str, item: str, paths: Sequence[ExplainedPath]) -> Scores:
         m: Any = self.model
-        pair = pd.DataFrame({"user": [user], "item": [item]})
-        parts = m.predict_parts(pair).iloc[0]
-        base = float(parts["blend"])
-        if parts["source"] not in ("model", "neighbours") or not paths:
-            return Scores([0.0] * len(paths), predicted=round(base, 6))
+        base = float(m.predict(pd.DataFrame({"user": [user], "item": [item]}))[0])
         removals = [edge_rows(p, self.schema, m.id_map, self._keep) for p in paths]
-        u = int(m.id_map.rows("user", [user])[0])
-        i = int(m.id_map.rows("item", [item])[0])
-        gnn = _local_gnn(m, u, i, [{}, *removals])
-        w, lo, hi = m.blend, m.scalars["min_rating"], m.scalars["max_rating"]
-        fixed = w.intercept + w.bias * float(parts["bias"]) + w.mf * float(parts["mf"])
-        blends = np.clip(fixed + w.gnn * gnn, lo, hi)
-        return Scores([round(float(blends[0] - b), 6) for b in blends[1:]], predicted=round(base, 6))
-
-
-def _local_gnn(
-    model: Any, user: int, item: int, removals: list[dict[EdgeType, tuple[list[int], list[int]]]]
-) -> np.ndarray:
-    """The GNN part's prediction ``[len(removals)]`` for one (user row, item row) pair, once per removal."""
-    import torch
-
-    g = model.graph
-    layers = int(model.config.layers)
-    edge_types = list(g.edge_types)
-    need: dict[str, torch.Tensor] = {t: torch.empty(0, dtype=torch.long) for t in g.node_types}
-    need["user"] = torch.tensor([user])
-    need["item"] = torch.tensor([item])
-
-    def in_edges(nodes: dict[str, torch.Tensor]) -> dict[EdgeType, torch.Tensor]:
-        return {et: g[et].edge_index[:, torch.isin(g[et].edge_index[1], nodes[et[2]])] for et in edge_types}
-
-    for _ in range(layers - 1):
-        grown = {t: [v] for t, v in need.items()}
-        for et, ei in in_edges(need).items():
-            grown[et[0]].append(ei[0])
-        need = {t: torch.unique(torch.cat(v)) for t, v in grown.items()}
-    edges = in_edges(need)  # every in-edge of the nodes one hop short of the inputs
-    grown = {t: [v] for t, v in need.items()}
-    for et, ei in edges.items():
-        grown[et[0]].append(ei[0])
-    n_id = {t: torch.unique(torch.cat(v)) for t, v in grown.items()}
-
-    # per removal, the (src, dst) pairs to drop per edge type as codes src * width + dst, mirrored the way
-    # gnn.graph.drop_edges mirrors them (same-type relations both ways, others on their rev_ type)
-    width = max(int(g[t].num_nodes) for t in g.node_types) + 1
-
-    def codes(removal: dict[EdgeType, tuple[list[int], list[int]]]) -> dict[EdgeType, torch.Tensor]:
-        out: dict[EdgeType, list[torch.Tensor]] = {}
-        for (s, r, d), (src, dst) in removal.items():
-            a, b = torch.tensor(src, dtype=torch.long), torch.tensor(dst, dtype=torch.long)
-            out.setdefault((s, r, d), []).append(a * width + b)
-            back = (s, r, d) if s == d else (d, f"rev_{r}", s)
-            out.setdefault(back, []).append(b * width + a)
-        return {et: torch.cat(v) for et, v in out.items()}
-
-    copies = len(removals)
-    sizes = {t: len(v) for t, v in n_id.items()}
-    x_dict, ids = {}, {}
-    for t in g.node_types:
-        ids[t] = n_id[t].repeat(copies)
-        if "x" in g[t]:
-            x_dict[t] = g[t].x[n_id[t]].repeat(copies, 1)
-    edge_index_dict = {}
-    drops = [codes(r) for r in removals]
-    for et in edge_types:
-        ei = edges[et]
-        present = ei[0] * width + ei[1]
-        local = torch.stack([torch.searchsorted(n_id[et[0]], ei[0]), torch.searchsorted(n_id[et[2]], ei[1])])
-        blocks = []
-        for k in range(copies):
-            gone = drops[k].get(et)
-            kept = local if gone is None else local[:, ~torch.isin(present, gone)]
-            blocks.append(kept + torch.tensor([[k * sizes[et[0]]], [k * sizes[et[2]]]]))
-        edge_index_dict[et] = torch.cat(blocks, dim=1)
-    net = model.net
-    net.eval()
-    with torch.no_grad():
-        z = net.encode(x_dict, ids, edge_index_dict)
-        u_loc = int(torch.searchsorted(n_id["user"], torch.tensor(user)))
-        i_loc = int(torch.searchsorted(n_id["item"], torch.tensor(item)))
-        u_index = torch.tensor([k * sizes["user"] + u_loc for k in range(copies)])
-        i_index = torch.tensor([k * sizes["item"] + i_loc for k in range(copies)])
-        pred = net.decode(z["user"], z["item"], u_index, i_index,
-                          torch.full((copies,), user), torch.full((copies,), item))  # fmt: skip
-    return np.clip(pred.double().numpy(), model.scalars["min_rating"], model.scalars["max_rating"])
+        after = m.predict_without(user, item, removals) if paths else np.empty(0)
+        values = [round(base - float(a), 6) if r else 0.0 for r, a in zip(removals, after, strict=True)]
+        return Scores(values, predicted=round(base, 6))

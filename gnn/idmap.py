@@ -55,7 +55,12 @@ class IdMap:
     def rows(self, node_type: str, keys: Iterable[object]) -> np.ndarray:
         """Row of each key (int64), ``-1`` for a key this map does not hold."""
         index = self._index[self._check(node_type)]
-        return np.asarray(index.get_indexer(pd.Index([str(k) for k in keys])), dtype=np.int64)
+        wanted = [str(k) for k in keys]
+        if len(wanted) <= 16:
+            # a hash lookup each: get_indexer's set-up costs tens of microseconds however few the keys,
+            # and explanations look up a handful of keys per path
+            return np.array([_row(index, k) for k in wanted], dtype=np.int64)
+        return np.asarray(index.get_indexer(pd.Index(wanted)), dtype=np.int64)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps({t: list(k) for t, k in self.node_keys.items()}))
@@ -69,3 +74,11 @@ class IdMap:
         if node_type not in self.node_keys:
             raise ModelError(f"no node type {node_type!r} in the id map (have: {list(self.node_keys)})")
         return node_type
+
+
+def _row(index: pd.Index, key: str) -> int:
+    try:
+        loc = index.get_loc(key)
+    except KeyError:
+        return -1
+    return loc if isinstance(loc, int) else -1  # the index is unique, so a found key is one position
