@@ -20,6 +20,7 @@ import secrets
 import shutil
 import signal
 import socket
+import string
 import subprocess
 import tempfile
 import time
@@ -176,7 +177,8 @@ class ManagedNeo4j:
             self.password_file.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(24))
+                # a letter first: neo4j-admin would read a password starting with "-" as an option
+                handle.write(secrets.choice(string.ascii_letters) + secrets.token_urlsafe(24))
         return read_password(self.password_file)
 
     def _state(self) -> dict[str, int] | None:
