@@ -130,3 +130,23 @@ class RatingNet(nn.Module):
         bias = self.user_bias(user_ids).squeeze(-1) + self.item_bias(item_ids).squeeze(-1)
         dot = (self.dot_user(z_user)[user_index] * self.dot_item(z_item)[item_index]).sum(-1)
         return self.mu + bias + dot + self.dec_out(h).squeeze(-1)
+
+    def item_terms(self, z_item: Tensor, item_ids: Tensor) -> tuple[Tensor, ...]:
+        """The per-item parts of :meth:`decode` for ``z_item`` ``[N, hidden]``, computed once for ranking."""
+        return z_item, self.dot_item(z_item), self.item_bias(item_ids).squeeze(-1)
+
+    def decode_all(self, z_user: Tensor, user_ids: Tensor, item_terms: tuple[Tensor, ...]) -> Tensor:
+        """Ratings ``[B, N]`` of every item in ``item_terms`` (see :meth:`item_terms`) for each user row.
+
+        The same function as :meth:`decode` (in eval mode), reshaped for ranking: the decoder's first
+        layer ``W_u z_u + W_i z_i + W_p (z_u * z_i)`` is ``z_i (W_i + W_p diag(z_u))^T + W_u z_u``, one
+        ``[N, hidden] x [hidden, hidden]`` product per user over the item embeddings and nothing else.
+        """
+        z_item, dot_item, item_bias = item_terms
+        weight = self.dec_item.weight + self.dec_pair.weight * z_user.unsqueeze(1)  # [B, out, in]
+        h = torch.matmul(z_item, weight.transpose(1, 2))  # [B, N, hidden]
+        h += self.dec_user(z_user).unsqueeze(1)
+        mlp = h.relu_() @ self.dec_out.weight.squeeze(0) + self.dec_out.bias
+        dot = self.dot_user(z_user) @ dot_item.T
+        bias = self.user_bias(user_ids).squeeze(-1).unsqueeze(1) + item_bias
+        return self.mu + bias + dot + mlp

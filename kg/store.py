@@ -293,9 +293,9 @@ class GraphStore:
             chosen = in_category if chosen is None else chosen & in_category
         return chosen
 
-    def item_cards(self, items: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Title, brand and categories per item key, for display."""
-        return {r["item"]: r for r in self.read(q.ITEM_CARDS, {"items": list(items)})}
+    def item_cards(self, items: Sequence[str], unseen_by: str | None = None) -> dict[str, dict[str, Any]]:
+        """Title, brand and categories per item key, for display; without the items ``unseen_by`` rated."""
+        return {r["item"]: r for r in self.read(q.ITEM_CARDS, {"items": list(items), "user": unseen_by})}
 
     def search(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
         """Full-text matches on item title and description, best first."""

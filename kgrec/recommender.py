@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -143,8 +143,8 @@ class Recommender:
                 f"user {unknown[0]!r} is not in the trained model; use recommend_for_new_user"
             )
         scores = model.score_items(list(users))
-        return {u: self._top(scores[n], k, self._allowed(u if exclude_seen else None, brand, category))
-                for n, u in enumerate(users)}  # fmt: skip
+        allowed = self._allowed(brand, category)
+        return {u: self._top(scores[n], k, allowed, u if exclude_seen else None) for n, u in enumerate(users)}
 
     def recommend_for_new_user(
         self,
@@ -168,9 +168,8 @@ class Recommender:
         if categories:
             in_any = set().union(*(self.store.items_of(category=c) or set() for c in categories))
             allowed = _narrow(allowed, in_any)
-        keys = model.id_map.keys("item")
-        mask = np.ones(len(scores), dtype=bool) if allowed is None else np.isin(keys, list(allowed))
-        mask &= ~np.isin(keys, list(ratings))
+        mask = np.ones(len(scores), dtype=bool) if allowed is None else self._item_mask(allowed)
+        mask &= ~self._item_mask(ratings)
         return self._top(scores, k, mask)
 
     def _peers(self, ratings: dict[str, float], limit: int = 200) -> list[str]:
@@ -185,34 +184,52 @@ class Recommender:
         peers = [u for u, _ in sorted(votes.items(), key=lambda kv: -kv[1]) if u in known][:limit]
         return peers or list(keys[:: max(1, len(keys) // limit)])
 
-    def _allowed(self, seen_by: str | None, brand: str | None, category: str | None) -> np.ndarray | None:
-        keys = self._trained().id_map.keys("item")
-        mask = None
+    def _allowed(self, brand: str | None, category: str | None) -> np.ndarray | None:
         chosen = self.store.items_of(brand=brand, category=category)
-        if chosen is not None:
-            mask = np.isin(keys, list(chosen))
-        if seen_by is not None:
-            seen = self.store.rated_items(seen_by)["item"].tolist()
-            unseen = ~np.isin(keys, seen)
-            mask = unseen if mask is None else mask & unseen
+        return None if chosen is None else self._item_mask(chosen)
+
+    def _item_mask(self, items: Iterable[str]) -> np.ndarray:
+        mask = np.zeros(self._trained().id_map.num_nodes("item"), dtype=bool)
+        rows = self._trained().id_map.rows("item", list(items))
+        mask[rows[rows >= 0]] = True
         return mask
 
-    def _top(self, scores: np.ndarray, k: int, mask: np.ndarray | None) -> list[Recommendation]:
+    def _top(
+        self, scores: np.ndarray, k: int, mask: np.ndarray | None, unseen_by: str | None = None
+    ) -> list[Recommendation]:
+        """The ``k`` best-scored items under ``mask``, leaving out those ``unseen_by`` rated in the graph.
+
+        The training ratings are left out here; the graph says what else the user has rated (held-out
+        ratings, ratings loaded since training), in the same query that fetches the display cards: the
+        best candidates go in, the unrated ones come back. The first try sends ``k`` plus a quarter of
+        the user's training ratings (the held-out share of a default split), so it is nearly always the
+        only one.
+        """
         keys = self._trained().id_map.keys("item")
-        scores = np.asarray(scores, dtype=float).copy()
+        scores = np.array(scores, dtype=float)
         if mask is not None:
-            scores[~np.asarray(mask, dtype=bool)] = -np.inf
-        k = min(k, int(np.isfinite(scores).sum()))
-        if k <= 0:
-            return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        cards = self.store.item_cards([keys[i] for i in top])
+            scores[~mask] = -np.inf
+        wanted = k
+        if unseen_by is not None:
+            trained_on = self._trained().training_items(unseen_by)
+            scores[trained_on] = -np.inf
+            wanted += len(trained_on) // 4
+        available = int(np.isfinite(scores).sum())
+        while True:
+            n = min(wanted, available)
+            if n <= 0:
+                return []
+            best = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+            best = best[np.argsort(-scores[best], kind="stable")]
+            cards = self.store.item_cards([keys[i] for i in best], unseen_by=unseen_by)
+            picked = [i for i in best if keys[i] in cards][:k]
+            if len(picked) == k or n == available:
+                break
+            wanted = 4 * wanted
         return [
-            Recommendation(item=keys[i], score=float(scores[i]), title=cards.get(keys[i], {}).get("title"),
-                           brand=cards.get(keys[i], {}).get("brand"),
-                           categories=cards.get(keys[i], {}).get("categories") or [])
-            for i in top
+            Recommendation(item=keys[i], score=float(scores[i]), title=cards[keys[i]].get("title"),
+                           brand=cards[keys[i]].get("brand"), categories=cards[keys[i]].get("categories") or [])
+            for i in picked
         ]  # fmt: skip
 
     def similar_items(self, item: str, k: int = 10) -> list[SimilarItem]:

@@ -195,6 +195,11 @@ def test_score_items_matches_predict(trained):
     items = model.id_map.keys("item")
     pairs = pd.DataFrame({"user": users[1], "item": list(items)})
     assert np.allclose(scores[1], model.predict(pairs))
+    # a subset of items with an unknown one, and an unknown user: the cold-start fallbacks, same as predict
+    some = [items[5], "no-such-item", items[0]]
+    subset = model.score_items([users[0], "no-such-user"], some)
+    for row, user in enumerate([users[0], "no-such-user"]):
+        assert np.allclose(subset[row], model.predict(pd.DataFrame({"user": user, "item": some})))
 
 
 def test_progress_reports_every_stage(trained):

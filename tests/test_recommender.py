@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -15,6 +16,7 @@ from kgrec import Recommender
 from kgrec.cli import app
 from kgrec.errors import NotFoundError
 from kgrec.settings import Settings
+from loaders import Dataset, LoadReport
 from loaders.demo import DemoTruth, demo_dataset
 
 
@@ -102,3 +104,19 @@ def test_cli_recommend_json_and_unknown_user(trained: tuple[Recommender, DemoTru
     assert len(json.loads(result.stdout)) == 3
     missing = runner.invoke(app, ["recommend", "nobody"])
     assert missing.exit_code == 1 and "nobody" in missing.output
+
+
+def test_ratings_loaded_after_training_are_not_recommended(trained: tuple[Recommender, DemoTruth]) -> None:
+    # last in this module: it adds ratings to the shared graph
+    rec, truth = trained
+    user = list(truth.user_branch)[-1]
+    before = [r.item for r in rec.recommend(user, k=20)]
+    ratings = pd.DataFrame({"user": user, "item": before, "rating": 5.0, "ts": 0})
+    rec.load_dataset(Dataset(report=LoadReport(source="test"), ratings=ratings))
+    after = rec.recommend(user, k=5)
+    seen = set(rec.store.rated_items(user)["item"])
+    assert set(before) <= seen  # the graph has them; the model, trained earlier, does not
+    keys = list(rec.model.id_map.keys("item"))
+    scores = rec.model.score_items([user])[0]
+    expected = sorted((i for i in range(len(keys)) if keys[i] not in seen), key=lambda i: -scores[i])[:5]
+    assert [r.item for r in after] == [keys[i] for i in expected]
