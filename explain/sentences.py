@@ -89,6 +89,9 @@ def _support(path: ExplainedPath, anchor: str, audience: str) -> str:
     fans, both = path.support.get("fans"), path.support.get("both")
     if not fans or both is None:
         return ""
+    if not both:
+        # "0% of ... also rated it highly" reads as a reason against; say plainly that none did (yet)
+        return f", though none of the {int(fans)} {audience} who rated {anchor} highly has rated it highly yet"
     share = round(100 * both / fans)
     return f", and {share}% of the {int(fans)} {audience} who rated {anchor} highly also rated it highly"
 

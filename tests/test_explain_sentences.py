@@ -42,6 +42,15 @@ def test_the_issue_example_sentence() -> None:
     )
 
 
+def test_no_fan_rated_it_highly_is_said_plainly() -> None:
+    path = item_path("brand", [node("Brand", "Crema Co")], ["MADE_BY", "MADE_BY"],
+                     support={"fans": 56, "both": 0})  # fmt: skip
+    assert sentence(path) == (
+        "You rated *Reason* 5★; *The Atlantic* is also made by Crema Co, though none of the 56 customers "
+        "who rated *Reason* highly has rated it highly yet."
+    )
+
+
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
