@@ -1,7 +1,8 @@
 """How much a path matters: counterfactually with the rating model, or by its shape when there is none.
 
 A scorer is any callable ``scorer(user, item, paths) -> Scores``. :class:`CounterfactualScorer` removes the
-path's edges from the model's message-passing input and measures the drop in the predicted rating
+path's edges from the model's input (the GNN's message passing; for ratings on the path, also what they
+taught the bias and MF parts about the pair's user and item) and measures the drop in the predicted rating
 (``score = predicted - predicted_without_path``; positive: the path pushed the rating up). It only needs an
 object with ``predict(pairs, drop_edges=...)`` and ``id_map`` (a :class:`gnn.RatingModel`), so this module
 does not import torch itself. :class:`ShapeScorer` is the fallback: a score in ``[0, 1]`` from the user's

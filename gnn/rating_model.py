@@ -32,6 +32,7 @@ from gnn.baselines import pair_columns
 from gnn.config import TrainConfig
 from gnn.counterfactual import EdgeRemovalEncoder
 from gnn.features import FeatureScaler
+from gnn.foldin import RatingFoldIn
 from gnn.graph import RATED_EDGE, EdgeRows, drop_edges
 from gnn.idmap import IdMap
 from gnn.metrics import Scores
@@ -43,7 +44,7 @@ __all__ = ["PARTS", "BlendWeights", "ColdStartCounts", "RatingModel", "TrainMetr
 PARTS = ("bias", "mf", "gnn")
 """The blended parts, in the order of :class:`BlendWeights`."""
 
-_FORMAT = 1
+_FORMAT = 2  # 2: the training ratings travel with the model (counterfactuals of the bias and MF parts)
 _SOURCES = ("model", "neighbours", "bias", "global")
 
 
@@ -126,15 +127,17 @@ class RatingModel:
     _removal_encoder: EdgeRemovalEncoder | None = field(default=None, init=False, repr=False)
     _item_terms_cache: tuple[Tensor, ...] | None = field(default=None, init=False, repr=False)
     _rated_csr: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
+    _fold_in_cache: RatingFoldIn | None = field(default=None, init=False, repr=False)
 
     # ---------------------------------------------------------------- prediction
 
     def predict(self, pairs: pd.DataFrame, *, drop_edges: EdgeRows | None = None) -> np.ndarray:
         """Predicted rating ``[len(pairs)]`` for a frame of ``user``, ``item`` keys (or ``source``/``target``).
 
-        ``drop_edges`` removes edges from the message-passing input first, by forward edge type and rows
-        (``{("user", "rated", "item"): (user_rows, item_rows)}``), e.g. to score a counterfactual without
-        some ratings; the MF and bias parts are unchanged by it.
+        ``drop_edges`` answers "what if these edges were not in the graph", by forward edge type and rows
+        (``{("user", "rated", "item"): (user_rows, item_rows)}``): the GNN part passes messages without
+        them, and for removed training ratings the bias and MF parameters of each pair's user and item are
+        refitted without those ratings (see :mod:`gnn.foldin`). Other pairs' parameters stay as trained.
 
         Example:
             >>> model.predict(pd.DataFrame({"user": ["u1", "u1"], "item": ["i1", "i9"]}))  # doctest: +SKIP
@@ -145,11 +148,20 @@ class RatingModel:
     def predict_parts(self, pairs: pd.DataFrame, *, drop_edges: EdgeRows | None = None) -> pd.DataFrame:
         """Per pair: each part's prediction, the blend, and ``source`` (model/neighbours/bias/global)."""
         users, items = self._pair_rows(pairs)
-        return self._predict_rows(users, items, self._encode(drop_edges))
+        parts = self._predict_rows(users, items, self._encode(drop_edges))
+        removed = _rated_rows(drop_edges)
+        if len(removed[0]):
+            lo, hi = self.scalars["min_rating"], self.scalars["max_rating"]
+            for n in np.flatnonzero(parts["source"].isin(["model", "neighbours"]).to_numpy()):
+                bias, mf = self._fold_in().parts(int(users[n]), int(items[n]), [removed])
+                parts.loc[n, ["bias", "mf"]] = np.clip(bias[0], lo, hi), np.clip(mf[0], lo, hi)
+                parts.loc[n, "blend"] = self._blend(parts.at[n, "bias"], parts.at[n, "mf"], parts.at[n, "gnn"])
+        return parts
 
     def predict_without(self, user: object, item: object, removals: Sequence[EdgeRows]) -> np.ndarray:
         """``predict`` of one pair once per removal ``[len(removals)]``: ``predict(pair, drop_edges=r)`` for
-        each ``r``, computed exactly but only over the nodes whose encoder output the removal changes.
+        each ``r``, with the GNN part computed exactly but only over the nodes whose encoder output the
+        removal changes (and the bias and MF parts refitted at the pair's two ends, as ``predict`` does).
 
         Much faster than ``predict(..., drop_edges=...)`` on a large graph (no whole-graph pass per removal;
         see :mod:`gnn.counterfactual`); the first call builds the edge index and the per-layer states.
@@ -171,8 +183,10 @@ class RatingModel:
         with torch.no_grad():
             at = torch.arange(len(removals))
             pred = self.net.decode(z_user, z_item, at, at, torch.full_like(at, u), torch.full_like(at, i))
-        gnn = np.clip(pred.double().numpy(), self.scalars["min_rating"], self.scalars["max_rating"])
-        return self._blend(float(parts["bias"]), float(parts["mf"]), gnn)
+        lo, hi = self.scalars["min_rating"], self.scalars["max_rating"]
+        gnn = np.clip(pred.double().numpy(), lo, hi)
+        bias, mf = self._fold_in().parts(u, i, [_rated_rows(r) for r in removals])
+        return self._blend(np.clip(bias, lo, hi), np.clip(mf, lo, hi), gnn)
 
     def cold_start(self, pairs: pd.DataFrame) -> ColdStartCounts:
         """How many of ``pairs`` are cold and how each was served."""
@@ -312,6 +326,15 @@ class RatingModel:
         mix = w.intercept + w.bias * bias + w.mf * mf + w.gnn * gnn
         return np.clip(mix, self.scalars["min_rating"], self.scalars["max_rating"])
 
+    def _fold_in(self) -> RatingFoldIn:
+        if self._fold_in_cache is None:
+            a, s, c = self.arrays, self.scalars, self.config
+            self._fold_in_cache = RatingFoldIn(
+                a["train_user"], a["train_item"], a["train_rating"], a, mu=s["mu"], mf_mu=s["mf_mu"],
+                reg_user=c.bias_reg_user, reg_item=c.bias_reg_item, mf_reg=c.mf_reg,
+            )  # fmt: skip
+        return self._fold_in_cache
+
     def _item_terms(self) -> tuple[Tensor, ...]:
         if self._item_terms_cache is None:
             z = self._encode(None)["item"]
@@ -398,7 +421,9 @@ class RatingModel:
         try:
             meta = json.loads((path / "meta.json").read_text())
             if meta.get("format") != _FORMAT:
-                raise ModelError(f"{path}: checkpoint format {meta.get('format')}, expected {_FORMAT}")
+                raise ModelError(
+                    f"{path}: checkpoint format {meta.get('format')}, this kgrec reads {_FORMAT}; train again"
+                )
             config = TrainConfig.model_validate_json((path / "config.json").read_text())
             metrics_path = path / "metrics.json"
             metrics = (
@@ -440,3 +465,9 @@ def build_net(graph: HeteroData, config: TrainConfig, mu: float) -> RatingNet:
     with torch.no_grad():
         net.encode(x, {t: torch.arange(graph[t].num_nodes) for t in graph.node_types}, graph.edge_index_dict)
     return net
+
+
+def _rated_rows(removal: EdgeRows | None) -> tuple[np.ndarray, np.ndarray]:
+    """The removal's training ratings ``(user rows, item rows)``; empty when it removes none."""
+    users, items = (removal or {}).get(RATED_EDGE, ([], []))
+    return np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)

@@ -170,6 +170,10 @@ class Trainer:
                 "warm_user": warm_user,
                 "warm_item": warm_item,
                 "filled_item": filled,
+                # the bias and MF parts' counterfactuals refit on these (gnn.foldin)
+                "train_user": tu,
+                "train_item": ti,
+                "train_rating": tr,
             },
             scalars={
                 "mu": bias.mu,

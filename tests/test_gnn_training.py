@@ -174,17 +174,47 @@ def test_extra_entity_type_is_trained_from_the_schema(trained):
     assert model.embeddings("genre").shape == (3, SMALL.hidden)
 
 
-def test_drop_edges_changes_only_the_gnn_part(trained):
+def test_drop_edges_takes_back_what_the_edges_taught(trained):
     model = trained[0].model
     train = trained[0].split.train
     user = train["source"].iloc[0]
     mine = train[train["source"] == user]
-    pairs = pd.DataFrame({"user": [user], "item": [model.id_map.keys("item")[0]]})
+    item = model.id_map.keys("item")[0]
+    pairs = pd.DataFrame({"user": [user], "item": [item]})
     rows = (model.id_map.rows("user", mine["source"]), model.id_map.rows("item", mine["target"]))
     before, after = model.predict_parts(pairs), model.predict_parts(pairs, drop_edges={RATED_EDGE: rows})
-    assert after["gnn"][0] != before["gnn"][0]
-    assert after["mf"][0] == before["mf"][0] and after["bias"][0] == before["bias"][0]
+    # without their ratings the user is a stranger to every part
+    assert all(after[part][0] != before[part][0] for part in ("bias", "mf", "gnn", "blend"))
     assert np.array_equal(model.predict(pairs), before["blend"].to_numpy())  # cache not polluted
+    # a brand link taught the GNN part alone
+    made_by = next(et for et in model.graph.edge_types if et[1] == "made_by")
+    brand_edge = (model.id_map.rows("item", [item]), model.graph[made_by].edge_index[1, :1].numpy())
+    linked = model.predict_parts(pairs, drop_edges={made_by: brand_edge})
+    assert linked["gnn"][0] != before["gnn"][0]
+    assert (linked["bias"][0], linked["mf"][0]) == (before["bias"][0], before["mf"][0])
+
+
+def test_removing_a_fans_ratings_of_their_brand_lowers_its_items(trained, planted):
+    model, train = trained[0].model, trained[0].split.train
+    truth = planted[1]
+    lowered = raised = 0
+    users = list(truth.favourite_brand)[:20]
+    for user in users:
+        brand = truth.favourite_brand[user]
+        mine = train[train["source"] == user]
+        loved = mine["target"].map(truth.item_brand) == brand
+        target = next(i for i in model.id_map.keys("item") if truth.item_brand[i] == brand
+                      and i not in set(mine["target"]))  # fmt: skip
+        pair = pd.DataFrame({"user": [user], "item": [target]})
+        base = model.predict_parts(pair)
+        removals = [{RATED_EDGE: (model.id_map.rows("user", r["source"]), model.id_map.rows("item", r["target"]))}
+                    for r in (mine[loved], mine[~loved])]  # fmt: skip
+        without_loved, _ = model.predict_without(user, target, removals)
+        lowered += without_loved < base["blend"][0]
+        # their other ratings are low: without them the user's bias rises (what MF and the GNN make of the
+        # lost contrast between brands may go either way)
+        raised += model.predict_parts(pair, drop_edges=removals[1])["bias"][0] > base["bias"][0]
+    assert lowered >= 0.9 * len(users) and raised >= 0.9 * len(users)
 
 
 def test_score_items_matches_predict(trained):
