@@ -35,25 +35,33 @@ class Recommender:
     Attributes:
         store: the graph in Neo4j.
         settings: where the workspace lives (model directory, Neo4j).
-        model: the trained model, after :meth:`fit` or :meth:`load`.
     """
 
     def __init__(self, store: GraphStore, settings: Settings | None = None, model: RatingModel | None = None):
         self.store = store
         self.settings = settings or Settings()
-        self.model = model
+        self._model = model
         self._explainer: Explainer | None = None
 
     @classmethod
     def connect(
         cls, settings: Settings | None = None, progress: Callable[[str], None] | None = None
     ) -> Recommender:
-        """Open the workspace's graph (managed Neo4j, or ``NEO4J_URI``) and its saved model if there is one."""
+        """Open the workspace's graph (managed Neo4j, or ``NEO4J_URI``); its saved model loads on first use."""
         settings = settings or Settings()
-        rec = cls(GraphStore.connect(settings, progress), settings)
-        if (settings.model_path / "config.json").exists() or (settings.model_path / "model.pt").exists():
-            rec.load(settings.model_path)
-        return rec
+        return cls(GraphStore.connect(settings, progress), settings)
+
+    @property
+    def model(self) -> RatingModel | None:
+        """The trained model: after :meth:`fit` or :meth:`load`, else the workspace's saved one, if any.
+
+        Loaded when first asked for, so that commands that do not serve (load, stats, a retrain) work in a
+        workspace whose saved model cannot be read.
+        """
+        path = self.settings.model_path
+        if self._model is None and ((path / "config.json").exists() or (path / "model.pt").exists()):
+            self.load(path)
+        return self._model
 
     def close(self) -> None:
         self.store.close()
@@ -80,28 +88,29 @@ class Recommender:
         if export.edges["RATED"].empty:
             raise ModelError("the graph holds no ratings to train on; load a dataset first")
         result = Trainer(config or TrainConfig()).fit(export, progress=progress)
-        self.model = result.model
+        self._model = result.model
         self._explainer = None
         self.save(self.settings.model_path)
         for node_type, label in (("item", "Item"), ("user", "User")):
-            self.store.write_embeddings(label, list(self.model.id_map.keys(node_type)),
-                                        self.model.embeddings(node_type))  # fmt: skip
+            self.store.write_embeddings(label, list(result.model.id_map.keys(node_type)),
+                                        result.model.embeddings(node_type))  # fmt: skip
         return result.metrics
 
     def save(self, directory: Path | str) -> Path:
         return self._trained().save(directory)
 
     def load(self, directory: Path | str) -> Recommender:
-        self.model = RatingModel.load(directory)
+        self._model = RatingModel.load(directory)
         self._explainer = None
         return self
 
     def _trained(self) -> RatingModel:
-        if self.model is None:
+        model = self.model
+        if model is None:
             raise ModelError(
                 "no trained model in this workspace; run `kgrec train` (or Recommender.fit) first"
             )
-        return self.model
+        return model
 
     # -- serving --------------------------------------------------------------------------------------
     def predict(self, user: str, items: Sequence[str]) -> list[Prediction]:
