@@ -60,10 +60,11 @@ def sentence(path: ExplainedPath, audience: str = "customers") -> str:
         alike = (
             f" (you rated {int(agree)} items alike)" if isinstance(agree, int | float) and agree > 1 else ""
         )
+        theirs, yours = r[1].properties.get("rating"), r[0].properties.get("rating")
+        like_you = "as you did" if theirs == yours else f"close to your {stars(yours)}"
         return (
-            f"{_singular(audience).capitalize()} {other} rated {anchor} {stars(r[1].properties.get('rating'))} "
-            f"as you did ({stars(r[0].properties.get('rating'))}){alike}, and rated {target} "
-            f"{stars(r[2].properties.get('rating'))}."
+            f"{_singular(audience).capitalize()} {other} rated {anchor} {stars(theirs)} {like_you}{alike}, "
+            f"and rated {target} {stars(r[2].properties.get('rating'))}."
         )
     anchor = emphasis(n[1].name)
     opening = f"You rated {anchor} {stars(r[0].properties.get('rating'))}"

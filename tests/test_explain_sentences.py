@@ -86,8 +86,10 @@ def test_similar_users_sentence() -> None:
             PathRel(type="RATED", start=2, end=3, properties={"rating": 5.0})]  # fmt: skip
     path = ExplainedPath(kind="similar_users", nodes=nodes, rels=rels, support={"agree": 3})
     assert sentence(path, "readers") == (
-        "Reader u9 rated *Reason* 4★ as you did (5★) (you rated 3 items alike), and rated *The Atlantic* 5★."
+        "Reader u9 rated *Reason* 4★ close to your 5★ (you rated 3 items alike), and rated *The Atlantic* 5★."
     )
+    path.rels[1] = PathRel(type="RATED", start=2, end=1, properties={"rating": 5.0})
+    assert sentence(path, "readers").startswith("Reader u9 rated *Reason* 5★ as you did (you rated 3")
 
 
 def test_names_fall_back_to_keys_and_asterisks_are_escaped() -> None:
