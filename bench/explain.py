@@ -27,8 +27,7 @@ import _repo_first  # noqa: F401, I001 - must precede the package imports (this 
 import numpy as np
 import pandas as pd
 
-# E402: these imports must follow the sys.path fix above.
-from explain import (  # noqa: E402
+from explain import (
     CounterfactualScorer,
     ExplainedPath,
     Explainer,
@@ -36,13 +35,13 @@ from explain import (  # noqa: E402
     PathNode,
     PathRel,
 )
-from explain.scoring import edge_rows  # noqa: E402
-from gnn import RatingModel, TrainConfig, Trainer  # noqa: E402
-from kg import GraphExport, GraphStore  # noqa: E402
-from kg.paths import path_exists  # noqa: E402
-from kgrec.settings import Settings  # noqa: E402
-from loaders import read_hin  # noqa: E402
-from loaders.demo import demo_dataset  # noqa: E402
+from explain.scoring import edge_rows
+from gnn import RatingModel, TrainConfig, Trainer
+from kg import GraphExport, GraphStore
+from kg.paths import path_exists
+from kgrec.settings import Settings
+from loaders import read_hin
+from loaders.demo import demo_dataset
 
 
 def main() -> None:
