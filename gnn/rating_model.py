@@ -27,6 +27,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor
 from torch_geometric.data import HeteroData
+from torch_geometric.typing import EdgeType
 
 from gnn.baselines import pair_columns
 from gnn.config import TrainConfig
@@ -229,6 +230,26 @@ class RatingModel:
             gnn = self._gnn_all(u[rows], terms)
             blend = self._blend(fallback, np.clip(mf, lo, hi), gnn)
             out[rows] = np.where(user_ok[rows, None] & item_ok[None, :], blend, fallback)
+        return out
+
+    def linked_scores(self, user: object, edge_type: EdgeType, keys: Sequence[object]) -> list[float | None]:
+        """The user's mean predicted rating of the items linked to each node of ``keys`` by ``edge_type``.
+
+        ``edge_type`` goes from items to the nodes (``("item", "made_by", "brand")``); ``None`` for a node
+        the model has no item of, or for all when the edge type is not in the model's graph.
+
+        Example:
+            >>> model.linked_scores("u1", ("item", "made_by", "brand"), ["Crema Co", "Inkwell"])  # doctest: +SKIP
+            [4.61, 2.87]
+        """
+        if edge_type not in self.graph.edge_types:
+            return [None] * len(keys)
+        scores = self.score_items([user])[0]
+        items, nodes = self.graph[edge_type].edge_index.numpy()
+        out: list[float | None] = []
+        for row in self.id_map.rows(edge_type[2], keys):
+            linked = items[nodes == row] if row >= 0 else items[:0]
+            out.append(float(scores[linked].mean()) if len(linked) else None)
         return out
 
     def training_items(self, user: object) -> np.ndarray:

@@ -199,15 +199,16 @@ SEARCH_ITEMS = (
     "CALL db.index.fulltext.queryNodes('item_text', $query) YIELD node, score "
     "RETURN node.id AS item, node.title AS title, score LIMIT $limit"
 )
-USER_BRAND_LEANING = (
-    f"MATCH (u:{USER.label} {{id: $user}})-[r:{RATED.type}]->(:{ITEM.label})-[:{MADE_BY.type}]->(b:{BRAND.label}) "
-    "RETURN b.name AS name, count(r) AS ratings, avg(r.rating) AS mean_rating ORDER BY ratings DESC LIMIT $limit"
-)
-USER_CATEGORY_LEANING = (
-    f"MATCH (u:{USER.label} {{id: $user}})-[r:{RATED.type}]->(:{ITEM.label})-[:{IN_CATEGORY.type}]->"
-    f"(c:{CATEGORY.label}) "
-    "RETURN c.name AS name, count(r) AS ratings, avg(r.rating) AS mean_rating ORDER BY ratings DESC LIMIT $limit"
-)
+def user_leaning(rel: RelType) -> str:
+    """The user's ratings grouped by the node their items reach through ``rel`` (a brand, category, entity)."""
+    target = rel.target
+    return (
+        f"MATCH (:{USER.label} {{id: $user}})-[r:{RATED.type}]->(:{ITEM.label})-[:{rel.type}]->(e:{target.label}) "
+        f"RETURN e.{target.key} AS name, count(r) AS ratings, avg(r.rating) AS mean_rating "
+        "ORDER BY ratings DESC, name LIMIT $limit"
+    )
+
+
 USER_EXISTS = f"MATCH (u:{USER.label} {{id: $user}}) RETURN count(u) AS n"
 ITEM_EXISTS = f"MATCH (i:{ITEM.label} {{id: $item}}) RETURN count(i) AS n"
 USERS_RATING_ALIKE = (

@@ -301,11 +301,12 @@ class GraphStore:
         """Full-text matches on item title and description, best first."""
         return self.read(q.SEARCH_ITEMS, {"query": query, "limit": limit})
 
-    def leanings(self, user: str, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
-        """Brands and categories the user rated, with counts and mean ratings."""
+    def leanings(self, user: str, limit: int = 10) -> dict[RelType, list[dict[str, Any]]]:
+        """Per item-to-entity relationship of the schema (brand, category, any further entity type): the
+        nodes the user's rated items reach, most-rated first, with ``name``, ``ratings``, ``mean_rating``."""
         params = {"user": user, "limit": limit}
-        return {"brands": self.read(q.USER_BRAND_LEANING, params),
-                "categories": self.read(q.USER_CATEGORY_LEANING, params)}  # fmt: skip
+        return {rel: self.read(q.user_leaning(rel), params) for rel in self.schema().rel_types
+                if rel.source == ITEM and rel.target not in (ITEM, USER)}  # fmt: skip
 
     def users_rating_alike(self, item: str, rating: float, limit: int = 200) -> list[dict[str, Any]]:
         """Users who rated ``item`` within one star of ``rating``."""

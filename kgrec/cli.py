@@ -464,7 +464,7 @@ def search(
 
 @app.command()
 def profile(user: str, as_json: JsonFlag = False) -> None:
-    """The brands and categories a user leans to."""
+    """The brands, categories and other entities a user leans to, with the model's predicted ratings."""
     with _recommender(quiet=as_json, need_model=False) as rec:
         result = _guard(lambda: rec.profile(user))
     if as_json:
@@ -472,10 +472,13 @@ def profile(user: str, as_json: JsonFlag = False) -> None:
         return
     mean = "-" if result.mean_rating is None else f"{result.mean_rating:.2f}"
     out.print(f"{user}: {result.ratings} ratings, mean {mean}")
-    for kind, rows in (("brand", result.brands), ("category", result.categories)):
-        table = Table(kind, "ratings", "mean", "weight")
+    for label, rows in result.leanings.items():
+        if not rows:
+            continue
+        table = Table(label.lower(), "ratings", "mean", "weight", "predicted")
         for r in rows:
-            table.add_row(r.name, str(r.ratings), f"{r.mean_rating:.2f}", f"{r.weight:.0%}")
+            predicted = "-" if r.predicted is None else f"{r.predicted:.2f}"
+            table.add_row(r.name, str(r.ratings), f"{r.mean_rating:.2f}", f"{r.weight:.0%}", predicted)
         out.print(table)
 
 

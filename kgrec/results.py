@@ -46,17 +46,24 @@ class SearchHit(_Result):
 
 
 class Leaning(_Result):
-    """A brand or category a user leans to: ``weight`` is its share of the user's rating mass."""
+    """A brand, category or other entity a user leans to.
+
+    ``weight`` is its share of the user's rating mass (ratings x mean rating) among its kind, from the
+    graph; ``predicted`` is the model's mean predicted rating of its items for the user (``None`` without a
+    trained model that knows the user).
+    """
 
     name: str
     ratings: int
     mean_rating: float
     weight: float
+    predicted: float | None = None
 
 
 class Profile(_Result):
+    """What a user rated, and the entities they lean to, per node label (``Brand``, ``Category``, ...)."""
+
     user: str
     ratings: int
     mean_rating: float | None
-    brands: list[Leaning]
-    categories: list[Leaning]
+    leanings: dict[str, list[Leaning]]

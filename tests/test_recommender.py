@@ -80,7 +80,10 @@ def test_similar_search_profile(trained: tuple[Recommender, DemoTruth]) -> None:
     hits = rec.search("grinder", user=user, k=3)
     assert hits and all("Grinder" in (h.title or "") for h in hits) and hits[0].predicted is not None
     prof = rec.profile(user)
-    assert prof.categories[0].name == "Coffee"
+    categories = prof.leanings["Category"]
+    assert categories[0].name == "Coffee" and set(prof.leanings) == {"Brand", "Category"}
+    # the model agrees with the graph: the loved branch's items get the highest predicted ratings
+    assert categories[0].predicted == max(c.predicted for c in categories if c.predicted is not None)
     with pytest.raises(NotFoundError):
         rec.profile("nobody")
 
@@ -104,6 +107,9 @@ def test_cli_recommend_json_and_unknown_user(trained: tuple[Recommender, DemoTru
     assert len(json.loads(result.stdout)) == 3
     missing = runner.invoke(app, ["recommend", "nobody"])
     assert missing.exit_code == 1 and "nobody" in missing.output
+    profile = runner.invoke(app, ["profile", user])
+    assert profile.exit_code == 0 and "predicted" in profile.output and "category" in profile.output
+    assert json.loads(runner.invoke(app, ["profile", user, "--json"]).stdout)["leanings"]["Brand"][0]["predicted"]
 
 
 def test_ratings_loaded_after_training_are_not_recommended(trained: tuple[Recommender, DemoTruth]) -> None:
