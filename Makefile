@@ -29,6 +29,7 @@ test: setup chromium lint
 
 lint: setup
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 bench: setup
 	$(PY) bench/load.py

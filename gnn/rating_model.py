@@ -155,8 +155,9 @@ class RatingModel:
             lo, hi = self.scalars["min_rating"], self.scalars["max_rating"]
             for n in np.flatnonzero(parts["source"].isin(["model", "neighbours"]).to_numpy()):
                 bias, mf = self._fold_in().parts(int(users[n]), int(items[n]), [removed])
-                parts.loc[n, ["bias", "mf"]] = np.clip(bias[0], lo, hi), np.clip(mf[0], lo, hi)
-                parts.loc[n, "blend"] = self._blend(parts.at[n, "bias"], parts.at[n, "mf"], parts.at[n, "gnn"])
+                bias, mf = np.clip(bias, lo, hi), np.clip(mf, lo, hi)
+                gnn = parts["gnn"].to_numpy()[n : n + 1]
+                parts.loc[n, ["bias", "mf", "blend"]] = bias[0], mf[0], self._blend(bias, mf, gnn)[0]
         return parts
 
     def predict_without(self, user: object, item: object, removals: Sequence[EdgeRows]) -> np.ndarray:

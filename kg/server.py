@@ -259,7 +259,7 @@ class ManagedNeo4j:
         return ServerStatus(
             uri=uri,
             running=state is not None,
-            answers=bool(uri) and _answers(uri, self.password()),
+            answers=uri is not None and _answers(uri, self.password()),
             pid=int(state["pid"]) if state else None,
             plugins=plugins,
         )

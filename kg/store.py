@@ -186,7 +186,7 @@ class GraphStore:
             )
 
         def links(rel: RelType, frame: pd.DataFrame) -> None:
-            rows = frame[["source", "target"]].astype(str).to_dict("records")
+            rows = [{"source": s, "target": t} for s, t in frame[["source", "target"]].astype(str).itertuples(index=False)]
             written[rel.type] = self._batched(q.merge_links(rel), rows, load_id, rel.type, progress)
 
         item_rows = {k: {"key": k, "props": {}} for k in pd.unique(pd.concat([

@@ -6,8 +6,9 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
@@ -52,7 +53,7 @@ def main(
     ] = None,
 ) -> None:
     """kgrec: knowledge-graph recommendations from a real Neo4j."""
-    _State.settings = _guard(lambda: Settings(**({"workspace": workspace} if workspace else {})))
+    _State.settings = _guard(lambda: Settings(workspace=workspace) if workspace else Settings())
 
 
 def _fail(message: str) -> NoReturn:
@@ -353,7 +354,8 @@ def train(
         _fail(f"--split must be random or temporal, got {split!r}")
     if model_dir is not None:
         _State.settings = _State.settings.model_copy(update={"model_dir": model_dir})
-    config = _guard(lambda: TrainConfig(split=split, seed=seed, text=text))
+    kind: Literal["random", "temporal"] = "temporal" if split == "temporal" else "random"
+    config = _guard(lambda: TrainConfig(split=kind, seed=seed, text=text))
     with _recommender(quiet=as_json, need_model=False) as rec, _bar(as_json) as progress:
         metrics = _guard(lambda: rec.fit(config, progress=progress))
     if as_json:
@@ -574,7 +576,7 @@ def demo(
         out.print(_recommendation_table(f"recommendations for {sample}", recs))
         for r in recs[:3]:
             out.print(f"why {r.title or r.item}:", highlight=False)
-            _print_explanation(_guard(lambda r=r: rec.explain(sample, r.item, top=2)))
+            _print_explanation(_guard(partial(rec.explain, sample, r.item, top=2)))
         err.print("[bold]5/5[/bold] report")
         from explain import render_html
 

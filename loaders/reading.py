@@ -89,9 +89,10 @@ class Table:
             index = self.header.index(wanted)
         else:
             lowered = [h.strip().lower() for h in self.header] if self.header else []
-            index = next((lowered.index(n) for n in names if n in lowered), default)  # type: ignore[arg-type]
-            if index is None:
+            found = next((lowered.index(n) for n in names if n in lowered), default)
+            if found is None:
                 return None
+            index = found
         if not 0 <= index < self.width:
             raise LoadError(f"column {index} out of range (file has {self.width})", file=str(self.path))
         return index
