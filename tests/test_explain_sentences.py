@@ -49,6 +49,9 @@ def test_no_fan_rated_it_highly_is_said_plainly() -> None:
         "You rated *Reason* 5★; *The Atlantic* is also made by Crema Co, though none of the 56 customers "
         "who rated *Reason* highly has rated it highly yet."
     )
+    path.support["both"] = 3
+    path.support["fans"] = 1422  # 0.2%: a count, not "0%"
+    assert sentence(path).endswith(", and 3 of the 1422 customers who rated *Reason* highly also rated it highly.")
 
 
 @pytest.mark.parametrize(
