@@ -66,21 +66,20 @@ class RatingFoldIn:
         An empty removal gives the trained parts' own prediction.
         """
         a = self.arrays
-        user_fit = self._fits(self._user_index, user, self.items, a["bias_item"], a["mf_bi"], a["mf_q"],
+        mine = np.concatenate([[a["bias_user"][user], a["mf_bu"][user]], a["mf_p"][user]])
+        theirs = np.concatenate([[a["bias_item"][item], a["mf_bi"][item]], a["mf_q"][item]])
+        u = mine + self._fits(self._user_index, user, mine, self.items, a["bias_item"], a["mf_bi"], a["mf_q"],
                               self.reg_user, [r[1][r[0] == user] for r in removed])  # fmt: skip
-        item_fit = self._fits(self._item_index, item, self.users, a["bias_user"], a["mf_bu"], a["mf_p"],
-                              self.reg_item, [r[0][r[1] == item] for r in removed])  # fmt: skip
-        bias = self.mu + a["bias_user"][user] + a["bias_item"][item] + user_fit[:, 0] + item_fit[:, 0]
-        bu = a["mf_bu"][user] + user_fit[:, 1]
-        bi = a["mf_bi"][item] + item_fit[:, 1]
-        p = a["mf_p"][user] + user_fit[:, 2:]
-        q = a["mf_q"][item] + item_fit[:, 2:]
-        return bias, self.mf_mu + bu + bi + (p * q).sum(1)
+        i = theirs + self._fits(self._item_index, item, theirs, self.users, a["bias_user"], a["mf_bu"],
+                                a["mf_p"], self.reg_item, [r[0][r[1] == item] for r in removed])  # fmt: skip
+        bias = self.mu + u[:, 0] + i[:, 0]
+        return bias, self.mf_mu + u[:, 1] + i[:, 1] + (u[:, 2:] * i[:, 2:]).sum(1)
 
     def _fits(
         self,
         index: tuple[np.ndarray, np.ndarray],
         row: int,
+        trained: np.ndarray,
         others: np.ndarray,
         other_bias: np.ndarray,
         other_mf_bias: np.ndarray,
@@ -88,8 +87,10 @@ class RatingFoldIn:
         bias_reg: float,
         dropped: list[np.ndarray],
     ) -> np.ndarray:
-        """Per removal, refit(without) - refit(with) of one endpoint: ``[R, 2 + factors]`` holding the
-        change of its bias-baseline bias, its MF bias and its MF factors (zeros where nothing is dropped)."""
+        """Per removal, the change ``[R, 2 + factors]`` of one endpoint's bias-baseline bias, MF bias and MF
+        factors (``trained``, in that order): refit(without) - refit(with), zeros where nothing is dropped,
+        and ``-trained`` where nothing is left (the endpoint is then as unknown to these parts as a stranger).
+        """
         ptr, order = index
         mine = order[ptr[row] : ptr[row + 1]]
         other, r = others[mine], self.ratings[mine].astype(np.float64)
@@ -111,5 +112,6 @@ class RatingFoldIn:
         base = refit(everything)
         for k, gone in enumerate(dropped):
             if len(gone):
-                out[k] = refit(~np.isin(other, gone)) - base
+                keep = ~np.isin(other, gone)
+                out[k] = refit(keep) - base if keep.any() else -trained
         return out

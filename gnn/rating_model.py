@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,7 +141,8 @@ class RatingModel:
         ``drop_edges`` answers "what if these edges were not in the graph", by forward edge type and rows
         (``{("user", "rated", "item"): (user_rows, item_rows)}``): the GNN part passes messages without
         them, and for removed training ratings the bias and MF parameters of each pair's user and item are
-        refitted without those ratings (see :mod:`gnn.foldin`). Other pairs' parameters stay as trained.
+        refitted without those ratings (see :mod:`gnn.foldin`). Other users' and items' parameters stay as
+        trained, and so does a pair served by a fallback (a cold user, or a cold item without neighbours).
 
         Example:
             >>> model.predict(pd.DataFrame({"user": ["u1", "u1"], "item": ["i1", "i9"]}))  # doctest: +SKIP
@@ -177,7 +179,7 @@ class RatingModel:
         users, items = self._pair_rows(pd.DataFrame({"user": [user], "item": [item]}))
         parts = self._predict_rows(users, items, self._encode(None)).iloc[0]
         if parts["source"] not in ("model", "neighbours") or not removals:
-            # the fallbacks have no GNN part, so no edge changes them
+            # a fallback is served from trained biases alone, and is not refitted (see ``predict``)
             return np.full(len(removals), float(parts["blend"]))
         if self._removal_encoder is None:
             self._removal_encoder = EdgeRemovalEncoder(self.net, self.graph)
@@ -236,24 +238,28 @@ class RatingModel:
                 out[rows] = np.where(user_ok[rows, None] & item_ok[None, :], blend, fallback)
         return out
 
-    def linked_scores(self, user: object, edge_type: EdgeType, keys: Sequence[object]) -> list[float | None]:
-        """The user's mean predicted rating of the items linked to each node of ``keys`` by ``edge_type``.
+    def linked_scores(
+        self, user: object, nodes: Mapping[EdgeType, Sequence[object]]
+    ) -> dict[EdgeType, list[float | None]]:
+        """The user's mean predicted rating of the items linked to each node, per edge type from items.
 
-        ``edge_type`` goes from items to the nodes (``("item", "made_by", "brand")``); ``None`` for a node
-        the model has no item of, or for all when the edge type is not in the model's graph.
+        ``nodes`` maps an edge type from items (``("item", "made_by", "brand")``) to node keys; a node the
+        model has no item of, or every node of an edge type the model's graph lacks, gets ``None``.
 
         Example:
-            >>> model.linked_scores("u1", ("item", "made_by", "brand"), ["Crema Co", "Inkwell"])  # doctest: +SKIP
-            [4.61, 2.87]
+            >>> model.linked_scores("u1", {("item", "made_by", "brand"): ["Crema Co", "Inkwell"]})  # doctest: +SKIP
+            {('item', 'made_by', 'brand'): [4.61, 2.87]}
         """
-        if edge_type not in self.graph.edge_types:
-            return [None] * len(keys)
         scores = self.score_items([user])[0]
-        items, nodes = self.graph[edge_type].edge_index.numpy()
-        out: list[float | None] = []
-        for row in self.id_map.rows(edge_type[2], keys):
-            linked = items[nodes == row] if row >= 0 else items[:0]
-            out.append(float(scores[linked].mean()) if len(linked) else None)
+        out: dict[EdgeType, list[float | None]] = {}
+        for edge_type, keys in nodes.items():
+            out[edge_type] = [None] * len(keys)
+            if edge_type not in self.graph.edge_types:
+                continue
+            items, linked_to = self.graph[edge_type].edge_index.numpy()
+            for n, row in enumerate(self.id_map.rows(edge_type[2], keys)):
+                linked = items[linked_to == row] if row >= 0 else items[:0]
+                out[edge_type][n] = float(scores[linked].mean()) if len(linked) else None
         return out
 
     def training_items(self, user: object) -> np.ndarray:
@@ -506,10 +512,15 @@ def _threads_for(multiply_adds: int) -> Iterator[None]:
     anything else) stalls it: on 2 cores, two threads gave a 2,753-item ranking three times the p99 of one,
     and a 100,000-item ranking a p99 of 37-48 ms (outliers to 96 ms) against 27-31 ms with one.
     """
-    before = torch.get_num_threads()
-    small = multiply_adds < 1 << 26
-    torch.set_num_threads(1 if small else max(1, min(before, (os.cpu_count() or 1) - 1)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    # the thread count is the process's: one ranking at a time sets and restores it
+    with _RANKING:
+        before = torch.get_num_threads()
+        small = multiply_adds < 1 << 26
+        torch.set_num_threads(1 if small else max(1, min(before, (os.cpu_count() or 1) - 1)))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+
+_RANKING = threading.Lock()

@@ -185,8 +185,8 @@ ITEMS_IN_CATEGORY = (
     f"MATCH (c:{CATEGORY.label} {{name: $category}})<-[:{SUBCATEGORY_OF.type}*0..]-(:{CATEGORY.label})"
     f"<-[:{IN_CATEGORY.type}]-(i:{ITEM.label}) RETURN DISTINCT i.id AS item"
 )
-# Display cards of ranked candidates, leaving out those $user rated (all of them when $user is null), so
-# that serving a recommendation is one round trip.
+# Display cards of ranked candidates, leaving out those $user rated (none when $user is null: a null id
+# matches no user), so that serving a recommendation is one round trip.
 ITEM_CARDS = (
     f"UNWIND $items AS key MATCH (i:{ITEM.label} {{id: key}}) "
     f"WHERE NOT EXISTS {{ MATCH (:{USER.label} {{id: $user}})-[:{RATED.type}]->(i) }} "

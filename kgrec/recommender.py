@@ -18,7 +18,7 @@ import pandas as pd
 
 from explain import Explainer, Explanation, LocalCounterfactualScorer, ReportData, collect_report
 from gnn import RatingModel, TrainConfig, Trainer, TrainMetrics
-from kg import GraphStore
+from kg import EdgeType, GraphStore
 from kgrec.errors import ModelError, NotFoundError
 from kgrec.results import Leaning, Prediction, Profile, Recommendation, SearchHit, SimilarItem
 from kgrec.settings import Settings
@@ -229,7 +229,7 @@ class Recommender:
             if n <= 0:
                 return []
             best = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-            best = best[np.argsort(-scores[best], kind="stable")]
+            best = best[np.lexsort((best, -scores[best]))]  # ties by row: the same list every time
             cards = self.store.item_cards([keys[i] for i in best], unseen_by=unseen_by)
             picked = [i for i in best if keys[i] in cards][:k]
             if len(picked) == k or n == available:
@@ -308,7 +308,8 @@ class Recommender:
         """The brands, categories and other entities a user leans to, from the graph and the model.
 
         Per entity label, the ``limit`` most-rated: weighted by their share of the user's rating mass, and
-        with the model's mean predicted rating of their items for the user when a trained model knows them.
+        with the model's mean predicted rating of their items for the user when a trained model knows the
+        user (``None`` otherwise, also when the saved model cannot be read).
 
         Example:
             >>> [(b.name, round(b.weight, 2)) for b in rec.profile("U00001").leanings["Brand"]]  # doctest: +SKIP
@@ -317,20 +318,30 @@ class Recommender:
         rated = self.store.rated_items(user)
         if rated.empty and not self.store.has_user(user):
             raise NotFoundError(f"user {user!r} is not in the graph")
-        model = self.model
-        known = model is not None and model.id_map.rows("user", [user])[0] >= 0
+        found = self.store.leanings(user, limit)
+        names = {rel.edge_type: [str(r["name"]) for r in rows] for rel, rows in found.items()}
+        predicted = self._linked_scores(user, names)
         leanings = {}
-        for rel, rows in self.store.leanings(user, limit).items():
-            names = [str(r["name"]) for r in rows]
-            predicted = model.linked_scores(user, rel.edge_type, names) if model and known else [None] * len(rows)
+        for rel, rows in found.items():
             mass = sum(r["ratings"] * r["mean_rating"] for r in rows) or 1.0
+            scores = predicted.get(rel.edge_type) or [None] * len(rows)
             leanings[rel.target.label] = [
-                Leaning(name=name, ratings=r["ratings"], mean_rating=r["mean_rating"],
+                Leaning(name=str(r["name"]), ratings=r["ratings"], mean_rating=r["mean_rating"],
                         weight=r["ratings"] * r["mean_rating"] / mass, predicted=p)
-                for name, r, p in zip(names, rows, predicted, strict=True)
+                for r, p in zip(rows, scores, strict=True)
             ]  # fmt: skip
         return Profile(user=user, ratings=len(rated), mean_rating=float(rated["rating"].mean()) if len(rated) else None,
                        leanings=leanings)  # fmt: skip
+
+    def _linked_scores(self, user: str, names: dict[EdgeType, list[str]]) -> dict[EdgeType, list[float | None]]:
+        """The model's part of a profile; empty without a usable model (profile works from the graph alone)."""
+        try:
+            model = self.model
+        except ModelError:
+            return {}
+        if model is None or model.id_map.rows("user", [user])[0] < 0:
+            return {}
+        return model.linked_scores(user, names)
 
 
 def _narrow(current: set[str] | None, chosen: set[str]) -> set[str]:

@@ -179,12 +179,16 @@ def test_drop_edges_takes_back_what_the_edges_taught(trained):
     train = trained[0].split.train
     user = train["source"].iloc[0]
     mine = train[train["source"] == user]
-    item = model.id_map.keys("item")[0]
+    item = next(i for i in model.id_map.keys("item") if i not in set(mine["target"]))
     pairs = pd.DataFrame({"user": [user], "item": [item]})
     rows = (model.id_map.rows("user", mine["source"]), model.id_map.rows("item", mine["target"]))
     before, after = model.predict_parts(pairs), model.predict_parts(pairs, drop_edges={RATED_EDGE: rows})
-    # without their ratings the user is a stranger to every part
     assert all(after[part][0] != before[part][0] for part in ("bias", "mf", "gnn", "blend"))
+    # without their ratings the user is a stranger to the bias and MF parts: only the item's terms remain
+    stranger = model.predict_parts(pd.DataFrame({"user": ["no-such-user"], "item": [item]}))
+    assert after["bias"][0] == pytest.approx(stranger["bias"][0])
+    row = model.id_map.rows("item", [item])[0]
+    assert after["mf"][0] == pytest.approx(model.scalars["mf_mu"] + model.arrays["mf_bi"][row])
     assert np.array_equal(model.predict(pairs), before["blend"].to_numpy())  # cache not polluted
     # a brand link taught the GNN part alone
     made_by = next(et for et in model.graph.edge_types if et[1] == "made_by")

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from gnn import TrainConfig
 from kg import GraphStore
+from kg.schema import ITEM, RATED, USER
 from kgrec import Recommender
 from kgrec.cli import app
 from kgrec.errors import NotFoundError
@@ -112,15 +113,20 @@ def test_cli_recommend_json_and_unknown_user(trained: tuple[Recommender, DemoTru
     assert json.loads(runner.invoke(app, ["profile", user, "--json"]).stdout)["leanings"]["Brand"][0]["predicted"]
 
 
+UNRATE = f"MATCH (:{USER.label} {{id: $user}})-[r:{RATED.type}]->(i:{ITEM.label}) WHERE i.id IN $items DELETE r"
+
+
 def test_ratings_loaded_after_training_are_not_recommended(trained: tuple[Recommender, DemoTruth]) -> None:
-    # last in this module: it adds ratings to the shared graph
     rec, truth = trained
     user = list(truth.user_branch)[-1]
     before = [r.item for r in rec.recommend(user, k=20)]
     ratings = pd.DataFrame({"user": user, "item": before, "rating": 5.0, "ts": 0})
     rec.load_dataset(Dataset(report=LoadReport(source="test"), ratings=ratings))
-    after = rec.recommend(user, k=5)
-    seen = set(rec.store.rated_items(user)["item"])
+    try:
+        after = rec.recommend(user, k=5)
+        seen = set(rec.store.rated_items(user)["item"])
+    finally:  # the graph is shared by this module's tests
+        rec.store.write_query(UNRATE, {"user": user, "items": before})
     assert set(before) <= seen  # the graph has them; the model, trained earlier, does not
     keys = list(rec.model.id_map.keys("item"))
     scores = rec.model.score_items([user])[0]
