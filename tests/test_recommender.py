@@ -15,7 +15,7 @@ from kg import GraphStore
 from kg.schema import ITEM, RATED, USER
 from kgrec import Recommender
 from kgrec.cli import app
-from kgrec.errors import NotFoundError
+from kgrec.errors import ModelError, NotFoundError
 from kgrec.settings import Settings
 from loaders import Dataset, LoadReport
 from loaders.demo import DemoTruth, demo_dataset
@@ -87,6 +87,20 @@ def test_similar_search_profile(trained: tuple[Recommender, DemoTruth]) -> None:
     assert categories[0].predicted == max(c.predicted for c in categories if c.predicted is not None)
     with pytest.raises(NotFoundError):
         rec.profile("nobody")
+
+
+def test_profile_and_graph_commands_work_beside_an_unreadable_model(
+    trained: tuple[Recommender, DemoTruth], tmp_path: Path
+) -> None:
+    rec, truth = trained
+    (tmp_path / "meta.json").write_text('{"format": 1}')  # a checkpoint from an older kgrec
+    (tmp_path / "config.json").write_text("{}")
+    stale = Recommender(rec.store, rec.settings.model_copy(update={"model_dir": tmp_path}))
+    user = next(iter(truth.user_branch))
+    prof = stale.profile(user)
+    assert prof.leanings["Brand"] and all(b.predicted is None for b in prof.leanings["Brand"])
+    with pytest.raises(ModelError, match="train again"):
+        stale.recommend(user)
 
 
 def test_saved_model_loads_to_same_predictions(trained: tuple[Recommender, DemoTruth], tmp_path: Path) -> None:
