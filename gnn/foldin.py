@@ -60,6 +60,11 @@ class RatingFoldIn:
         self._user_index = _by(self.users, len(self.arrays["mf_p"]))
         self._item_index = _by(self.items, len(self.arrays["mf_q"]))
 
+    def rated_items(self, user: int) -> np.ndarray:
+        """Item rows of the user's training ratings."""
+        ptr, order = self._user_index
+        return self.items[order[ptr[user] : ptr[user + 1]]]
+
     def parts(self, user: int, item: int, removed: Sequence[RatedRows]) -> tuple[np.ndarray, np.ndarray]:
         """Bias-part and MF-part predictions ``[len(removed)]`` of the pair after each removal (unclipped).
 

@@ -130,7 +130,6 @@ class RatingModel:
     _z: dict[str, Tensor] | None = field(default=None, init=False, repr=False)
     _removal_encoder: EdgeRemovalEncoder | None = field(default=None, init=False, repr=False)
     _item_terms_cache: tuple[Tensor, ...] | None = field(default=None, init=False, repr=False)
-    _rated_csr: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
     _fold_in_cache: RatingFoldIn | None = field(default=None, init=False, repr=False)
 
     # ---------------------------------------------------------------- prediction
@@ -264,16 +263,8 @@ class RatingModel:
 
     def training_items(self, user: object) -> np.ndarray:
         """Item rows the user rated in the training ratings (empty for a user the model does not know)."""
-        if self._rated_csr is None:
-            src, dst = self.graph[RATED_EDGE].edge_index.numpy()
-            order = np.argsort(src, kind="stable")
-            counts = np.bincount(src, minlength=self.id_map.num_nodes("user"))
-            self._rated_csr = (np.concatenate([[0], np.cumsum(counts)]), dst[order])
         row = int(self.id_map.rows("user", [user])[0])
-        if row < 0:
-            return np.empty(0, dtype=np.int64)
-        indptr, items = self._rated_csr
-        return items[indptr[row] : indptr[row + 1]]
+        return self._fold_in().rated_items(row) if row >= 0 else np.empty(0, dtype=np.int64)
 
     def embeddings(self, node_type: str = "item") -> np.ndarray:
         """Final encoder embeddings ``[N, hidden]`` of a node type, rows in ``id_map.keys(node_type)`` order.
