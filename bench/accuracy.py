@@ -54,10 +54,10 @@ import _repo_first  # noqa: F401, I001 - must precede the package imports (bench
 import numpy as np
 import pandas as pd
 
+from core.settings import Settings
 from gnn import RatingSplit, TrainConfig, Trainer, mae, rmse, split_ratings
 from gnn.trainer import TrainResult
 from kg import GraphExport, GraphStore, ManagedNeo4j
-from kgrec.settings import Settings
 from loaders import Dataset, read_amazon2018, read_hin
 from loaders.demo import demo_dataset
 

@@ -27,6 +27,7 @@ import _repo_first  # noqa: F401, I001 - must precede the package imports (this 
 import numpy as np
 import pandas as pd
 
+from core.settings import Settings
 from explain import (
     CounterfactualScorer,
     ExplainedPath,
@@ -39,7 +40,6 @@ from explain.scoring import edge_rows
 from gnn import RatingModel, TrainConfig, Trainer
 from kg import GraphExport, GraphStore
 from kg.paths import path_exists
-from kgrec.settings import Settings
 from loaders import read_hin
 from loaders.demo import demo_dataset
 

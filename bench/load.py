@@ -13,8 +13,8 @@ import json
 import time
 from pathlib import Path
 
+from core.settings import Settings
 from kg import GraphStore
-from kgrec.settings import Settings
 from loaders import read_hin
 
 NAIVE_ROWS = 10_000

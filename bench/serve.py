@@ -17,9 +17,9 @@ from pathlib import Path
 import _repo_first  # noqa: F401, I001 - must precede the package imports (bench/explain.py shadows `explain`)
 import numpy as np
 
+from core.settings import Settings
 from gnn import TrainConfig
 from kgrec import Recommender
-from kgrec.settings import Settings
 from loaders import read_hin
 from loaders.demo import demo_dataset
 

@@ -27,9 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from a checkout without `pip install -e`
     sys.path.insert(0, str(REPO))
 
+from core.schema import Schema  # noqa: E402
 from gnn import BiasBaseline, GlobalMean, SVDpp, TrainConfig, Trainer, mae, rmse, split_ratings  # noqa: E402
 from kg.export import GraphExport  # noqa: E402
-from kg.schema import Schema  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "amazon-hin"
 

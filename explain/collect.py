@@ -14,10 +14,10 @@ from collections.abc import Collection
 
 import pandas as pd
 
+from core.errors import NotFoundError
 from explain.explainer import Explainer
 from explain.report import CatalogueCounts, Recommendation, ReportData
 from kg.paths import Reader, catalogue_counts, item_facts
-from kgrec.errors import NotFoundError
 
 __all__ = ["collect_report"]
 

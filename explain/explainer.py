@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from core.schema import Schema
 from explain.models import ExplainedPath, Explanation, from_record
 from explain.scoring import PathScorer, ShapeScorer
 from explain.sentences import sentence
 from kg.paths import Reader, candidate_paths, item_facts
-from kg.schema import Schema
 
 __all__ = ["Explainer", "preselect"]
 

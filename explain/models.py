@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kgrec.errors import KGRecError
+from core.errors import KGRecError
 
 __all__ = ["ExplainedPath", "Explanation", "PathNode", "PathRecordError", "PathRel", "from_record"]
 

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from core.schema import EdgeType, Schema
 from explain.models import ExplainedPath
-from kg.schema import EdgeType, Schema
 
 __all__ = [
     "CounterfactualScorer",

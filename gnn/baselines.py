@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from kgrec.errors import ModelError
+from core.errors import ModelError
 
 __all__ = ["BiasBaseline", "BiasedMF", "GlobalMean", "SVDpp", "pair_columns"]
 

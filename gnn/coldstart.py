@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 from torch_geometric.data import HeteroData
 
-from kg.schema import EdgeType
+from core.schema import EdgeType
 
 __all__ = ["fill_cold_items", "item_neighbourhoods"]
 

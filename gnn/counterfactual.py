@@ -24,9 +24,9 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from core.errors import ModelError
 from gnn.graph import EdgeRows
 from gnn.model import RatingNet
-from kgrec.errors import ModelError
 
 __all__ = ["EdgeRemovalEncoder"]
 
@@ -77,7 +77,7 @@ class EdgeRemovalEncoder:
         """Final states ``z_user [R, hidden]`` and ``z_item [R, hidden]`` of the pair, one row per removal.
 
         Each removal names edges by forward edge type and rows, as :func:`gnn.graph.drop_edges`; the reverse
-        (or mirrored) edge goes too. Unknown edge types raise :class:`kgrec.errors.ModelError`.
+        (or mirrored) edge goes too. Unknown edge types raise :class:`core.errors.ModelError`.
         """
         dropped = self._dropped(removals)
         reach = self._reach(user, item)

@@ -1,13 +1,13 @@
 """From a :class:`kg.export.GraphExport` to PyG: the full graph, and the message-passing graph of training.
 
 Everything is driven by the schema: each node label becomes a node type and each relationship type an edge
-type named by :attr:`kg.schema.RelType.edge_type`, so a dataset that registered ``View`` or ``Genre``
+type named by :attr:`core.schema.RelType.edge_type`, so a dataset that registered ``View`` or ``Genre``
 entities trains with them without new code.
 
 Example:
     >>> import pandas as pd
     >>> from kg.export import GraphExport
-    >>> from kg.schema import Schema
+    >>> from core.schema import Schema
     >>> schema = Schema.core()
     >>> nodes = {n.label: pd.DataFrame({"key": []}) for n in schema.node_types}
     >>> nodes["User"] = pd.DataFrame({"key": ["u1"]})
@@ -29,10 +29,10 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from core.errors import ModelError
+from core.schema import RATED, EdgeType
 from gnn.idmap import IdMap
 from kg.export import GraphExport
-from kg.schema import RATED, EdgeType
-from kgrec.errors import ModelError
 
 __all__ = ["RATED_EDGE", "EdgeRows", "drop_edges", "message_graph", "to_hetero_data"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kgrec.errors import ModelError
+from core.errors import ModelError
 
 __all__ = ["IdMap"]
 

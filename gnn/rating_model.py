@@ -32,6 +32,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.typing import EdgeType
 
+from core.errors import ModelError
 from gnn.baselines import pair_columns
 from gnn.config import TrainConfig
 from gnn.counterfactual import EdgeRemovalEncoder
@@ -41,7 +42,6 @@ from gnn.graph import RATED_EDGE, EdgeRows, drop_edges
 from gnn.idmap import IdMap
 from gnn.metrics import Scores
 from gnn.model import RatingNet
-from kgrec.errors import ModelError
 
 __all__ = ["PARTS", "BlendWeights", "ColdStartCounts", "RatingModel", "TrainMetrics", "build_net"]
 

@@ -23,7 +23,7 @@ from torch_geometric.loader import LinkLoader, LinkNeighborLoader
 from torch_geometric.sampler import BaseSampler, EdgeSamplerInput, HeteroSamplerOutput, NegativeSampling
 from torch_geometric.sampler.neighbor_sampler import edge_sample
 
-from kg.schema import EdgeType
+from core.schema import EdgeType
 
 __all__ = ["TorchNeighborSampler", "link_loader"]
 

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from kgrec.errors import ModelError
+from core.errors import ModelError
 
 __all__ = ["RatingSplit", "split_ratings"]
 

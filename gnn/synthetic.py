@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.schema import Schema
 from kg.export import GraphExport
-from kg.schema import Schema
 
 __all__ = ["PlantedTruth", "planted_export"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kgrec.errors import ModelError
+from core.errors import ModelError
 
 __all__ = ["TEXT_PACKAGE", "item_text_embeddings", "item_texts", "text_available"]
 

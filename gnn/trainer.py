@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from core.errors import ModelError
 from gnn.baselines import BiasBaseline, BiasedMF
 from gnn.coldstart import fill_cold_items, item_neighbourhoods
 from gnn.config import TrainConfig
@@ -34,7 +35,6 @@ from gnn.sampler import link_loader
 from gnn.split import RatingSplit, split_ratings
 from gnn.text import item_text_embeddings, item_texts
 from kg.export import GraphExport
-from kgrec.errors import ModelError
 
 __all__ = ["ProgressFn", "TrainResult", "Trainer"]
 

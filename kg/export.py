@@ -2,7 +2,7 @@
 
 Example:
     >>> import pandas as pd
-    >>> from kg.schema import Schema
+    >>> from core.schema import Schema
     >>> g = GraphExport(Schema.core(), nodes={"User": pd.DataFrame({"key": ["u1"]})}, edges={})
     >>> g.node_keys("User")
     ['u1']
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from kg.schema import Schema
+from core.schema import Schema
 
 __all__ = ["GraphExport"]
 

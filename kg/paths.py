@@ -3,7 +3,7 @@
 Each path kind is one parameterised Cypher pattern, bounded in length (at most five relationships) and in
 fan-out (``LIMIT $limit`` per pattern; the similar-users pattern also reads at most ``$hub_cap`` raters of
 the target, so a best-seller cannot blow the query up). Labels and relationship types come from
-:mod:`kg.schema`; every value is a ``$parameter``.
+:mod:`core.schema`; every value is a ``$parameter``.
 
 Kinds::
 
@@ -30,7 +30,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, TypedDict
 
-from kg.schema import (
+from core.errors import NotFoundError
+from core.schema import (
     ALSO_BOUGHT,
     ALSO_VIEWED,
     BRAND,
@@ -45,7 +46,6 @@ from kg.schema import (
     RelType,
     Schema,
 )
-from kgrec.errors import NotFoundError
 
 __all__ = [
     "BRAND_PATHS",

@@ -1,6 +1,6 @@
 """Every Cypher statement kgrec sends, named by intent.
 
-Labels and relationship types come from :mod:`kg.schema` (validated identifiers, never user input); every
+Labels and relationship types come from :mod:`core.schema` (validated identifiers, never user input); every
 value is a ``$parameter``. Statements that depend on a registered entity type or item link are built by the
 small functions below from those validated names. Writes are ``UNWIND $rows ... MERGE`` batches; each node
 and relationship a load creates carries ``load_id`` so that a failed load can be removed whole.
@@ -8,7 +8,7 @@ and relationship a load creates carries ``load_id`` so that a failed load can be
 
 from __future__ import annotations
 
-from kg.schema import (
+from core.schema import (
     ALSO_BOUGHT,
     BRAND,
     CATEGORY,

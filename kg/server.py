@@ -24,14 +24,14 @@ import string
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import neo4j
 
-from kgrec.errors import ConfigError, Neo4jError
-from kgrec.settings import Settings
+from core.errors import ConfigError, Neo4jError
+from core.progress import Progress
+from core.settings import Settings
 
 __all__ = ["ManagedNeo4j", "ServerStatus", "read_password"]
 
@@ -57,7 +57,6 @@ _DEPENDENCY = (
     "<dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId>"
     "<version>{version}</version>{classifier}</dependency>"
 )
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -111,14 +110,14 @@ class ManagedNeo4j:
         self.install_dir.mkdir(parents=True, exist_ok=True)
         if not (self.lib_dir / ".complete").exists():
             if progress:
-                progress(f"fetching Neo4j {self.settings.neo4j_version} from Maven Central")
+                progress(f"fetching Neo4j {self.settings.neo4j_version} from Maven Central", 0, 0)
             neo4j_dep = _DEPENDENCY.format(
                 group="org.neo4j", artifact="neo4j", version=self.settings.neo4j_version, classifier=""
             )
             self._fetch("server", neo4j_dep, self.lib_dir)
             (self.lib_dir / ".complete").write_text(self.settings.neo4j_version)
         if progress:
-            progress(f"fetching APOC core {self.settings.apoc_version}")
+            progress(f"fetching APOC core {self.settings.apoc_version}", 0, 0)
         # apoc-core's jar needs apoc-common's result classes beside it in plugins/.
         apoc = "".join(
             _DEPENDENCY.format(
@@ -215,7 +214,7 @@ class ManagedNeo4j:
             if done.returncode != 0:
                 raise Neo4jError(f"could not set the initial Neo4j password: {done.stderr.strip()[-300:]}")
         if progress:
-            progress(f"starting Neo4j on 127.0.0.1:{port} (workspace {self.settings.workspace})")
+            progress(f"starting Neo4j on 127.0.0.1:{port} (workspace {self.settings.workspace})", 0, 0)
         cmd = ["java", "-Xms256m", f"-Xmx{self.settings.heap}", *_JVM_OPENS, "-cp", classpath,
                _ENTRY_POINT, f"--home-dir={self.root}", f"--config-dir={dirs['conf']}", "--console-mode"]  # fmt: skip
         with open(dirs["logs"] / "console.log", "ab") as log:

@@ -1,7 +1,7 @@
 """``GraphStore``: the one door to Neo4j. Schema set-up, batched loads, stats, read-only Cypher, export.
 
 Example:
-    >>> from kgrec.settings import Settings
+    >>> from core.settings import Settings
     >>> with GraphStore.connect(Settings()) as store:          # doctest: +SKIP
     ...     store.write(read_hin("../shared/data/amazon-hin"))
     ...     store.stats().nodes["User"]
@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +22,9 @@ from neo4j.exceptions import ClientError, ServiceUnavailable
 from neo4j.exceptions import Neo4jError as DriverError
 
 import kg.queries as q
-from kg.export import GraphExport
-from kg.schema import (
+from core.errors import ConfigError, Neo4jError, WriteRefusedError
+from core.progress import Progress
+from core.schema import (
     BRAND,
     CATEGORY,
     IN_CATEGORY,
@@ -36,14 +37,13 @@ from kg.schema import (
     RelType,
     Schema,
 )
+from core.settings import Settings
+from kg.export import GraphExport
 from kg.server import ManagedNeo4j, read_password
-from kgrec.errors import ConfigError, Neo4jError, WriteRefusedError
-from kgrec.settings import Settings
 from loaders.records import Dataset
 
-__all__ = ["GraphStats", "GraphStore", "Progress", "connect_driver"]
+__all__ = ["GraphStats", "GraphStore", "connect_driver"]
 
-Progress = Callable[[str, int, int], None]
 """Called as ``progress(step, done, total)`` during long work."""
 
 
@@ -56,7 +56,7 @@ class GraphStats:
 
 
 def connect_driver(
-    settings: Settings, progress: Callable[[str], None] | None = None
+    settings: Settings, progress: Progress | None = None
 ) -> tuple[neo4j.Driver, bool]:
     """Open the one driver of this process: ``NEO4J_URI`` when set, else the workspace's managed server.
 
@@ -92,7 +92,7 @@ class GraphStore:
         self.batch_size = batch_size
 
     @classmethod
-    def connect(cls, settings: Settings, progress: Callable[[str], None] | None = None) -> GraphStore:
+    def connect(cls, settings: Settings, progress: Progress | None = None) -> GraphStore:
         driver, _ = connect_driver(settings, progress)
         return cls(driver, settings.neo4j.database, settings.batch_size)
 

@@ -2,7 +2,7 @@
 
 ``Recommender`` composes the packages: ``loaders`` (files to records), ``kg`` (Neo4j), ``gnn`` (the rating
 model) and ``explain`` (paths that justify a recommendation). It is imported lazily so that
-``import kgrec.errors`` (used by every package) does not pull in torch.
+``import core.errors`` (used by every package) does not pull in torch.
 
 Example:
     >>> from kgrec import Recommender
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kgrec.errors import KGRecError
-from kgrec.settings import Settings
+from core.errors import KGRecError
+from core.settings import Settings
 
 if TYPE_CHECKING:
     from kgrec.recommender import Recommender

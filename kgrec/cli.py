@@ -15,9 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from core.errors import KGRecError, LoadError
+from core.settings import Settings
 from kg import GraphStore, ManagedNeo4j
-from kgrec.errors import KGRecError, LoadError
-from kgrec.settings import Settings
 
 if TYPE_CHECKING:
     from kgrec.recommender import Recommender
@@ -76,7 +76,7 @@ def _emit_json(payload: Any) -> None:
 
 @contextmanager
 def _store(quiet: bool = False) -> Iterator[GraphStore]:
-    def note(message: str) -> None:
+    def note(message: str, done: int = 0, total: int = 0) -> None:
         if not quiet:
             err.print(f"[dim]{message}[/dim]")
 
@@ -111,7 +111,7 @@ def setup() -> None:
     if server.installed():
         err.print(f"[dim]Neo4j {_State.settings.neo4j_version} jars present in {server.install_dir}[/dim]")
         return
-    _guard(lambda: server.install(progress=lambda m: err.print(f"[dim]{m}[/dim]")))
+    _guard(lambda: server.install(progress=lambda m, _d, _t: err.print(f"[dim]{m}[/dim]")))
     err.print(f"Neo4j {_State.settings.neo4j_version} installed in {server.install_dir}")
 
 
@@ -122,7 +122,7 @@ def neo4j_start() -> None:
     if _State.settings.neo4j.uri:
         out.print(f"NEO4J_URI is set: kgrec uses {_State.settings.neo4j.uri}; no local server started.")
         return
-    uri = _guard(lambda: ManagedNeo4j(_State.settings).start(progress=lambda m: err.print(f"[dim]{m}[/dim]")))
+    uri = _guard(lambda: ManagedNeo4j(_State.settings).start(progress=lambda m, _d, _t: err.print(f"[dim]{m}[/dim]")))
     out.print(f"Neo4j is running at {uri} (workspace {_State.settings.workspace})")
 
 
@@ -313,7 +313,7 @@ def reset(
 def _recommender(quiet: bool = False, need_model: bool = True) -> Iterator[Recommender]:
     from kgrec.recommender import Recommender  # torch loads only for the commands that need the model
 
-    def note(message: str) -> None:
+    def note(message: str, done: int = 0, total: int = 0) -> None:
         if not quiet:
             err.print(f"[dim]{message}[/dim]")
 

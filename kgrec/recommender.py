@@ -10,23 +10,24 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from core.errors import ModelError, NotFoundError
+from core.progress import Progress
+from core.schema import EdgeType
+from core.settings import Settings
 from explain import Explainer, Explanation, LocalCounterfactualScorer, ReportData, collect_report
 from gnn import RatingModel, TrainConfig, Trainer, TrainMetrics
-from kg import EdgeType, GraphStore
-from kgrec.errors import ModelError, NotFoundError
+from kg import GraphStore
 from kgrec.results import Leaning, Prediction, Profile, Recommendation, SearchHit, SimilarItem
-from kgrec.settings import Settings
 from loaders import Dataset
 
 __all__ = ["Recommender"]
 
-Progress = Callable[[str, int, int], None]
 
 
 class Recommender:
@@ -45,7 +46,7 @@ class Recommender:
 
     @classmethod
     def connect(
-        cls, settings: Settings | None = None, progress: Callable[[str], None] | None = None
+        cls, settings: Settings | None = None, progress: Progress | None = None
     ) -> Recommender:
         """Open the workspace's graph (managed Neo4j, or ``NEO4J_URI``); its saved model loads on first use."""
         settings = settings or Settings()

@@ -1,7 +1,7 @@
 """Readers for the dataset layouts kgrec knows: HIN benchmark, Amazon 2018, any table, MovieLens.
 
 Each returns a :class:`loaders.Dataset` of validated frames plus its :class:`loaders.LoadReport`, and
-raises :class:`kgrec.errors.LoadError` naming file and line when the input breaks the error budget.
+raises :class:`core.errors.LoadError` naming file and line when the input breaks the error budget.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from kg.schema import ALSO_BOUGHT, ALSO_VIEWED, entity_label_for, validate_rel_type
-from kgrec.errors import LoadError, SchemaError
+from core.errors import LoadError, SchemaError
+from core.schema import ALSO_BOUGHT, ALSO_VIEWED, entity_label_for, validate_rel_type
 from loaders.reading import ErrorBudget, Table, open_text, ratings_frame, read_json_lines, sniff_table
 from loaders.records import Dataset, ItemRow, LoadReport
 from loaders.text import clean_text

@@ -14,7 +14,7 @@ from typing import IO, Any
 import pandas as pd
 from pydantic import ValidationError
 
-from kgrec.errors import LoadError
+from core.errors import LoadError
 from loaders.records import LoadReport, RatingRow
 
 __all__ = ["ErrorBudget", "Table", "open_text", "ratings_frame", "read_json_lines", "sniff_table"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Neo4jSettings, Settings
 from kg import GraphStore, ManagedNeo4j
-from kgrec.settings import Neo4jSettings, Settings
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

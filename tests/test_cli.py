@@ -7,9 +7,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from kg import GraphStore
 from kgrec.cli import app
-from kgrec.settings import Settings
 from loaders.demo import write_demo_files
 
 runner = CliRunner()

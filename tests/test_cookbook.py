@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from kg import GraphStore
 from kgrec.cli import app
-from kgrec.settings import Settings
 from loaders.demo import DEMO_TREE, demo_dataset
 from loaders.records import Dataset, LoadReport
 

@@ -9,6 +9,7 @@ import time
 import pandas as pd
 import pytest
 
+from core.errors import NotFoundError
 from explain import (
     CounterfactualScorer,
     Explainer,
@@ -19,7 +20,6 @@ from explain import (
 )
 from kg import GraphStore
 from kg.paths import path_exists
-from kgrec.errors import NotFoundError
 from loaders.demo import DemoTruth, demo_dataset
 
 pytestmark = pytest.mark.neo4j

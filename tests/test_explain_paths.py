@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from core.errors import NotFoundError
 from kg import GraphStore
 from kg.paths import candidate_paths, path_exists
-from kgrec.errors import NotFoundError
 from loaders.demo import DemoTruth, demo_dataset
 
 pytestmark = pytest.mark.neo4j

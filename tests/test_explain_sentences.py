@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.schema import Schema
 from explain import ExplainedPath, Explanation, PathNode, PathRel, ShapeScorer, sentence
 from explain.explainer import preselect
 from explain.models import PathRecordError, from_record
 from explain.scoring import CounterfactualScorer, edge_rows
 from explain.sentences import emphasis, stars
-from kg.schema import Schema
 
 
 def node(label: str, key: str, name: str | None = None) -> PathNode:

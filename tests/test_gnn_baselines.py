@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
+from core.errors import ModelError
 from gnn import BiasBaseline, BiasedMF, GlobalMean, SVDpp, planted_export, rmse, split_ratings
-from kgrec.errors import ModelError
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
+from core.errors import ModelError
 from gnn import RATED_EDGE, TrainConfig, Trainer, planted_export, to_hetero_data
 from gnn.counterfactual import EdgeRemovalEncoder
 from gnn.graph import drop_edges, message_graph
 from gnn.rating_model import build_net
-from kgrec.errors import ModelError
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
+from core.errors import ModelError
 from gnn import IdMap, RatingSplit, planted_export, split_ratings, to_hetero_data
 from gnn.coldstart import fill_cold_items
 from gnn.features import behaviour_features, build_node_features
 from gnn.graph import RATED_EDGE, drop_edges, message_graph
-from kgrec.errors import ModelError
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
+from core.errors import ModelError
 from gnn import RATED_EDGE, RatingModel, TrainConfig, Trainer, planted_export, split_ratings, text_available
-from kgrec.errors import ModelError
 
 SMALL = TrainConfig(
     hidden=16,

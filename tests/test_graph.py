@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import LoadError, WriteRefusedError
 from kg import GraphStore
-from kgrec.errors import LoadError, WriteRefusedError
 from loaders import read_amazon2018, read_hin, read_table
 from loaders.demo import demo_dataset
 

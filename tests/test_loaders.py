@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kgrec.errors import LoadError
+from core.errors import LoadError
 from loaders import ErrorBudget, read_amazon2018, read_hin, read_movielens, read_table
 from loaders.text import clean_text
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from kg import GraphStore
-from kgrec.settings import Settings
 from loaders.demo import demo_dataset
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from core.errors import ModelError, NotFoundError
+from core.schema import ITEM, RATED, USER
+from core.settings import Settings
 from gnn import TrainConfig
 from kg import GraphStore
-from kg.schema import ITEM, RATED, USER
 from kgrec import Recommender
 from kgrec.cli import app
-from kgrec.errors import ModelError, NotFoundError
-from kgrec.settings import Settings
 from loaders import Dataset, LoadReport
 from loaders.demo import DemoTruth, demo_dataset
 

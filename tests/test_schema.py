@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from kg.schema import RATED, Schema, entity_label_for, validate_label, validate_rel_type
-from kgrec.errors import SchemaError
+from core.errors import SchemaError
+from core.schema import RATED, Schema, entity_label_for, validate_label, validate_rel_type
 
 
 def test_core_edge_types_are_pyg_triples() -> None:

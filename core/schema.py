@@ -27,7 +27,7 @@ import keyword
 import re
 from dataclasses import dataclass, field
 
-from kgrec.errors import SchemaError
+from core.errors import SchemaError
 
 __all__ = [
     "ALSO_BOUGHT",
@@ -41,9 +41,12 @@ __all__ = [
     "SUBCATEGORY_OF",
     "USER",
     "EdgeType",
+    "EntityType",
     "NodeType",
     "RelType",
     "Schema",
+    "entity_label_for",
+    "reverse_edge_type",
     "validate_label",
     "validate_rel_type",
 ]
@@ -139,6 +142,22 @@ def entity_label_for(name: str) -> str:
     """The label for a raw entity name from a file (``item_view.dat`` -> ``View``), validated."""
     label = "".join(part[:1].upper() + part[1:] for part in re.split(r"[_\-\s]+", name.strip()) if part)
     return validate_label(label)
+
+
+def reverse_edge_type(edge_type: EdgeType) -> EdgeType:
+    """The edge type that carries messages back along ``edge_type`` in the PyG graph.
+
+    A relation between two node types gets a ``rev_<rel>`` twin pointing the other way; a relation within one
+    node type is made symmetric instead, so it is its own reverse.
+
+    Example:
+        >>> reverse_edge_type(("user", "rated", "item"))
+        ('item', 'rev_rated', 'user')
+        >>> reverse_edge_type(("item", "also_bought", "item"))
+        ('item', 'also_bought', 'item')
+    """
+    src, rel, dst = edge_type
+    return edge_type if src == dst else (dst, f"rev_{rel}", src)
 
 
 def _snake(label: str) -> str:

@@ -1,7 +1,7 @@
 """Typed settings read from ``KGREC_*`` and ``NEO4J_*`` environment variables.
 
 Example:
-    >>> from kgrec.settings import Settings
+    >>> from core.settings import Settings
     >>> Settings(workspace="magazine").workspace
     'magazine'
 """
@@ -57,7 +57,6 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=_default_home)
     cache: Path = Field(default_factory=_default_cache)
     neo4j_version: str = "5.26.30"
-    gds_version: str = "2.13.9"
     apoc_version: str = "5.26.19"
     model_dir: Path | None = None
     batch_size: int = 10_000
