@@ -40,166 +40,35 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import _repo_first  # noqa: F401, I001 - must precede the package imports (bench/explain.py shadows `explain`)
 import numpy as np
 import pandas as pd
+from common import (
+    FRACTIONS,
+    HIN,
+    MAGAZINE,
+    GraphExport,
+    GraphInfo,
+    Measure,
+    fit_kgrec,
+    graph_export,
+    magazine_dataset,
+    measured,
+    reset_peak,
+    say,
+    split_of,
+)
+from minibatch import add_minibatch_arguments, run_minibatch
 
-from core.settings import Settings
-from gnn import RatingSplit, TrainConfig, Trainer, mae, rmse, split_ratings
-from gnn.trainer import TrainResult
-from kg import GraphExport, GraphStore, ManagedNeo4j
-from loaders import Dataset, read_amazon2018, read_hin
-from loaders.demo import demo_dataset
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-FRACTIONS = (0.8, 0.1, 0.1)
-MINIBATCH_TARGET_BYTES = 8 * 10**9
-_CLEAR_REFS = Path("/proc/self/clear_refs")
-_MIB = 2**20
-
-
-# -- measuring ---------------------------------------------------------------------------------------
-def _reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark of this process (Linux >= 4.0); False where that is not possible."""
-    try:
-        _CLEAR_REFS.write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def _peak_mib() -> float:
-    """``ru_maxrss`` in MiB (Linux reports kilobytes)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _rss_mib() -> float | None:
-    """Resident set size now, in MiB, or None off Linux."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-    return pages * resource.getpagesize() / _MIB
-
-
-@dataclass
-class Measure:
-    """Wall seconds and memory of one block: RSS before it and the peak RSS while it ran (MiB)."""
-
-    seconds: float = 0.0
-    rss_before_mib: float | None = None
-    peak_mib: float = 0.0
-    peak_reset: bool = False
-
-
-_ACTIVE: list[Measure] = []
-
-
-def _note_peak() -> None:
-    """Fold the peak so far into every block still running (before a nested block resets the mark)."""
-    peak = _peak_mib()
-    for m in _ACTIVE:
-        m.peak_mib = max(m.peak_mib, peak)
-
-
-@contextmanager
-def measured() -> Iterator[Measure]:
-    """Measure a block; blocks nest (an outer block's peak includes its inner blocks')."""
-    _note_peak()
-    m = Measure(rss_before_mib=_rss_mib(), peak_reset=_reset_peak())
-    _ACTIVE.append(m)
-    started = time.perf_counter()
-    try:
-        yield m
-    finally:
-        m.seconds = time.perf_counter() - started
-        _note_peak()
-        _ACTIVE.remove(m)
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-# -- data ---------------------------------------------------------------------------------------------
-def k_core(ratings: pd.DataFrame, k: int) -> pd.DataFrame:
-    """The ratings whose user and item both have at least ``k`` of them, filtered until nothing changes."""
-    while True:
-        keep = (ratings["user"].map(ratings["user"].value_counts()) >= k) & (
-            ratings["item"].map(ratings["item"].value_counts()) >= k
-        )
-        if keep.all():
-            return ratings.reset_index(drop=True)
-        ratings = ratings[keep]
-
-
-def magazine_dataset(folder: Path, min_ratings: int) -> Dataset:
-    """Amazon 2018 Magazine Subscriptions: metadata plus the ratings CSV, ratings cut to the k-core."""
-    dataset = read_amazon2018(
-        folder / "meta_Magazine_Subscriptions.json.gz", ratings=folder / "Magazine_Subscriptions.ratings.csv"
-    )
-    dataset.ratings = k_core(dataset.ratings, min_ratings)
-    return dataset
-
-
-@dataclass
-class GraphInfo:
-    """How the export was obtained: workspace, whether the graph was (re)loaded, seconds per step."""
-
-    workspace: str
-    ratings: int
-    loaded: bool
-    load_s: float | None
-    export_s: float
-
-
-def graph_export(
-    workspace: str, dataset: Dataset, *, reload: bool, keep_server: bool
-) -> tuple[GraphExport, GraphInfo]:
-    """Load ``dataset`` into the workspace's graph (unless it already holds as many ratings) and export it.
-
-    A managed server that this call started is stopped afterwards unless ``keep_server``: training needs
-    only the export, and the machine is shared.
-    """
-    settings = Settings(workspace=workspace)
-    server = None if settings.neo4j.uri else ManagedNeo4j(settings)
-    was_running = server is not None and server.status().answers
-    try:
-        with GraphStore.connect(settings, progress=_say) as store:
-            held = store.stats().relationships.get("RATED", 0)
-            load_s = None
-            if reload or held != len(dataset.ratings):
-                _say(f"  loading {len(dataset.ratings):,} ratings into workspace {workspace}")
-                started = time.perf_counter()
-                store.reset()
-                store.write(dataset)
-                load_s = time.perf_counter() - started
-            started = time.perf_counter()
-            export = store.export()
-            export_s = time.perf_counter() - started
-    finally:
-        if server is not None and not was_running and not keep_server:
-            server.stop()
-    rated = len(export.edges["RATED"])
-    return export, GraphInfo(workspace, rated, load_s is not None, load_s, export_s)
-
-
-def split_of(export: GraphExport, seed: int) -> RatingSplit:
-    """The seed's random 80/10/10 split of the exported ratings, sorted first so that it does not depend on
-    the order in which Neo4j returned them."""
-    rated = export.edges["RATED"].sort_values(["source", "target"], kind="stable").reset_index(drop=True)
-    return split_ratings(rated, "random", seed, FRACTIONS)
+from gnn import RatingSplit, TrainConfig, TrainResult, mae, rmse
+from loaders import read_hin
 
 
 # -- models ---------------------------------------------------------------------------------------------
@@ -260,7 +129,7 @@ def surprise_rows(split: RatingSplit, seed: int) -> dict[str, Row]:
             return np.fromiter((algo.predict(u, i).est for u, i in pairs), np.float64, len(frame))
 
         rows[name] = _scored(predict, split, m)
-        _say(f"    {name}: test RMSE {rows[name].rmse:.4f} in {m.seconds:.1f}s")
+        say(f"    {name}: test RMSE {rows[name].rmse:.4f} in {m.seconds:.1f}s")
     return rows
 
 
@@ -268,30 +137,6 @@ def global_mean_row(split: RatingSplit) -> Row:
     with measured() as m:
         mu = float(split.train["rating"].mean())
     return _scored(lambda frame: np.full(len(frame), mu), split, m)
-
-
-def fit_kgrec(
-    export: GraphExport, split: RatingSplit, config: TrainConfig
-) -> tuple[TrainResult, Measure, list[float]]:
-    """Train kgrec; also returns the seconds each GNN epoch took (from one epoch's end to the next's)."""
-    stamps: list[float] = []  # the end of the last step before the GNN, then the end of each GNN epoch
-
-    def progress(stage: str, step: int, total: int) -> None:
-        now = time.perf_counter()
-        if stage == "gnn":
-            stamps.append(now)
-            if step % 25 == 0 or step == 1:
-                _say(f"    kgrec gnn epoch {step}/{total} ({now - started:.0f}s)")
-        else:
-            if len(stamps) <= 1:  # no GNN epoch yet
-                stamps[:] = [now]
-            if step == total:
-                _say(f"    kgrec {stage} done ({now - started:.0f}s)")
-
-    started = time.perf_counter()
-    with measured() as m:
-        result = Trainer(config).fit(export, split, progress=progress)
-    return result, m, np.diff(stamps).tolist()
 
 
 def kgrec_rows(result: TrainResult, m: Measure) -> dict[str, Row]:
@@ -334,12 +179,12 @@ def run_dataset(
     extra: dict[int, dict[str, Any]] = {}
     for seed in seeds:
         split = split_of(export, seed)
-        _say(f"  {name} seed {seed}: {len(split.train):,} train / {len(split.val):,} val / "
+        say(f"  {name} seed {seed}: {len(split.train):,} train / {len(split.val):,} val / "
              f"{len(split.test):,} test")  # fmt: skip
         rows = {"global_mean": global_mean_row(split), **surprise_rows(split, seed)}
         result, m, _ = fit_kgrec(export, split, TrainConfig(seed=seed))
         rows.update(kgrec_rows(result, m))
-        _say(f"    kgrec blend: test RMSE {rows['kgrec_blend'].rmse:.4f} in {m.seconds:.0f}s")
+        say(f"    kgrec blend: test RMSE {rows['kgrec_blend'].rmse:.4f} in {m.seconds:.0f}s")
         per_seed[seed] = rows
         metrics = result.metrics
         extra[seed] = {
@@ -399,90 +244,13 @@ def print_table(result: dict[str, Any]) -> None:
           f"target <= {result['target_ratio']:.2f}: {verdict}")  # fmt: skip
 
 
-# -- mini-batch ---------------------------------------------------------------------------------------------
-def run_minibatch(args: argparse.Namespace) -> dict[str, Any]:
-    """kgrec in neighbour-sampled mini-batches on a generated catalogue: epoch time and peak memory."""
-    per_user = 20
-    n_users = args.minibatch_ratings // per_user
-    with measured() as phase:
-        started = time.perf_counter()
-        dataset = demo_dataset(
-            n_users=n_users, n_items=args.minibatch_items, ratings_per_user=per_user, seed=0
-        )[0]
-        generate_s = time.perf_counter() - started
-        _say(f"  generated {len(dataset.ratings):,} ratings in {generate_s:.0f}s")
-        export, info = graph_export(
-            "bench-accuracy-minibatch", dataset, reload=args.reload, keep_server=args.keep_servers
-        )
-        del dataset
-        split = split_of(export, 0)
-        config = TrainConfig(
-            seed=0,
-            text=False,  # the generated titles would only cost MiniLM time here
-            minibatch_threshold=min(100_000, len(split.train)),
-            max_epochs=args.minibatch_epochs,
-            mf_epochs=args.minibatch_mf_epochs,
-        )
-        result, m, epoch_s = fit_kgrec(export, split, config)
-    metrics = result.metrics
-    out = {
-        "ratings": info.ratings,
-        "users": n_users,
-        "items": args.minibatch_items,
-        "graph": asdict(info),
-        "generate_s": generate_s,
-        "config": config.model_dump(
-            include={
-                "minibatch_threshold",
-                "batch_size",
-                "num_neighbors",
-                "max_epochs",
-                "mf_epochs",
-                "supervision_ratio",
-                "eval_every",
-                "text",
-            }
-        ),  # fmt: skip
-        "minibatch": metrics.minibatch,
-        "train_ratings": metrics.ratings["train"],
-        "gnn_epochs": metrics.epochs["gnn"],
-        "gnn_epoch_s": epoch_s,
-        "gnn_epoch_s_mean": statistics.fmean(epoch_s) if epoch_s else None,
-        "kgrec_seconds": {**metrics.seconds, "total": m.seconds},
-        "fit_peak_mib": m.peak_mib,
-        "fit_rss_before_mib": m.rss_before_mib,
-        "phase_peak_mib": phase.peak_mib,
-        "target_bytes": MINIBATCH_TARGET_BYTES,
-        "target_met": m.peak_mib * _MIB <= MINIBATCH_TARGET_BYTES,
-        "test_rmse": {
-            part: metrics.test[part].rmse for part in ("global_mean", "bias", "mf", "gnn", "blend")
-        },
-    }
-    load = f"loaded in {info.load_s:.0f}s" if info.loaded else "graph reused"
-    print(f"\nmini-batch: generated catalogue, {info.ratings:,} ratings ({n_users:,} users, "
-          f"{args.minibatch_items:,} items; generated in {generate_s:.0f}s, {load}, exported in "
-          f"{info.export_s:.0f}s); {metrics.ratings['train']:,} train ratings, mini-batch mode: "
-          f"{metrics.minibatch} (threshold {config.minibatch_threshold:,}, batch {config.batch_size}, "
-          f"fan-out {list(config.num_neighbors)})")  # fmt: skip
-    print(f"GNN epochs {metrics.epochs['gnn']}: "
-          f"{', '.join(f'{s:.1f}' for s in epoch_s)} s (mean {out['gnn_epoch_s_mean'] or 0:.1f} s; every "
-          f"{config.eval_every}nd epoch includes a full-graph validation pass); MF {metrics.epochs['mf']} "
-          f"epochs in {metrics.seconds['mf']:.0f}s; whole fit {m.seconds:.0f}s")  # fmt: skip
-    verdict = "met" if out["target_met"] else "NOT met"
-    print(f"peak RSS during the fit {m.peak_mib:,.0f} MiB = {m.peak_mib * _MIB / 1e9:.2f} GB (RSS before it "
-          f"{m.rss_before_mib or 0:,.0f} MiB); whole phase {phase.peak_mib:,.0f} MiB; target <= 8 GB: "
-          f"{verdict}")  # fmt: skip
-    print("test RMSE: " + ", ".join(f"{k} {v:.4f}" for k, v in out["test_rmse"].items()))
-    return out
-
-
 # -- main ---------------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    parser.add_argument("--hin", type=Path, default=DATA / "amazon-hin", help="amazon-hin folder")
-    parser.add_argument("--magazine", type=Path, default=DATA / "amazon2018-magazine", help="magazine folder")
+    parser.add_argument("--hin", type=Path, default=HIN, help="amazon-hin folder")
+    parser.add_argument("--magazine", type=Path, default=MAGAZINE, help="magazine folder")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="split (and model) seeds")
     parser.add_argument("--min-ratings", type=int, default=2, help="k of the magazine's k-core")
     parser.add_argument("--json-out", type=Path, default=None, help="also write the JSON result here")
@@ -493,14 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--skip-minibatch", action="store_true", help="skip the mini-batch run")
     only.add_argument("--minibatch-only", action="store_true", help="only the mini-batch run")
-    parser.add_argument("--minibatch-ratings", type=int, default=1_000_000, help="generated ratings")
-    parser.add_argument("--minibatch-items", type=int, default=10_000, help="generated items")
-    parser.add_argument("--minibatch-epochs", type=int, default=4, help="GNN epochs of the mini-batch run")
-    parser.add_argument("--minibatch-mf-epochs", type=int, default=5, help="MF epochs of the mini-batch run")
+    add_minibatch_arguments(parser)
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    peak_reset = _reset_peak()
+    peak_reset = reset_peak()
     record: dict[str, Any] = {
         "bench": "accuracy",
         "argv": sys.argv[1:] if argv is None else argv,
@@ -513,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     }  # fmt: skip
     if not args.minibatch_only:
         if not args.skip_hin:
-            _say("amazon-hin")
+            say("amazon-hin")
             export, info = graph_export(
                 "bench-accuracy-hin", read_hin(args.hin), reload=args.reload, keep_server=args.keep_servers
             )
@@ -522,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             print_table(result)
             del export
         if not args.skip_magazine:
-            _say("amazon2018-magazine")
+            say("amazon2018-magazine")
             dataset = magazine_dataset(args.magazine, args.min_ratings)
             note = (
                 f"{args.min_ratings}-core of users and items, with the whole product catalogue in the graph"
@@ -535,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             print_table(result)
             del export, dataset
     if not args.skip_minibatch:
-        _say("mini-batch")
+        say("mini-batch")
         record["minibatch"] = run_minibatch(args)
     record["wall_s"] = time.perf_counter() - started
     line = json.dumps(record)

@@ -13,6 +13,8 @@ import json
 import time
 from pathlib import Path
 
+from common import HIN
+
 from core.settings import Settings
 from kg import GraphStore
 from loaders import read_hin
@@ -22,9 +24,7 @@ NAIVE_ROWS = 10_000
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/amazon-hin"
-    )
+    parser.add_argument("--data", type=Path, default=HIN)
     parser.add_argument("--workspace", default="bench-load")
     args = parser.parse_args()
     settings = Settings(workspace=args.workspace)

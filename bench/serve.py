@@ -12,23 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
-import _repo_first  # noqa: F401, I001 - must precede the package imports (bench/explain.py shadows `explain`)
 import numpy as np
+from common import HIN, percentiles
 
 from core.settings import Settings
 from gnn import TrainConfig
 from kgrec import Recommender
 from loaders import read_hin
 from loaders.demo import demo_dataset
-
-HIN = Path(__file__).resolve().parents[2] / "shared/data/amazon-hin"
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ms = np.asarray(samples) * 1000
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2)}
 
 
 def _measure(rec: Recommender, users: list[str]) -> dict[str, dict[str, float]]:
@@ -53,7 +45,7 @@ def _measure(rec: Recommender, users: list[str]) -> dict[str, dict[str, float]]:
         top = np.argpartition(-scores, 10)[:10]
         top[np.argsort(-scores[top])]
         scan.append(time.perf_counter() - started)
-    return {"recommend": _percentiles(api), "numpy_scan": _percentiles(scan),
+    return {"recommend": percentiles(api), "numpy_scan": percentiles(scan),
             "first_call_ms": round(first * 1000, 1)}  # fmt: skip
 
 

@@ -6,9 +6,9 @@ Cypher; must be 100%), fidelity (mean drop in predicted rating when the top path
 model's input, against removing a random walk of the same length from the user), diversity of path kinds,
 and latency per explanation (p50, p95), then a final JSON line.
 
-    .venv/bin/python bench/explain.py [--data ../shared/data/amazon-hin] [--workspace bench-explain]
+    .venv/bin/python bench/explanations.py [--data ../shared/data/amazon-hin] [--workspace bench-explain]
         [--model models/amazon-hin] [--reload] [--pairs 200] [--k 10] [--seed 0]
-    .venv/bin/python bench/explain.py --demo        # the generated catalogue: a quick smoke run
+    .venv/bin/python bench/explanations.py --demo        # the generated catalogue: a quick smoke run
 
 The graph is loaded when the workspace is empty (or with ``--reload``); the model is loaded from
 ``--model`` when it holds a checkpoint, else trained (``TrainConfig(seed=...)``) and saved there.
@@ -23,9 +23,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import _repo_first  # noqa: F401, I001 - must precede the package imports (this file shadows `explain`)
 import numpy as np
 import pandas as pd
+from common import HIN, ROOT
 
 from core.settings import Settings
 from explain import (
@@ -46,8 +46,7 @@ from loaders.demo import demo_dataset
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    root = Path(__file__).resolve().parents[1]
-    parser.add_argument("--data", type=Path, default=root.parent / "shared/data/amazon-hin")
+    parser.add_argument("--data", type=Path, default=HIN)
     parser.add_argument("--demo", action="store_true", help="use the generated demo catalogue instead")
     parser.add_argument("--workspace", default=None, help="default: bench-explain or bench-explain-demo")
     parser.add_argument("--model", type=Path, default=None, help="default: models/<workspace>")
@@ -67,7 +66,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     workspace = args.workspace or ("bench-explain-demo" if args.demo else "bench-explain")
-    model_dir = args.model or root / "models" / workspace
+    model_dir = args.model or ROOT / "models" / workspace
     rng = np.random.default_rng(args.seed)
 
     with GraphStore.connect(Settings(workspace=workspace)) as store:
