@@ -4,7 +4,7 @@ Users belong to taste groups; each group loves the brands of one category branch
 a test knows which items a user should be recommended and why. Used by the demo, the tests and benchmarks.
 
 Example:
-    >>> ds = demo_dataset(n_users=40, n_items=60, seed=1)
+    >>> ds, truth = demo_dataset(n_users=40, n_items=60, seed=1)
     >>> sorted(ds.ratings.columns)
     ['item', 'rating', 'ts', 'user']
 """

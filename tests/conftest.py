@@ -13,6 +13,17 @@ from kg import GraphStore, ManagedNeo4j
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that reaches the session's Neo4j (through any fixture) as ``neo4j``.
+
+    The mark follows the fixture closure, so a new graph test is marked without anyone remembering to, and
+    ``pytest -m "not neo4j"`` runs the unit tests without starting a server.
+    """
+    for item in items:
+        if "neo4j_settings" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.neo4j)
+
+
 @pytest.fixture(scope="session")
 def neo4j_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings of a throw-away workspace whose managed server runs for the whole session.
