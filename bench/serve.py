@@ -36,7 +36,7 @@ def _measure(rec: Recommender, users: list[str]) -> dict[str, dict[str, float]]:
         started = time.perf_counter()
         rec.recommend(user, k=10)
         api.append(time.perf_counter() - started)
-    p, q = model.arrays["mf_p"], model.arrays["mf_q"]
+    p, q = model.mf.user_factors, model.mf.item_factors
     rows = model.id_map.rows("user", users)
     scan = []
     for row in rows:

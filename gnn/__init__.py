@@ -20,11 +20,12 @@ from gnn.features import FeatureScaler
 from gnn.graph import RATED_EDGE, EdgeRows, to_hetero_data
 from gnn.idmap import IdMap
 from gnn.metrics import Scores, mae, rmse
-from gnn.rating_model import BlendWeights, ColdStartCounts, RatingModel, TrainMetrics
+from gnn.rating_model import RatingModel
+from gnn.records import BlendWeights, ColdStartCounts, TrainMetrics
 from gnn.split import RatingSplit, split_ratings
 from gnn.synthetic import PlantedTruth, planted_export
 from gnn.text import text_available
-from gnn.trainer import ProgressFn, Trainer, TrainResult
+from gnn.trainer import Trainer, TrainResult
 
 __all__ = [
     "RATED_EDGE",
@@ -37,7 +38,6 @@ __all__ = [
     "GlobalMean",
     "IdMap",
     "PlantedTruth",
-    "ProgressFn",
     "RatingModel",
     "RatingSplit",
     "SVDpp",

@@ -21,9 +21,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -31,8 +30,11 @@ import torch
 from torch import Tensor
 
 from core.errors import ModelError
+from core.progress import Progress
+from gnn.stopping import EarlyStopping
+from gnn.threads import torch_threads
 
-__all__ = ["BiasBaseline", "BiasedMF", "GlobalMean", "SVDpp", "pair_columns"]
+__all__ = ["BiasBaseline", "BiasedMF", "FactorParams", "GlobalMean", "SVDpp", "pair_columns"]
 
 
 def pair_columns(frame: pd.DataFrame) -> tuple[str, str]:
@@ -136,6 +138,34 @@ class BiasBaseline(_Keyed):
 
 
 @dataclass
+class FactorParams:
+    """The parameters of a factor model, updated in place by SGD.
+
+    ``user_bias`` ``[U]``, ``item_bias`` ``[I]``, ``user_factors`` ``[U, k]``, ``item_factors`` ``[I, k]``,
+    and for SVD++ the implicit-feedback factors ``implicit`` ``[I, k]`` (``y_j``).
+    """
+
+    user_bias: Tensor
+    item_bias: Tensor
+    user_factors: Tensor
+    item_factors: Tensor
+    implicit: Tensor | None = None
+
+    def clone(self) -> FactorParams:
+        return FactorParams(
+            self.user_bias.clone(),
+            self.item_bias.clone(),
+            self.user_factors.clone(),
+            self.item_factors.clone(),
+            None if self.implicit is None else self.implicit.clone(),
+        )
+
+
+def _no_params() -> FactorParams:
+    return FactorParams(torch.zeros(0), torch.zeros(0), torch.zeros(0, 0), torch.zeros(0, 0))
+
+
+@dataclass
 class _FactorModel(_Keyed):
     """Funk SVD and SVD++ by vectorised mini-batch SGD with scikit-surprise's update rules.
 
@@ -156,11 +186,13 @@ class _FactorModel(_Keyed):
     epochs_run: int = field(default=0, init=False)
     min_rating: float = field(default=-np.inf, init=False)
     max_rating: float = field(default=np.inf, init=False)
-    params: dict[str, Tensor] = field(default_factory=dict, init=False, repr=False)
+    params: FactorParams = field(default_factory=_no_params, init=False, repr=False)
 
     implicit_feedback = False
+    stage = "mf"
+    """The stage name this model reports to ``progress``."""
 
-    def fit(self, train: pd.DataFrame, val: pd.DataFrame | None = None) -> _FactorModel:
+    def fit(self, train: pd.DataFrame, val: pd.DataFrame | None = None) -> Self:
         """Fit on a ratings frame; with ``val`` and ``patience`` set, stop when validation RMSE stalls."""
         users, items, ratings = self._index(train)
         return self.fit_rows(users, items, ratings, len(self.users), len(self.items), val=self._val(val))
@@ -174,11 +206,11 @@ class _FactorModel(_Keyed):
         num_items: int,
         *,
         val: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> _FactorModel:
+        progress: Progress | None = None,
+    ) -> Self:
         """Fit on training arrays ``[E]``; ``val`` (rows and ratings) with ``patience`` early-stops.
 
-        ``progress(epoch, epochs)`` is called after each pass.
+        ``progress(stage, epoch, epochs)`` is called after each pass (``stage`` is ``"mf"`` or ``"svdpp"``).
         """
         if len(ratings) == 0:
             raise ModelError("cannot fit a factor model on zero ratings")
@@ -189,16 +221,18 @@ class _FactorModel(_Keyed):
         i = torch.from_numpy(items.astype(np.int64))
         r = torch.from_numpy(ratings.astype(np.float32))
         k = self.factors
-        self.params = {
-            "bu": torch.zeros(num_users),
-            "bi": torch.zeros(num_items),
-            "p": torch.randn((num_users, k), generator=gen) * self.init_std,
-            "q": torch.randn((num_items, k), generator=gen) * self.init_std,
-        }
+        self.params = FactorParams(
+            user_bias=torch.zeros(num_users),
+            item_bias=torch.zeros(num_items),
+            user_factors=torch.randn((num_users, k), generator=gen) * self.init_std,
+            item_factors=torch.randn((num_items, k), generator=gen) * self.init_std,
+        )
         if self.implicit_feedback:
-            self.params["y"] = torch.randn((num_items, k), generator=gen) * self.init_std
+            self.params.implicit = torch.randn((num_items, k), generator=gen) * self.init_std
             self._build_implicit(u, i, num_users, num_items)
-        with _single_thread():
+        # the SGD steps touch a few hundred rows each: on a loaded machine intra-op threads spinning on
+        # barriers made them ten times slower, not faster
+        with torch_threads(1):
             self._epochs(u, i, r, gen, val, progress)
         return self
 
@@ -209,15 +243,13 @@ class _FactorModel(_Keyed):
         r: Tensor,
         gen: torch.Generator,
         val: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
-        progress: Callable[[int, int], None] | None,
+        progress: Progress | None,
     ) -> None:
         """Shuffled SGD passes; with validation and patience, keeps the best state seen.
 
-        Patience counts only once validation has improved on an earlier pass: on small graphs it first
-        gets worse for dozens of passes, while the biases settle and the factors are still leaving their
-        near-zero start, and counting those passes stopped training before any taste was learned.
+        Patience counts only once validation has improved on an earlier pass (see :class:`EarlyStopping`).
         """
-        best, best_state, bad, learning = float("inf"), None, 0, False
+        stopping = EarlyStopping[FactorParams](self.patience or 1, wait_for_gain=True)
         for epoch in range(self.epochs):
             order = torch.randperm(len(r), generator=gen)
             for start in range(0, len(r), self.batch_size):
@@ -225,30 +257,25 @@ class _FactorModel(_Keyed):
                 self._step(u[batch], i[batch], r[batch])
             self.epochs_run = epoch + 1
             if progress is not None:
-                progress(epoch + 1, self.epochs)
+                progress(self.stage, epoch + 1, self.epochs)
             if val is None or self.patience is None:
                 continue
             score = float(np.sqrt(np.mean((self.predict_rows(val[0], val[1]) - val[2]) ** 2)))
-            if score < best - 1e-5:
-                learning = learning or best_state is not None
-                best, bad, best_state = score, 0, {n: t.clone() for n, t in self.params.items()}
-            elif learning:
-                bad += 1
-                if bad >= self.patience:
-                    break
-        if best_state is not None:
-            self.params = best_state
+            if stopping.update(score, self.params.clone):
+                break
+        if stopping.best_state is not None:
+            self.params = stopping.best_state
 
     def predict_rows(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         u = torch.from_numpy(np.asarray(users, dtype=np.int64))
         i = torch.from_numpy(np.asarray(items, dtype=np.int64))
         pu = _take(self._user_vectors(), u)
-        pred = self.mu + _take(self.params["bu"], u) + _take(self.params["bi"], i)
-        pred = pred + (pu * _take(self.params["q"], i)).sum(-1)
+        pred = self.mu + _take(self.params.user_bias, u) + _take(self.params.item_bias, i)
+        pred = pred + (pu * _take(self.params.item_factors, i)).sum(-1)
         return np.clip(pred.double().numpy(), self.min_rating, self.max_rating)
 
     def _user_vectors(self) -> Tensor:
-        return self.params["p"]
+        return self.params.user_factors
 
     def _build_implicit(self, u: Tensor, i: Tensor, num_users: int, num_items: int) -> None:
         raise NotImplementedError
@@ -256,36 +283,25 @@ class _FactorModel(_Keyed):
     def _step(self, u: Tensor, i: Tensor, r: Tensor) -> None:
         p = self.params
         lr, reg = self.lr, self.reg
-        bu, bi, pu, qi = p["bu"][u], p["bi"][i], p["p"][u], p["q"][i]
-        if self.implicit_feedback:
+        bu, bi, pu, qi = p.user_bias[u], p.item_bias[i], p.user_factors[u], p.item_factors[i]
+        y = p.implicit
+        if y is not None:
             seg, cols, norm = self._expand(u)
-            imp = torch.zeros_like(pu).index_add_(0, seg, p["y"][cols]) * norm[:, None]
+            imp = torch.zeros_like(pu).index_add_(0, seg, y[cols]) * norm[:, None]
         else:
             imp = torch.zeros_like(pu)
         err = r - (self.mu + bu + bi + (qi * (pu + imp)).sum(-1))
-        p["bu"].index_add_(0, u, lr * (err - reg * bu))
-        p["bi"].index_add_(0, i, lr * (err - reg * bi))
-        p["p"].index_add_(0, u, lr * (err[:, None] * qi - reg * pu))
-        p["q"].index_add_(0, i, lr * (err[:, None] * (pu + imp) - reg * qi))
-        if self.implicit_feedback:
+        p.user_bias.index_add_(0, u, lr * (err - reg * bu))
+        p.item_bias.index_add_(0, i, lr * (err - reg * bi))
+        p.user_factors.index_add_(0, u, lr * (err[:, None] * qi - reg * pu))
+        p.item_factors.index_add_(0, i, lr * (err[:, None] * (pu + imp) - reg * qi))
+        if y is not None:
             # every j in N(u): y_j += lr * (err * |N(u)|^-1/2 * q_i - reg * y_j), once per rating of u
             grad = (err * norm)[:, None] * qi
-            p["y"].index_add_(0, cols, lr * (grad[seg] - reg * p["y"][cols]))
+            y.index_add_(0, cols, lr * (grad[seg] - reg * y[cols]))
 
     def _expand(self, u: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         raise NotImplementedError
-
-
-@contextmanager
-def _single_thread() -> Iterator[None]:
-    """Run torch single-threaded for a while: the SGD steps touch a few hundred rows each, and on a
-    loaded machine intra-op threads spinning on barriers made them ten times slower, not faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _take(table: Tensor, rows: Tensor) -> Tensor:
@@ -304,12 +320,6 @@ class BiasedMF(_FactorModel):
         >>> mf.predict(test)  # doctest: +SKIP
     """
 
-    def user_factors(self) -> np.ndarray:
-        return self.params["p"].numpy()
-
-    def item_factors(self) -> np.ndarray:
-        return self.params["q"].numpy()
-
 
 @dataclass
 class SVDpp(_FactorModel):
@@ -322,6 +332,7 @@ class SVDpp(_FactorModel):
     """
 
     implicit_feedback = True
+    stage = "svdpp"
     _indptr: Tensor = field(default_factory=lambda: torch.zeros(1, dtype=torch.long), init=False, repr=False)
     _indices: Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long), init=False, repr=False)
 
@@ -343,5 +354,7 @@ class SVDpp(_FactorModel):
     def _user_vectors(self) -> Tensor:
         users = torch.arange(len(self._indptr) - 1)
         seg, cols, norm = self._expand(users)
-        implicit = torch.zeros_like(self.params["p"]).index_add_(0, seg, self.params["y"][cols])
-        return self.params["p"] + implicit * norm[:, None]
+        p, y = self.params.user_factors, self.params.implicit
+        assert y is not None, "SVD++ draws its implicit factors when it fits"
+        implicit = torch.zeros_like(p).index_add_(0, seg, y[cols])
+        return p + implicit * norm[:, None]

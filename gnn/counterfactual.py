@@ -25,12 +25,11 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from core.errors import ModelError
+from core.schema import EdgeType, reverse_edge_type
 from gnn.graph import EdgeRows
-from gnn.model import RatingNet
+from gnn.model import RatingNet, node_inputs
 
 __all__ = ["EdgeRemovalEncoder"]
-
-EdgeType = tuple[str, str, str]
 
 # per node type: the nodes changed in some removal as codes ``removal * N_t + row``, sorted, and their
 # new states in the same order. Index bookkeeping is numpy (per call it is many tiny operations, where
@@ -42,16 +41,15 @@ class EdgeRemovalEncoder:
     """Encoder outputs of one user and one item with sets of edges removed from ``graph``, exactly.
 
     Args:
-        net: the trained network (its encoder is ``to_hetero`` over ``_Encoder``: per layer, SAGE per edge
-            type summed per node type, then LayerNorm, ReLU and the residual).
-        graph: its message-passing graph (every edge type with its reverse, as :func:`gnn.message_graph`).
+        net: the trained network; each layer is recomputed with :meth:`gnn.model.RatingNet.encoder_layer`.
+        graph: its message-passing graph (every edge type with its reverse, as :func:`gnn.graph.message_graph`).
     """
 
     def __init__(self, net: RatingNet, graph: HeteroData) -> None:
         self.net = net
         self.edge_types: list[EdgeType] = list(graph.edge_types)
         self.num_nodes = {t: int(graph[t].num_nodes) for t in graph.node_types}
-        self.layers = len(net.encoder.convs)
+        self.layers = net.layers
         # in-edges (sources sorted by destination) and out-edges (destinations sorted by source), with
         # row pointers: a node's edges are one slice, so a hub costs its edges and not a scan of the graph
         self._in: dict[EdgeType, tuple[np.ndarray, np.ndarray]] = {}
@@ -62,15 +60,11 @@ class EdgeRemovalEncoder:
             self._out[et] = _csr(src, dst, self.num_nodes[et[0]])
         net.eval()
         with torch.no_grad():
-            h = net.inputs(
-                {t: graph[t].x for t in graph.node_types if "x" in graph[t]},
-                {t: torch.arange(n) for t, n in self.num_nodes.items()},
-            )
+            h = net.inputs(*node_inputs(graph))
             self.states = [h]  # [L + 1] of {t: [N_t, hidden]}: the intact graph's state after each layer
-            full = {et: graph[et].edge_index for et in self.edge_types}
             for layer in range(self.layers):
-                src = {et: h[et[0]] for et in self.edge_types}
-                h = {t: self._step(layer, t, h[t], full, src) for t in self.num_nodes}
+                incoming = {et: (h[et[0]], graph[et].edge_index) for et in self.edge_types}
+                h = {t: net.encoder_layer(layer, t, h[t], incoming) for t in self.num_nodes}
                 self.states.append(h)
 
     def pair(self, user: int, item: int, removals: Sequence[EdgeRows]) -> tuple[Tensor, Tensor]:
@@ -115,10 +109,9 @@ class EdgeRemovalEncoder:
                 if src.size != dst.size:
                     raise ModelError(f"removal {k} of {edge_type}: {src.size} sources, {dst.size} targets")
                 ks = np.full_like(src, k)
-                s, rel, d = edge_type
                 parts.setdefault(edge_type, []).append(np.stack([ks, src, dst]))
                 # mirrored the way drop_edges mirrors: same-type relations both ways, others on rev_<rel>
-                back = edge_type if s == d else (d, f"rev_{rel}", s)
+                back = reverse_edge_type(edge_type)
                 if back in self._in:
                     parts.setdefault(back, []).append(np.stack([ks, dst, src]))
         return {et: np.concatenate(v, axis=1) for et, v in parts.items()}
@@ -158,8 +151,7 @@ class EdgeRemovalEncoder:
                 continue
             n_t = self.num_nodes[t]
             job_k, job_v = codes // n_t, codes % n_t
-            index: dict[EdgeType, Tensor] = {}
-            x_src: dict[EdgeType, Tensor] = {}
+            incoming: dict[EdgeType, tuple[Tensor, Tensor]] = {}
             for et in self.edge_types:
                 if et[2] != t:
                     continue
@@ -172,32 +164,11 @@ class EdgeRemovalEncoder:
                     keep = ~np.isin(here, (gone[0] * n_t + gone[2]) * n_s + gone[1])
                     src, owner = src[keep], owner[keep]
                 # one source row per edge, so edge e goes from row e to its job
-                index[et] = torch.from_numpy(np.stack([np.arange(owner.size), owner]))
-                x_src[et] = self._lookup(layer - 1, before, et[0], job_k[owner], src)
+                x_src = self._lookup(layer - 1, before, et[0], job_k[owner], src)
+                incoming[et] = (x_src, torch.from_numpy(np.stack([np.arange(owner.size), owner])))
             x_dst = self._lookup(layer - 1, before, t, job_k, job_v)
-            out[t] = (codes, self._step(layer - 1, t, x_dst, index, x_src))
+            out[t] = (codes, self.net.encoder_layer(layer - 1, t, x_dst, incoming))
         return out
-
-    def _step(
-        self,
-        layer: int,
-        t: str,
-        x_dst: Tensor,
-        edge_index: dict[EdgeType, Tensor],
-        x_src: dict[EdgeType, Tensor],
-    ) -> Tensor:
-        """One encoder layer for destination nodes of type ``t`` (``_Encoder.forward`` as ``to_hetero`` lifts
-        it): SAGE per incoming edge type, summed, then LayerNorm, ReLU and the residual."""
-        convs, norms = self.net.encoder.convs[layer], self.net.encoder.norms[layer]
-        total = None
-        for et in self.edge_types:
-            if et[2] != t:
-                continue
-            msg = convs["__".join(et)]((x_src[et], x_dst), edge_index[et])
-            total = msg if total is None else total + msg
-        if total is None:
-            raise ModelError(f"node type {t!r} receives no messages; the message graph should give it some")
-        return x_dst + torch.relu(norms[t](total))
 
     def _lookup(self, layer: int, changed: _Changed, t: str, k: np.ndarray, v: np.ndarray) -> Tensor:
         """States ``[len(v), hidden]`` of nodes ``v`` at ``layer`` in removals ``k``: the intact graph's,

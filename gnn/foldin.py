@@ -10,8 +10,8 @@ trained parameters, so with nothing removed nothing changes; removing a user's r
 user's parameters, removing someone's rating of the target item moves the item's.
 
 Example:
-    >>> fold = RatingFoldIn(users, items, ratings, model.arrays, mu=4.1, mf_mu=4.1, reg_user=15,
-    ...                     reg_item=10, mf_reg=0.1)  # doctest: +SKIP
+    >>> fold = RatingFoldIn(model.training, model.bias, model.mf, reg_user=15, reg_item=10,
+    ...                     mf_reg=0.1)  # doctest: +SKIP
     >>> bias, mf = fold.parts(user=3, item=17, removed=[(np.array([3]), np.array([5]))])  # doctest: +SKIP
 """
 
@@ -22,10 +22,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["RatingFoldIn"]
+from gnn.graph import RATED_EDGE, EdgeRows
+from gnn.params import BiasParams, MFParams, TrainingRatings
 
-# the removed RATED edges of one counterfactual: (user rows, item rows)
+__all__ = ["RatedRows", "RatingFoldIn", "rated_rows"]
+
 RatedRows = tuple[np.ndarray, np.ndarray]
+"""The removed RATED edges of one counterfactual: (user rows, item rows)."""
+
+
+def rated_rows(removal: EdgeRows | None) -> RatedRows:
+    """The removal's training ratings ``(user rows, item rows)``; empty when it removes none."""
+    users, items = (removal or {}).get(RATED_EDGE, ([], []))
+    return np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
 
 
 def _by(rows: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -39,46 +48,55 @@ class RatingFoldIn:
     """Refits of one user's and one item's bias and MF parameters on their training ratings minus a removal.
 
     Args:
-        users, items, ratings: the training ratings ``[E]`` (rows and values).
-        arrays: the model's part parameters (``bias_user``, ``bias_item``, ``mf_bu``, ``mf_bi``, ``mf_p``,
-            ``mf_q``).
-        mu, mf_mu: the bias baseline's and MF's global means.
+        training: the training ratings ``[E]`` (rows and values).
+        bias, mf: the trained bias baseline and MF part.
         reg_user, reg_item: the bias baseline's penalties; ``mf_reg``: MF's per-rating penalty.
     """
 
-    users: np.ndarray
-    items: np.ndarray
-    ratings: np.ndarray
-    arrays: dict[str, np.ndarray]
-    mu: float
-    mf_mu: float
+    training: TrainingRatings
+    bias: BiasParams
+    mf: MFParams
     reg_user: float
     reg_item: float
     mf_reg: float
 
     def __post_init__(self) -> None:
-        self._user_index = _by(self.users, len(self.arrays["mf_p"]))
-        self._item_index = _by(self.items, len(self.arrays["mf_q"]))
+        self._user_index = _by(self.training.users, len(self.mf.user_factors))
+        self._item_index = _by(self.training.items, len(self.mf.item_factors))
 
     def rated_items(self, user: int) -> np.ndarray:
         """Item rows of the user's training ratings."""
         ptr, order = self._user_index
-        return self.items[order[ptr[user] : ptr[user + 1]]]
+        return self.training.items[order[ptr[user] : ptr[user + 1]]]
 
     def parts(self, user: int, item: int, removed: Sequence[RatedRows]) -> tuple[np.ndarray, np.ndarray]:
         """Bias-part and MF-part predictions ``[len(removed)]`` of the pair after each removal (unclipped).
 
         An empty removal gives the trained parts' own prediction.
         """
-        a = self.arrays
-        mine = np.concatenate([[a["bias_user"][user], a["mf_bu"][user]], a["mf_p"][user]])
-        theirs = np.concatenate([[a["bias_item"][item], a["mf_bi"][item]], a["mf_q"][item]])
-        u = mine + self._fits(self._user_index, user, mine, self.items, a["bias_item"], a["mf_bi"], a["mf_q"],
-                              self.reg_user, [r[1][r[0] == user] for r in removed])  # fmt: skip
-        i = theirs + self._fits(self._item_index, item, theirs, self.users, a["bias_user"], a["mf_bu"],
-                                a["mf_p"], self.reg_item, [r[0][r[1] == item] for r in removed])  # fmt: skip
-        bias = self.mu + u[:, 0] + i[:, 0]
-        return bias, self.mf_mu + u[:, 1] + i[:, 1] + (u[:, 2:] * i[:, 2:]).sum(1)
+        b, m, t = self.bias, self.mf, self.training
+        mine = np.concatenate([[b.user[user], m.user_bias[user]], m.user_factors[user]])
+        theirs = np.concatenate([[b.item[item], m.item_bias[item]], m.item_factors[item]])
+        u = mine + self._fits(
+            self._user_index,
+            user,
+            mine,
+            t.items,
+            (b.item, m.item_bias, m.item_factors),
+            self.reg_user,
+            [r[1][r[0] == user] for r in removed],
+        )
+        i = theirs + self._fits(
+            self._item_index,
+            item,
+            theirs,
+            t.users,
+            (b.user, m.user_bias, m.user_factors),
+            self.reg_item,
+            [r[0][r[1] == item] for r in removed],
+        )
+        bias = b.mu + u[:, 0] + i[:, 0]
+        return bias, m.mu + u[:, 1] + i[:, 1] + (u[:, 2:] * i[:, 2:]).sum(1)
 
     def _fits(
         self,
@@ -86,25 +104,25 @@ class RatingFoldIn:
         row: int,
         trained: np.ndarray,
         others: np.ndarray,
-        other_bias: np.ndarray,
-        other_mf_bias: np.ndarray,
-        other_factors: np.ndarray,
+        other_side: tuple[np.ndarray, np.ndarray, np.ndarray],
         bias_reg: float,
         dropped: list[np.ndarray],
     ) -> np.ndarray:
         """Per removal, the change ``[R, 2 + factors]`` of one endpoint's bias-baseline bias, MF bias and MF
         factors (``trained``, in that order): refit(without) - refit(with), zeros where nothing is dropped,
         and ``-trained`` where nothing is left (the endpoint is then as unknown to these parts as a stranger).
+        ``other_side`` holds the other endpoints' bias-baseline biases, MF biases and MF factors, held fixed.
         """
+        other_bias, other_mf_bias, other_factors = other_side
         ptr, order = index
         mine = order[ptr[row] : ptr[row + 1]]
-        other, r = others[mine], self.ratings[mine].astype(np.float64)
+        other, r = others[mine], self.training.ratings[mine].astype(np.float64)
         out = np.zeros((len(dropped), 2 + other_factors.shape[1]))
         if not any(len(d) for d in dropped):
             return out
         design = np.hstack([np.ones((len(mine), 1)), other_factors[other].astype(np.float64)])
-        bias_target = r - self.mu - other_bias[other]
-        mf_target = r - self.mf_mu - other_mf_bias[other]
+        bias_target = r - self.bias.mu - other_bias[other]
+        mf_target = r - self.mf.mu - other_mf_bias[other]
 
         def refit(keep: np.ndarray) -> np.ndarray:
             n = int(keep.sum())

@@ -30,7 +30,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from core.errors import ModelError
-from core.schema import RATED, EdgeType
+from core.schema import RATED, EdgeType, reverse_edge_type
 from gnn.idmap import IdMap
 from kg.export import GraphExport
 
@@ -130,15 +130,15 @@ def message_graph(full: HeteroData, train_users: np.ndarray, train_items: np.nda
             edge_index = full[edge_type].edge_index
         if edge_index.numel() == 0:
             continue
-        src, rel, dst = edge_type
-        if src == dst:
+        reverse = reverse_edge_type(edge_type)
+        if reverse == edge_type:
             both = torch.cat([edge_index, edge_index.flip(0)], dim=1)
             graph[edge_type].edge_index = torch.unique(both, dim=1)
         else:
             # unique: duplicate ratings of one pair would count twice in the mean aggregation
             edge_index = torch.unique(edge_index, dim=1)
             graph[edge_type].edge_index = edge_index
-            graph[dst, f"rev_{rel}", src].edge_index = edge_index.flip(0)
+            graph[reverse].edge_index = edge_index.flip(0)
     linked = {t for et in graph.edge_types for t in (et[0], et[2])}
     for node_type in list(graph.node_types):
         if node_type not in linked and node_type not in ("user", "item"):
@@ -161,12 +161,10 @@ def drop_edges(graph: HeteroData, remove: EdgeRows) -> HeteroData:
         dst = torch.as_tensor(np.asarray(dst_rows), dtype=torch.long).reshape(-1)
         if src.numel() != dst.numel():
             raise ModelError(f"drop_edges[{edge_type}]: {src.numel()} sources but {dst.numel()} targets")
-        s, rel, d = edge_type
         _remove(out, edge_type, src, dst)
-        if s == d:
-            _remove(out, edge_type, dst, src)
-        elif (d, f"rev_{rel}", s) in out.edge_types:
-            _remove(out, (d, f"rev_{rel}", s), dst, src)
+        reverse = reverse_edge_type(edge_type)
+        if reverse in out.edge_types:  # a same-type relation is its own reverse: the mirrored edges go
+            _remove(out, reverse, dst, src)
     return out
 
 

@@ -12,7 +12,7 @@ from core.errors import ModelError
 from gnn import RATED_EDGE, TrainConfig, Trainer, planted_export, to_hetero_data
 from gnn.counterfactual import EdgeRemovalEncoder
 from gnn.graph import drop_edges, message_graph
-from gnn.rating_model import build_net
+from gnn.model import RatingNet
 
 
 @pytest.fixture(scope="module")
@@ -60,17 +60,13 @@ def _removals(graph, user: int, item: int, rng: np.random.Generator) -> list[dic
 @pytest.mark.parametrize("layers", [1, 2, 3])
 def test_removal_encoder_equals_a_whole_graph_pass(graph, layers):
     torch.manual_seed(layers)
-    net = build_net(graph, TrainConfig(hidden=8, layers=layers, num_neighbors=[5] * layers), mu=3.5)
+    net = RatingNet.for_graph(graph, TrainConfig(hidden=8, layers=layers, num_neighbors=[5] * layers), mu=3.5)
     net.eval()
     enc = EdgeRemovalEncoder(net, graph)
 
     def whole(g):
         with torch.no_grad():
-            return net.encode(
-                {t: g[t].x for t in g.node_types if "x" in g[t]},
-                {t: torch.arange(g[t].num_nodes) for t in g.node_types},
-                g.edge_index_dict,
-            )
+            return net.encode_graph(g)
 
     intact = whole(graph)
     for t, z in intact.items():
@@ -88,7 +84,7 @@ def test_removal_encoder_equals_a_whole_graph_pass(graph, layers):
 
 
 def test_removal_encoder_rejects_unknown_edge_types(graph):
-    net = build_net(graph, TrainConfig(hidden=8), mu=3.5)
+    net = RatingNet.for_graph(graph, TrainConfig(hidden=8), mu=3.5)
     with pytest.raises(ModelError, match="cannot drop"):
         EdgeRemovalEncoder(net, graph).pair(0, 0, [{("user", "likes", "item"): ([0], [0])}])
 

@@ -159,9 +159,9 @@ def test_unknown_keys_fall_back_to_biases(trained):
     pairs = pd.DataFrame({"user": ["stranger", user, "stranger"], "item": [item, "new-item", "new-item"]})
     parts = model.predict_parts(pairs)
     assert parts["source"].tolist() == ["bias", "bias", "global"]
-    mu = model.scalars["mu"]
+    mu = model.bias.mu
     assert parts["blend"][2] == pytest.approx(mu)
-    assert parts["blend"][0] == pytest.approx(mu + model.arrays["bias_item"][0])
+    assert parts["blend"][0] == pytest.approx(mu + model.bias.item[0])
     counts = model.cold_start(pairs)
     assert (counts.cold_users, counts.cold_items, counts.bias_fallback, counts.global_mean) == (2, 2, 2, 1)
 
@@ -188,7 +188,7 @@ def test_drop_edges_takes_back_what_the_edges_taught(trained):
     stranger = model.predict_parts(pd.DataFrame({"user": ["no-such-user"], "item": [item]}))
     assert after["bias"][0] == pytest.approx(stranger["bias"][0])
     row = model.id_map.rows("item", [item])[0]
-    assert after["mf"][0] == pytest.approx(model.scalars["mf_mu"] + model.arrays["mf_bi"][row])
+    assert after["mf"][0] == pytest.approx(model.mf.mu + model.mf.item_bias[row])
     assert np.array_equal(model.predict(pairs), before["blend"].to_numpy())  # cache not polluted
     # a brand link taught the GNN part alone
     made_by = next(et for et in model.graph.edge_types if et[1] == "made_by")

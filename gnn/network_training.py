@@ -1,0 +1,198 @@
+"""Training of the GNN part: AdamW on squared error, full-batch or neighbour-sampled mini-batches, early
+stopping on the validation RMSE of warm pairs.
+
+Each epoch draws a fresh share of the training ratings as its targets (``supervision_ratio``) and passes
+messages over the rest, so the encoder never sees the edge it is asked to score, as at prediction time.
+
+Example:
+    >>> net = RatingNet.for_graph(graph, config, mu=4.1)  # doctest: +SKIP
+    >>> epochs = fit_network(net, graph, train, val, config, minibatch=False)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+
+from core.errors import ModelError
+from core.progress import Progress
+from core.schema import EdgeType, reverse_edge_type
+from gnn.config import TrainConfig
+from gnn.graph import RATED_EDGE
+from gnn.metrics import rmse
+from gnn.model import RatingNet, node_inputs
+from gnn.sampler import link_loader
+from gnn.stopping import EarlyStopping
+
+__all__ = ["Rows", "fit_network"]
+
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Ratings as user rows, item rows (``-1`` where unknown) and values, ``[E]`` each."""
+
+
+@dataclass(frozen=True)
+class _Ratings:
+    """Ratings as tensors: user rows, item rows ``[E]`` (int64) and values ``[E]`` (float32)."""
+
+    users: Tensor
+    items: Tensor
+    ratings: Tensor
+
+    def subset(self, mask: Tensor) -> _Ratings:
+        return _Ratings(self.users[mask], self.items[mask], self.ratings[mask])
+
+
+def fit_network(
+    net: RatingNet,
+    graph: HeteroData,
+    train: Rows,
+    val: Rows,
+    config: TrainConfig,
+    *,
+    minibatch: bool,
+    progress: Progress | None = None,
+) -> int:
+    """Train ``net`` in place; restore its best validation state; return the epochs run.
+
+    ``progress("gnn", epoch, max_epochs)`` is called after each epoch.
+    """
+    opt = torch.optim.AdamW(net.parameter_groups(config.weight_decay), lr=config.lr)
+    ratings = _Ratings(
+        *(torch.from_numpy(a.astype(np.int64 if k < 2 else np.float32)) for k, a in enumerate(train))
+    )
+    val_users, val_items, val_ratings = _warm_validation(graph, ratings, val)
+    low, high = float(ratings.ratings.min()), float(ratings.ratings.max())
+    gen = torch.Generator().manual_seed(config.seed)
+    stopping = EarlyStopping[dict[str, Tensor]](config.patience)
+    epochs = 0
+    for epoch in range(config.max_epochs):
+        net.train()
+        targets, messages = _supervision(ratings, config.supervision_ratio, gen)
+        edges = _with_rated(graph.edge_index_dict, messages)
+        if minibatch:
+            _minibatch_epoch(net, opt, graph, edges, targets, config, epoch)
+        else:
+            _full_batch_step(net, opt, graph, edges, targets, config.bias_reg)
+        epochs = epoch + 1
+        if progress is not None:
+            progress("gnn", epochs, config.max_epochs)
+        if len(val_ratings) == 0 or (epochs % config.eval_every and epochs < config.max_epochs):
+            continue
+        score = _validation_rmse(net, graph, val_users, val_items, val_ratings, low, high)
+        if not np.isfinite(score):
+            raise ModelError(f"GNN training diverged at epoch {epochs} (validation RMSE {score})")
+        if stopping.update(score, lambda: copy.deepcopy(net.state_dict()), epochs=config.eval_every):
+            break
+    if stopping.best_state is not None:
+        net.load_state_dict(stopping.best_state)
+    net.eval()
+    return epochs
+
+
+def _warm_validation(graph: HeteroData, train: _Ratings, val: Rows) -> tuple[Tensor, Tensor, np.ndarray]:
+    """The validation ratings whose user and item both had training ratings (the pairs the GNN scores)."""
+    warm_user = torch.bincount(train.users, minlength=int(graph["user"].num_nodes)) > 0
+    warm_item = torch.bincount(train.items, minlength=int(graph["item"].num_nodes)) > 0
+    vu, vi = torch.from_numpy(val[0]), torch.from_numpy(val[1])
+    keep = (vu >= 0) & (vi >= 0)
+    keep[keep.clone()] = warm_user[vu[keep]] & warm_item[vi[keep]]
+    return vu[keep], vi[keep], val[2][keep.numpy()]
+
+
+def _supervision(ratings: _Ratings, ratio: float, gen: torch.Generator) -> tuple[_Ratings, _Ratings]:
+    """This epoch's target ratings and the ratings that carry its messages (all of them when ratio is 1)."""
+    if ratio >= 1.0:
+        return ratings, ratings
+    target = torch.rand(len(ratings.ratings), generator=gen) < ratio
+    return ratings.subset(target), ratings.subset(~target)
+
+
+def _with_rated(edge_index_dict: dict[EdgeType, Tensor], messages: _Ratings) -> dict[EdgeType, Tensor]:
+    """The message edges of one epoch: the given ratings (both directions) and every other edge type."""
+    out = dict(edge_index_dict)
+    forward = torch.stack([messages.users, messages.items])
+    out[RATED_EDGE] = forward
+    out[reverse_edge_type(RATED_EDGE)] = forward.flip(0)
+    return out
+
+
+def _loss(
+    net: RatingNet, pred: Tensor, truth: Tensor, users: Tensor, items: Tensor, bias_reg: float
+) -> Tensor:
+    penalty = net.bias_penalty(users, items)
+    return ((pred - truth) ** 2).mean() + bias_reg * penalty
+
+
+def _full_batch_step(
+    net: RatingNet,
+    opt: torch.optim.Optimizer,
+    graph: HeteroData,
+    edges: dict[EdgeType, Tensor],
+    targets: _Ratings,
+    bias_reg: float,
+) -> None:
+    """One optimiser step on all of this epoch's targets, messages passed over the whole graph."""
+    opt.zero_grad()
+    z = net.encode_graph(graph, edges)
+    u, i = targets.users, targets.items
+    _loss(net, net.decode(z["user"], z["item"], u, i, u, i), targets.ratings, u, i, bias_reg).backward()
+    opt.step()
+
+
+def _minibatch_epoch(
+    net: RatingNet,
+    opt: torch.optim.Optimizer,
+    graph: HeteroData,
+    edges: dict[EdgeType, Tensor],
+    targets: _Ratings,
+    config: TrainConfig,
+    epoch: int,
+) -> None:
+    """One pass over this epoch's target ratings in neighbour-sampled mini-batches."""
+    epoch_graph = graph.clone()
+    for edge_type, edge_index in edges.items():
+        epoch_graph[edge_type].edge_index = edge_index
+    loader = link_loader(
+        epoch_graph,
+        RATED_EDGE,
+        torch.stack([targets.users, targets.items]),
+        targets.ratings,
+        num_neighbors=list(config.num_neighbors),
+        batch_size=config.batch_size,
+        seed=config.seed * 100_003 + epoch,
+    )
+    featured = node_inputs(graph)[0]
+    for batch in loader:
+        opt.zero_grad()
+        n_id = {t: batch[t].n_id for t in batch.node_types}
+        z = net.encode(
+            {t: batch[t].x for t in featured if t in batch.node_types}, n_id, batch.edge_index_dict
+        )
+        store = batch[RATED_EDGE]
+        lu, li = store.edge_label_index
+        gu, gi = n_id["user"][lu], n_id["item"][li]
+        pred = net.decode(z["user"], z["item"], lu, li, gu, gi)
+        _loss(net, pred, store.edge_label, gu, gi, config.bias_reg).backward()
+        opt.step()
+
+
+def _validation_rmse(
+    net: RatingNet,
+    graph: HeteroData,
+    users: Tensor,
+    items: Tensor,
+    truth: np.ndarray,
+    low: float,
+    high: float,
+) -> float:
+    """RMSE of the network's clamped predictions on validation pairs, messages over the whole graph."""
+    net.eval()
+    with torch.no_grad():
+        z = net.encode_graph(graph)
+        pred = net.decode(z["user"], z["item"], users, items, users, items).clamp(low, high)
+    return rmse(pred.numpy(), truth)
