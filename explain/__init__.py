@@ -20,7 +20,7 @@ from explain.explainer import Explainer
 from explain.models import ExplainedPath, Explanation, PathNode, PathRecordError, PathRel
 from explain.report import (
     CatalogueCounts,
-    Recommendation,
+    ExplainedRecommendation,
     ReportData,
     ReportSummary,
     gini,
@@ -32,7 +32,7 @@ from explain.scoring import (
     CounterfactualScorer,
     LocalCounterfactualScorer,
     PathScorer,
-    Scores,
+    PathScores,
     ShapeScorer,
 )
 from explain.sentences import sentence
@@ -42,6 +42,7 @@ __all__ = [
     "CatalogueCounts",
     "CounterfactualScorer",
     "ExplainedPath",
+    "ExplainedRecommendation",
     "Explainer",
     "Explanation",
     "LocalCounterfactualScorer",
@@ -49,10 +50,9 @@ __all__ = [
     "PathRecordError",
     "PathRel",
     "PathScorer",
-    "Recommendation",
+    "PathScores",
     "ReportData",
     "ReportSummary",
-    "Scores",
     "ShapeScorer",
     "collect_report",
     "gini",

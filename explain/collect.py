@@ -16,14 +16,14 @@ import pandas as pd
 
 from core.errors import NotFoundError
 from explain.explainer import Explainer
-from explain.report import CatalogueCounts, Recommendation, ReportData
-from kg.paths import Reader, catalogue_counts, item_facts
+from explain.report import CatalogueCounts, ExplainedRecommendation, ReportData
+from kg import GraphStore
 
 __all__ = ["collect_report"]
 
 
 def collect_report(
-    store: Reader,
+    store: GraphStore,
     explainer: Explainer,
     recommendations: pd.DataFrame,
     *,
@@ -52,11 +52,11 @@ def collect_report(
     frame["rank"] = frame.groupby("user").cumcount() + 1
     if users is not None:
         frame = frame[frame["user"].isin({str(u) for u in users})]
-    facts = item_facts(store, frame["item"].unique().tolist())
+    facts = store.item_facts(frame["item"].unique().tolist())
     if brand is not None:
-        frame = frame[[brand in facts.get(i, {}).get("brands", []) for i in frame["item"]]]
+        frame = frame[[i in facts and brand in facts[i]["brands"] for i in frame["item"]]]
     if category is not None:
-        frame = frame[[category in facts.get(i, {}).get("categories", []) for i in frame["item"]]]
+        frame = frame[[i in facts and category in facts[i]["categories"] for i in frame["item"]]]
     if sample is not None:
         keep = sorted(frame["user"].unique())[:sample]
         frame = frame[frame["user"].isin(keep)]
@@ -67,7 +67,7 @@ def collect_report(
         if fact is None:
             raise NotFoundError(f"recommended item {item!r} is not in the graph")
         score = getattr(row, "score", None)
-        recs.append(Recommendation(
+        recs.append(ExplainedRecommendation(
             user=user, item=item, rank=int(str(row.rank)), name=fact["name"], brands=fact["brands"],
             categories=fact["categories"], predicted=None if score is None else float(score),
             explanation=explainer.explain(user, item, top),
@@ -80,6 +80,6 @@ def collect_report(
         slice=" · ".join(what) or "All recommendations",
         generated=generated or dt.date.today().isoformat(),
         recommendations=recs,
-        catalogue=CatalogueCounts(**catalogue_counts(store)),
+        catalogue=CatalogueCounts(**store.catalogue_counts()),
         samples=samples,
     )

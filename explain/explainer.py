@@ -9,13 +9,14 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from core.schema import Schema
 from explain.models import ExplainedPath, Explanation, from_record
 from explain.scoring import PathScorer, ShapeScorer
 from explain.sentences import sentence
-from kg.paths import Reader, candidate_paths, item_facts
+from kg import GraphStore
+from kg.paths import candidate_paths
 
 __all__ = ["Explainer", "preselect"]
 
@@ -39,7 +40,7 @@ class Explainer:
 
     def __init__(
         self,
-        store: Reader,
+        store: GraphStore,
         scorer: PathScorer | None = None,
         *,
         per_kind: int = 5,
@@ -72,7 +73,7 @@ class Explainer:
             self.store, user, item, self.per_kind,
             min_rating=self.min_rating, hub_cap=self.hub_cap, schema=self.schema,
         )  # fmt: skip
-        paths = [from_record(dict(r)) for r in records]
+        paths = [from_record(r) for r in records]
         for p in paths:
             p.sentence = sentence(p, self.audience)
         return paths
@@ -96,15 +97,12 @@ class Explainer:
         if paths:
             name = paths[0].nodes[-1].name
         else:
-            name = item_facts(self.store, [item]).get(item, {}).get("name", item)
+            facts = self.store.item_facts([item])
+            name = facts[item]["name"] if item in facts else item
         return Explanation(
             user=user, item=item, item_name=name, scoring=self.scorer.name, predicted=scores.predicted,
             paths=_diverse(ranked, top, self.max_per_kind), candidates=len(paths),
         )  # fmt: skip
-
-    def explain_many(self, pairs: Iterable[tuple[str, str]], top: int = 3) -> list[Explanation]:
-        """:meth:`explain` for each ``(user, item)`` pair, in order."""
-        return [self.explain(u, i, top) for u, i in pairs]
 
 
 def _diverse(ranked: Sequence[ExplainedPath], top: int, per_kind: int | None) -> list[ExplainedPath]:

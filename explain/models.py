@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import KGRecError
+from kg.records import PathRecord
 
 __all__ = ["ExplainedPath", "Explanation", "PathNode", "PathRecordError", "PathRel", "from_record"]
 
@@ -75,7 +76,7 @@ class Explanation(BaseModel):
     candidates: int = Field(0, ge=0, description="candidate paths found before keeping the top ones")
 
 
-def from_record(record: dict[str, Any]) -> ExplainedPath:
+def from_record(record: PathRecord) -> ExplainedPath:
     """An :class:`ExplainedPath` (not yet scored) from a :class:`kg.paths.PathRecord`."""
     try:
         return ExplainedPath.model_validate(record)

@@ -23,7 +23,7 @@ from explain.svg import LABEL_COLOURS, path_svg
 
 __all__ = [
     "CatalogueCounts",
-    "Recommendation",
+    "ExplainedRecommendation",
     "ReportData",
     "ReportSummary",
     "gini",
@@ -45,7 +45,7 @@ class CatalogueCounts(BaseModel):
     categories: int = Field(ge=0)
 
 
-class Recommendation(BaseModel):
+class ExplainedRecommendation(BaseModel):
     """One recommended item for one user, with the facts the report shows and its explanation."""
 
     model_config = ConfigDict(extra="forbid")
@@ -69,7 +69,7 @@ class ReportData(BaseModel):
     title: str
     slice: str
     generated: str
-    recommendations: list[Recommendation]
+    recommendations: list[ExplainedRecommendation]
     catalogue: CatalogueCounts
     samples: int = Field(6, ge=0)
 

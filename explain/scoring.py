@@ -1,12 +1,13 @@
 """How much a path matters: counterfactually with the rating model, or by its shape when there is none.
 
-A scorer is any callable ``scorer(user, item, paths) -> Scores``. :class:`CounterfactualScorer` removes the
-path's edges from the model's input (the GNN's message passing; for ratings on the path, also what they
-taught the bias and MF parts about the pair's user and item) and measures the drop in the predicted rating
-(``score = predicted - predicted_without_path``; positive: the path pushed the rating up). It only needs an
-object with ``predict(pairs, drop_edges=...)`` and ``id_map`` (a :class:`gnn.RatingModel`), so this module
-does not import torch itself. :class:`ShapeScorer` is the fallback: a score in ``[0, 1]`` from the user's
-rating of the anchor item, the support the path has in the data, and its length.
+A scorer is any callable ``scorer(user, item, paths) -> PathScores``. :class:`CounterfactualScorer`
+removes the path's edges from the model's input (the GNN's message passing; for ratings on the path, also
+what they taught the bias and MF parts about the pair's user and item) and measures the drop in the
+predicted rating (``score = predicted - predicted_without_path``; positive: the path pushed the rating up).
+It only needs an object with ``predict(pairs, drop_edges=...)`` and ``id_map`` (:class:`PredictsWithDrop`,
+which :class:`gnn.RatingModel` is), so importing this module does not load torch. :class:`ShapeScorer` is
+the fallback: a score in ``[0, 1]`` from the user's rating of the anchor item, the support the path has in
+the data, and its length.
 
 Example:
     >>> from gnn import RatingModel  # doctest: +SKIP
@@ -16,29 +17,36 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from core.kinds import PathKind
 from core.schema import EdgeType, Schema
 from explain.models import ExplainedPath
 
 __all__ = [
     "CounterfactualScorer",
+    "EdgeRemoval",
+    "KeyRows",
     "LocalCounterfactualScorer",
     "PathScorer",
+    "PathScores",
     "PredictsWithDrop",
-    "Scores",
+    "PredictsWithout",
     "ShapeScorer",
     "edge_rows",
 ]
 
+EdgeRemoval = Mapping[EdgeType, tuple[list[int], list[int]]]
+"""Edges to take out of the model's input, as model rows per forward edge type (see :func:`edge_rows`)."""
+
 
 @dataclass(frozen=True)
-class Scores:
+class PathScores:
     """One score per path, in order; ``predicted`` is the model's rating of the pair when a model scored."""
 
     values: list[float]
@@ -48,15 +56,35 @@ class Scores:
 class PathScorer(Protocol):
     name: str
 
-    def __call__(self, user: str, item: str, paths: Sequence[ExplainedPath]) -> Scores: ...
+    def __call__(self, user: str, item: str, paths: Sequence[ExplainedPath]) -> PathScores: ...
+
+
+class KeyRows(Protocol):
+    """Dataset keys to model rows (:class:`gnn.IdMap` is one)."""
+
+    def rows(self, node_type: str, keys: Iterable[object]) -> np.ndarray:
+        """Row of each key (int), ``-1`` for a key the model does not know."""
+        ...
 
 
 class PredictsWithDrop(Protocol):
-    """What the counterfactual needs of a model (:class:`gnn.RatingModel` has it)."""
+    """What :class:`CounterfactualScorer` needs of a model (:class:`gnn.RatingModel` has it)."""
 
-    id_map: Any
+    # read-only, so a model may hold a richer map (gnn.IdMap) than this protocol asks for
+    @property
+    def id_map(self) -> KeyRows: ...
 
-    def predict(self, pairs: pd.DataFrame, *, drop_edges: Any = None) -> np.ndarray: ...
+    def predict(self, pairs: pd.DataFrame, *, drop_edges: EdgeRemoval | None = None) -> np.ndarray:
+        """Predicted rating ``[len(pairs)]`` of ``user``/``item`` pairs, without ``drop_edges`` if given."""
+        ...
+
+
+class PredictsWithout(PredictsWithDrop, Protocol):
+    """What :class:`LocalCounterfactualScorer` needs: also every removal's prediction in one call."""
+
+    def predict_without(self, user: str, item: str, removals: Sequence[EdgeRemoval]) -> np.ndarray:
+        """``predict`` of the pair once per removal ``[len(removals)]``."""
+        ...
 
 
 class ShapeScorer:
@@ -71,14 +99,14 @@ class ShapeScorer:
     def __init__(self, max_rating: float = 5.0) -> None:
         self.max_rating = max_rating
 
-    def __call__(self, user: str, item: str, paths: Sequence[ExplainedPath]) -> Scores:
-        return Scores([self.score(p) for p in paths])
+    def __call__(self, user: str, item: str, paths: Sequence[ExplainedPath]) -> PathScores:
+        return PathScores([self.score(p) for p in paths])
 
     def score(self, path: ExplainedPath) -> float:
         rating = path.rels[0].properties.get("rating")
         strength = float(rating) / self.max_rating if isinstance(rating, int | float) else 0.5
         s = path.support
-        if path.kind == "similar_users":
+        if path.kind == PathKind.SIMILAR_USERS:
             share = min(float(s.get("agree", 0)), 5.0) / 5.0
         else:
             share = float(s["both"]) / float(s["fans"]) if s.get("fans") else 0.0
@@ -86,7 +114,7 @@ class ShapeScorer:
 
 
 def edge_rows(
-    path: ExplainedPath, schema: Schema, id_map: Any, keep: set[EdgeType] | None = None
+    path: ExplainedPath, schema: Schema, id_map: KeyRows, keep: set[EdgeType] | None = None
 ) -> dict[EdgeType, tuple[list[int], list[int]]]:
     """The path's edges as model rows per forward edge type: ``{("user", "rated", "item"): ([u], [i])}``.
 
@@ -121,7 +149,7 @@ class CounterfactualScorer:
         # drop_edges refuses edge types the message graph lacks (e.g. an entity type with no edges)
         self._keep: set[EdgeType] | None = set(graph.edge_types) if graph is not None else None
 
-    def __call__(self, user: str, item: str, paths: Sequence[ExplainedPath]) -> Scores:
+    def __call__(self, user: str, item: str, paths: Sequence[ExplainedPath]) -> PathScores:
         pair = pd.DataFrame({"user": [user], "item": [item]})
         base = float(self.model.predict(pair)[0])
         values = []
@@ -129,7 +157,7 @@ class CounterfactualScorer:
             rows = edge_rows(path, self.schema, self.model.id_map, self._keep)
             after = float(self.model.predict(pair, drop_edges=rows)[0]) if rows else base
             values.append(round(base - after, 6))
-        return Scores(values, predicted=round(base, 6))
+        return PathScores(values, predicted=round(base, 6))
 
 
 class LocalCounterfactualScorer(CounterfactualScorer):
@@ -143,11 +171,15 @@ class LocalCounterfactualScorer(CounterfactualScorer):
     """
 
     name = "counterfactual"
+    model: PredictsWithout
 
-    def __call__(self, user: str, item: str, paths: Sequence[ExplainedPath]) -> Scores:
-        m: Any = self.model
+    def __init__(self, model: PredictsWithout, schema: Schema) -> None:
+        super().__init__(model, schema)
+
+    def __call__(self, user: str, item: str, paths: Sequence[ExplainedPath]) -> PathScores:
+        m = self.model
         base = float(m.predict(pd.DataFrame({"user": [user], "item": [item]}))[0])
         removals = [edge_rows(p, self.schema, m.id_map, self._keep) for p in paths]
         after = m.predict_without(user, item, removals) if paths else np.empty(0)
         values = [round(base - float(a), 6) if r else 0.0 for r, a in zip(removals, after, strict=True)]
-        return Scores(values, predicted=round(base, 6))
+        return PathScores(values, predicted=round(base, 6))

@@ -18,18 +18,19 @@ Example:
 
 from __future__ import annotations
 
+from core.kinds import PathKind
 from explain.models import ExplainedPath
 
-__all__ = ["KIND_TITLES", "emphasis", "sentence", "stars"]
+__all__ = ["KIND_TITLES", "emphasis", "kind_title", "sentence", "stars"]
 
 KIND_TITLES: dict[str, str] = {
-    "brand": "Same brand",
-    "category": "Same category",
-    "parent_category": "Related category",
-    "also_bought": "Bought together",
-    "also_viewed": "Viewed together",
-    "similar_users": "Similar customers",
-    "entity": "Shared attribute",
+    PathKind.BRAND: "Same brand",
+    PathKind.CATEGORY: "Same category",
+    PathKind.PARENT_CATEGORY: "Related category",
+    PathKind.ALSO_BOUGHT: "Bought together",
+    PathKind.ALSO_VIEWED: "Viewed together",
+    PathKind.SIMILAR_USERS: "Similar customers",
+    PathKind.ENTITY: "Shared attribute",
 }
 """A short title per path kind, for tables and legends; other item links are titled from their type."""
 
@@ -47,6 +48,12 @@ def stars(rating: float | int | str | None) -> str:
 
 
 def kind_title(kind: str) -> str:
+    """The title of a path kind, for tables and legends; a dataset's own item link in words.
+
+    Example:
+        >>> kind_title("similar_users"), kind_title("same_author")
+        ('Similar customers', 'Same author')
+    """
     return KIND_TITLES.get(kind, kind.replace("_", " ").capitalize())
 
 
@@ -54,7 +61,7 @@ def sentence(path: ExplainedPath, audience: str = "customers") -> str:
     """The sentence for ``path``; ``audience`` names the people behind ratings ("readers", "customers")."""
     n, r = path.nodes, path.rels
     target = emphasis(n[-1].name)
-    if path.kind == "similar_users":
+    if path.kind == PathKind.SIMILAR_USERS:
         anchor, other = emphasis(n[1].name), n[2].name
         agree = path.support.get("agree")
         alike = (
@@ -68,17 +75,17 @@ def sentence(path: ExplainedPath, audience: str = "customers") -> str:
         )
     anchor = emphasis(n[1].name)
     opening = f"You rated {anchor} {stars(r[0].properties.get('rating'))}"
-    if path.kind == "brand":
+    if path.kind == PathKind.BRAND:
         middle = f"{target} is also made by {n[2].name}"
-    elif path.kind == "category":
+    elif path.kind == PathKind.CATEGORY:
         middle = f"{target} is in the same category, {n[2].name}"
-    elif path.kind == "parent_category":
+    elif path.kind == PathKind.PARENT_CATEGORY:
         middle = f"{target} is in {n[4].name}, next to {n[2].name} under {n[3].name}"
-    elif path.kind == "entity":
+    elif path.kind == PathKind.ENTITY:
         middle = f"{target} shares its {n[2].label.lower()}, {n[2].name}"
-    elif path.kind == "also_bought":
+    elif path.kind == PathKind.ALSO_BOUGHT:
         middle = f"{audience} often buy it together with {target}"
-    elif path.kind == "also_viewed":
+    elif path.kind == PathKind.ALSO_VIEWED:
         middle = f"{audience} who look at it also look at {target}"
     else:
         link = r[-1].type.lower().replace("_", " ")

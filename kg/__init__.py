@@ -1,7 +1,8 @@
 """The knowledge graph in Neo4j: the managed server, batched loads, exploration and export.
 
 The graph's vocabulary (labels, relationship types, :class:`core.Schema`) lives one layer down in
-:mod:`core.schema`; this package is the only one that talks to Neo4j.
+:mod:`core.schema`; this package is the only one that talks to Neo4j. Every Cypher statement is in
+:mod:`kg.queries`; what reads hand upwards are the typed records of :mod:`kg.records`.
 
 Example:
     >>> from kg import GraphStore
@@ -11,14 +12,37 @@ Example:
 """
 
 from kg.export import GraphExport
+from kg.records import (
+    CatalogueCountsRecord,
+    GraphStats,
+    ItemCardRecord,
+    ItemFactsRecord,
+    LeaningRecord,
+    PathNodeRecord,
+    PathRecord,
+    PathRelRecord,
+    RaterRecord,
+    SearchHitRecord,
+    SimilarItemRecord,
+)
 from kg.server import ManagedNeo4j, ServerStatus
-from kg.store import GraphStats, GraphStore, connect_driver
+from kg.store import GraphStore, connect_driver
 
 __all__ = [
+    "CatalogueCountsRecord",
     "GraphExport",
     "GraphStats",
     "GraphStore",
+    "ItemCardRecord",
+    "ItemFactsRecord",
+    "LeaningRecord",
     "ManagedNeo4j",
+    "PathNodeRecord",
+    "PathRecord",
+    "PathRelRecord",
+    "RaterRecord",
+    "SearchHitRecord",
     "ServerStatus",
+    "SimilarItemRecord",
     "connect_driver",
 ]

@@ -263,12 +263,6 @@ class ManagedNeo4j:
             plugins=plugins,
         )
 
-    def wipe(self) -> None:
-        """Stop the server and delete the workspace's graph data (keeps jars and the password)."""
-        self.stop()
-        for name in ("data", "logs", "run"):
-            shutil.rmtree(self.root / name, ignore_errors=True)
-
 
 def _config(port: int, dirs: dict[str, Path], plugins: Path) -> str:
     return "\n".join(

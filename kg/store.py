@@ -11,9 +11,8 @@ Example:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import neo4j
 import numpy as np
@@ -39,20 +38,20 @@ from core.schema import (
 )
 from core.settings import Settings
 from kg.export import GraphExport
+from kg.records import (
+    CatalogueCountsRecord,
+    GraphStats,
+    ItemCardRecord,
+    ItemFactsRecord,
+    LeaningRecord,
+    RaterRecord,
+    SearchHitRecord,
+    SimilarItemRecord,
+)
 from kg.server import ManagedNeo4j, read_password
 from loaders.records import Dataset
 
-__all__ = ["GraphStats", "GraphStore", "connect_driver"]
-
-"""Called as ``progress(step, done, total)`` during long work."""
-
-
-@dataclass(frozen=True)
-class GraphStats:
-    """Node count per label and relationship count per type."""
-
-    nodes: dict[str, int]
-    relationships: dict[str, int]
+__all__ = ["GraphStore", "connect_driver"]
 
 
 def connect_driver(
@@ -261,10 +260,7 @@ class GraphStore:
         if len(keys) != len(vectors):
             raise Neo4jError(f"{len(keys)} keys but {len(vectors)} vectors")
         dim = int(vectors.shape[1])
-        existing = self.read(
-            "SHOW VECTOR INDEXES YIELD name, options WHERE name = $name RETURN options",
-            {"name": f"{node.pyg}_embedding"},
-        )
+        existing = self.read(q.VECTOR_INDEX_OPTIONS, {"name": q.embedding_index(node)})
         if existing and existing[0]["options"]["indexConfig"].get("vector.dimensions") != dim:
             self.write_query(q.drop_vector_index(node))
         self.write_query(q.create_vector_index(node, dim))
@@ -274,9 +270,9 @@ class GraphStore:
         self.write_query(q.AWAIT_INDEXES)
         return len(rows)
 
-    def similar_items(self, item: str, k: int = 10) -> list[dict[str, Any]]:
-        """Nearest items by stored embedding, through the vector index."""
-        return self.read(q.SIMILAR_ITEMS, {"item": item, "k": k})
+    def similar_items(self, item: str, k: int = 10) -> list[SimilarItemRecord]:
+        """Nearest items by stored embedding, through the vector index, nearest first."""
+        return cast(list[SimilarItemRecord], self.read(q.SIMILAR_ITEMS, {"item": item, "k": k}))
 
     # -- serving ------------------------------------------------------------------------------------
     def rated_items(self, user: str) -> pd.DataFrame:
@@ -293,24 +289,26 @@ class GraphStore:
             chosen = in_category if chosen is None else chosen & in_category
         return chosen
 
-    def item_cards(self, items: Sequence[str], unseen_by: str | None = None) -> dict[str, dict[str, Any]]:
+    def item_cards(self, items: Sequence[str], unseen_by: str | None = None) -> dict[str, ItemCardRecord]:
         """Title, brand and categories per item key, for display; without the items ``unseen_by`` rated."""
-        return {r["item"]: r for r in self.read(q.ITEM_CARDS, {"items": list(items), "user": unseen_by})}
+        rows = cast(list[ItemCardRecord], self.read(q.ITEM_CARDS, {"items": list(items), "user": unseen_by}))
+        return {r["item"]: r for r in rows}
 
-    def search(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
+    def search(self, query: str, limit: int = 50) -> list[SearchHitRecord]:
         """Full-text matches on item title and description, best first."""
-        return self.read(q.SEARCH_ITEMS, {"query": query, "limit": limit})
+        return cast(list[SearchHitRecord], self.read(q.SEARCH_ITEMS, {"query": query, "limit": limit}))
 
-    def leanings(self, user: str, limit: int = 10) -> dict[RelType, list[dict[str, Any]]]:
+    def leanings(self, user: str, limit: int = 10) -> dict[RelType, list[LeaningRecord]]:
         """Per item-to-entity relationship of the schema (brand, category, any further entity type): the
         nodes the user's rated items reach, most-rated first, with ``name``, ``ratings``, ``mean_rating``."""
         params = {"user": user, "limit": limit}
-        return {rel: self.read(q.user_leaning(rel), params) for rel in self.schema().rel_types
-                if rel.source == ITEM and rel.target not in (ITEM, USER)}  # fmt: skip
+        reached = [r for r in self.schema().rel_types if r.source == ITEM and r.target not in (ITEM, USER)]
+        return {rel: cast(list[LeaningRecord], self.read(q.user_leaning(rel), params)) for rel in reached}
 
-    def users_rating_alike(self, item: str, rating: float, limit: int = 200) -> list[dict[str, Any]]:
+    def users_rating_alike(self, item: str, rating: float, limit: int = 200) -> list[RaterRecord]:
         """Users who rated ``item`` within one star of ``rating``."""
-        return self.read(q.USERS_RATING_ALIKE, {"item": item, "rating": rating, "limit": limit})
+        params = {"item": item, "rating": rating, "limit": limit}
+        return cast(list[RaterRecord], self.read(q.USERS_RATING_ALIKE, params))
 
     def top_raters(self, limit: int = 10) -> list[str]:
         """The users with the most ratings."""
@@ -322,8 +320,20 @@ class GraphStore:
     def has_item(self, item: str) -> bool:
         return bool(self.read(q.ITEM_EXISTS, {"item": item})[0]["n"])
 
+    def item_facts(self, items: Sequence[str]) -> dict[str, ItemFactsRecord]:
+        """Name, brands and categories per item key, for reports; items the graph lacks are absent."""
+        rows = self.read(q.ITEM_FACTS, {"items": list(dict.fromkeys(items))})
+        return {
+            r["item"]: {"name": r["name"], "brands": r["brands"], "categories": r["categories"]} for r in rows
+        }
+
+    def catalogue_counts(self) -> CatalogueCountsRecord:
+        """Items, brands, and categories that hold items directly: the denominators of coverage."""
+        return cast(CatalogueCountsRecord, self.read(q.CATALOGUE_COUNTS)[0])
+
     # -- reading ------------------------------------------------------------------------------------
     def stats(self) -> GraphStats:
+        """Node count per label and relationship count per type of the schema the database holds."""
         schema = self.schema()
         nodes = {n.label: self.read(q.count_nodes(n))[0]["n"] for n in schema.node_types}
         rels = {r.type: self.read(q.count_relationships(r))[0]["n"] for r in schema.rel_types}
@@ -362,9 +372,6 @@ class GraphStore:
         if "target" in frame:
             frame["target"] = frame["target"].astype(str)
         return frame
-
-    def iter_rows(self, query: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        yield from self.read(query, params)
 
 
 def _plain(value: Any) -> Any:

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from core.settings import Settings
 from kg import GraphStore
+from kg.queries import ITEM_EMBEDDING_INDEX, ITEM_TEXT_INDEX
 from kgrec.cli import app
 from loaders.demo import DEMO_TREE, demo_dataset
 from loaders.records import Dataset, LoadReport
@@ -34,7 +35,7 @@ ROOT_OF_BRANCH = {branch: root for root, sub in DEMO_TREE.items() for branch in 
 USER = "U00002"  # demo users love branch (u % 6): Coffee
 COLD_ITEM = "I09999"
 # String literals a query may hold: index names and syntax, never a user's value.
-ALLOWED_LITERALS = {"HAS_", "item_text", "item_embedding", " > "}
+ALLOWED_LITERALS = {"HAS_", ITEM_TEXT_INDEX, ITEM_EMBEDDING_INDEX, " > "}
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ import pytest
 from explain import (
     CatalogueCounts,
     ExplainedPath,
+    ExplainedRecommendation,
     Explanation,
     PathNode,
     PathRel,
-    Recommendation,
     ReportData,
     gini,
     path_svg,
@@ -42,9 +42,9 @@ def sample_data(samples: int = 6) -> ReportData:
         for rank, (item, brand) in enumerate([("Grinder <2>", "Crema & Co"), ("Kettle", "Bean Theory")], 1):
             path = brand_path(f"U{u}", "Grinder 1", brand, item, 0.5 / rank)
             explanation = Explanation(user=f"U{u}", item=item, item_name=item, scoring="shape", paths=[path])
-            recs.append(Recommendation(user=f"U{u}", item=item, rank=rank, name=item, brands=[brand],
+            recs.append(ExplainedRecommendation(user=f"U{u}", item=item, rank=rank, name=item, brands=[brand],
                                        categories=["Coffee"], predicted=4.5, explanation=explanation))  # fmt: skip
-    recs.append(Recommendation(user="U9", item="Mug", rank=1, name="Mug", brands=["Oven Bird"]))
+    recs.append(ExplainedRecommendation(user="U9", item="Mug", rank=1, name="Mug", brands=["Oven Bird"]))
     return ReportData(
         title="Coffee <report>", slice="Category: Coffee", generated="2026-11-28", recommendations=recs,
         catalogue=CatalogueCounts(items=20, brands=4, categories=6), samples=samples,

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+import kg.queries as q
 from core.errors import LoadError, WriteRefusedError
+from core.schema import Schema
 from kg import GraphStore
 from loaders import read_amazon2018, read_hin, read_table
 from loaders.demo import demo_dataset
@@ -99,7 +101,7 @@ def test_constraints_and_fulltext_index_exist(store: GraphStore) -> None:
     store.write(demo_dataset(n_users=5, n_items=12, ratings_per_user=4)[0])
     constraints = {r["name"] for r in store.read("SHOW CONSTRAINTS YIELD name RETURN name")}
     assert {"user_id_unique", "item_id_unique", "brand_name_unique", "category_name_unique"} <= constraints
-    hits = store.read("CALL db.index.fulltext.queryNodes('item_text', $q) YIELD node RETURN node.id AS id",
+    hits = store.read(f"CALL db.index.fulltext.queryNodes('{q.ITEM_TEXT_INDEX}', $q) YIELD node RETURN node.id AS id",
                       {"q": "grinder"})  # fmt: skip
     assert hits and all(h["id"].startswith("I") for h in hits)
 
@@ -134,3 +136,34 @@ def test_magazine_publishers_and_category_hierarchy(store: GraphStore) -> None:
 
 def test_apoc_core_is_loaded(store: GraphStore) -> None:
     assert store.read("RETURN apoc.version() AS v")[0]["v"].startswith("5.26")
+
+
+def _statements(schema: Schema) -> list[str]:
+    """Every statement of kg.queries that plans (schema commands, SHOW and DROP do not take ``EXPLAIN``),
+    built for every node and relationship type of ``schema``."""
+    constants = [getattr(q, name) for name in q.__all__ if name.isupper() and not name.endswith("_INDEX")]
+    statements = [s for s in constants if isinstance(s, str) and not s.startswith(("CREATE", "SHOW", "DROP"))]
+    per_node = (q.merge_nodes, q.delete_load_nodes, q.count_nodes, q.export_nodes, q.set_embeddings)
+    per_rel = (
+        q.merge_links,
+        q.delete_load_relationships,
+        q.count_relationships,
+        q.export_links,
+        q.user_leaning,
+    )
+    statements += [build(node) for node in schema.node_types for build in per_node]
+    statements += [build(rel) for rel in schema.rel_types for build in per_rel]
+    statements += [q.item_link_paths(link) for link in schema.item_links]
+    statements += [q.entity_paths(entity) for entity in schema.entities]
+    rated = (schema.rel_type("RATED"), 0, 1, True)
+    statements.append(q.recorded_path_exists([schema.node_type("User"), schema.node_type("Item")], [rated]))
+    return statements
+
+
+def test_every_query_plans_on_neo4j(store: GraphStore) -> None:
+    """A typo in any statement (constant or built) fails here, not on the first user who reaches it."""
+    schema = Schema.core().with_entity("Genre").with_item_link("SAME_AUTHOR")
+    statements = _statements(schema)
+    assert len(statements) > 60
+    for statement in statements:
+        assert store.write_query(f"EXPLAIN {statement}") == [], statement

@@ -1,0 +1,125 @@
+"""Every Cypher statement kgrec sends, named by intent, in small modules by what they are for.
+
+- :mod:`kg.queries.indexes`: constraints and indexes, and their names (created ``IF NOT EXISTS``).
+- :mod:`kg.queries.loading`: batched ``UNWIND $rows ... MERGE`` writes, embeddings, removals.
+- :mod:`kg.queries.reading`: what the database holds (labels, types, counts) and the export.
+- :mod:`kg.queries.serving`: the reads behind recommendations, search, profiles and reports.
+- :mod:`kg.queries.explaining`: the explanation path patterns and their checks.
+
+Labels and relationship types come from :mod:`core.schema` (validated identifiers, never user input); every
+value is a ``$parameter``. Statements that depend on a registered entity type or item link are built by
+small functions from those validated names. Every statement is re-exported here: ``import kg.queries as q``.
+
+Example:
+    >>> from core.schema import USER
+    >>> count_nodes(USER)
+    'MATCH (n:User) RETURN count(n) AS n'
+"""
+
+from __future__ import annotations
+
+from kg.queries.explaining import (
+    BRAND_PATHS,
+    CATEGORY_PATHS,
+    CO_RATING_SUPPORT,
+    ENDPOINTS_EXIST,
+    PARENT_CATEGORY_PATHS,
+    SIMILAR_USER_PATHS,
+    entity_paths,
+    item_link_paths,
+    recorded_path_exists,
+)
+from kg.queries.indexes import (
+    AWAIT_INDEXES,
+    CREATE_ITEM_TEXT_INDEX,
+    CREATE_LOAD_ID_INDEXES,
+    ITEM_EMBEDDING_INDEX,
+    ITEM_TEXT_INDEX,
+    VECTOR_INDEX_OPTIONS,
+    create_key_constraint,
+    create_vector_index,
+    drop_vector_index,
+    embedding_index,
+)
+from kg.queries.loading import (
+    DELETE_ALL_BATCH,
+    MERGE_NAIVE_RATING,
+    MERGE_RATINGS,
+    delete_load_nodes,
+    delete_load_relationships,
+    merge_links,
+    merge_nodes,
+    set_embeddings,
+)
+from kg.queries.reading import (
+    LIST_LABELS,
+    LIST_REL_TYPES,
+    count_nodes,
+    count_relationships,
+    export_links,
+    export_nodes,
+)
+from kg.queries.serving import (
+    CATALOGUE_COUNTS,
+    ITEM_CARDS,
+    ITEM_EXISTS,
+    ITEM_FACTS,
+    ITEMS_IN_CATEGORY,
+    ITEMS_OF_BRAND,
+    RATED_BY_USER,
+    SEARCH_ITEMS,
+    SIMILAR_ITEMS,
+    TOP_RATERS,
+    USER_EXISTS,
+    USERS_RATING_ALIKE,
+    user_leaning,
+)
+
+__all__ = [
+    "AWAIT_INDEXES",
+    "BRAND_PATHS",
+    "CATALOGUE_COUNTS",
+    "CATEGORY_PATHS",
+    "CO_RATING_SUPPORT",
+    "CREATE_ITEM_TEXT_INDEX",
+    "CREATE_LOAD_ID_INDEXES",
+    "DELETE_ALL_BATCH",
+    "ENDPOINTS_EXIST",
+    "ITEMS_IN_CATEGORY",
+    "ITEMS_OF_BRAND",
+    "ITEM_CARDS",
+    "ITEM_EMBEDDING_INDEX",
+    "ITEM_EXISTS",
+    "ITEM_FACTS",
+    "ITEM_TEXT_INDEX",
+    "LIST_LABELS",
+    "LIST_REL_TYPES",
+    "MERGE_NAIVE_RATING",
+    "MERGE_RATINGS",
+    "PARENT_CATEGORY_PATHS",
+    "RATED_BY_USER",
+    "SEARCH_ITEMS",
+    "SIMILAR_ITEMS",
+    "SIMILAR_USER_PATHS",
+    "TOP_RATERS",
+    "USERS_RATING_ALIKE",
+    "USER_EXISTS",
+    "VECTOR_INDEX_OPTIONS",
+    "count_nodes",
+    "count_relationships",
+    "create_key_constraint",
+    "create_vector_index",
+    "delete_load_nodes",
+    "delete_load_relationships",
+    "drop_vector_index",
+    "embedding_index",
+    "entity_paths",
+    "export_links",
+    "export_nodes",
+    "item_link_paths",
+    "merge_links",
+    "merge_nodes",
+    "recorded_path_exists",
+    "set_embeddings",
+    "user_leaning",
+]

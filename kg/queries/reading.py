@@ -1,0 +1,49 @@
+"""Whole-graph reads: what the database holds (labels, types, counts) and the export to frames."""
+
+from __future__ import annotations
+
+from core.schema import CATEGORY, ITEM, RATED, NodeType, RelType
+
+__all__ = [
+    "LIST_LABELS",
+    "LIST_REL_TYPES",
+    "count_nodes",
+    "count_relationships",
+    "export_links",
+    "export_nodes",
+]
+
+LIST_LABELS = "CALL db.labels() YIELD label RETURN collect(label) AS labels"
+LIST_REL_TYPES = (
+    "CALL db.relationshipTypes() YIELD relationshipType RETURN collect(relationshipType) AS types"
+)
+
+
+def count_nodes(node: NodeType) -> str:
+    return f"MATCH (n:{node.label}) RETURN count(n) AS n"
+
+
+def count_relationships(rel: RelType) -> str:
+    return f"MATCH ()-[r:{rel.type}]->() RETURN count(r) AS n"
+
+
+def export_nodes(node: NodeType) -> str:
+    """Every node of a label as ``key`` plus the properties training uses (items: text and price)."""
+    if node == ITEM:
+        return (
+            f"MATCH (n:{ITEM.label}) RETURN n.id AS key, n.title AS title, "
+            "n.description AS description, n.price AS price"
+        )
+    if node == CATEGORY:
+        return f"MATCH (n:{CATEGORY.label}) RETURN n.name AS key, coalesce(n.depth, 0) AS depth"
+    return f"MATCH (n:{node.label}) RETURN n.{node.key} AS key"
+
+
+def export_links(rel: RelType) -> str:
+    """Every relationship of a type as ``source``, ``target`` keys (ratings: also ``rating``, ``ts``)."""
+    s, t = rel.source, rel.target
+    extra = ", r.rating AS rating, coalesce(r.ts, 0) AS ts" if rel == RATED else ""
+    return (
+        f"MATCH (s:{s.label})-[r:{rel.type}]->(t:{t.label}) "
+        f"RETURN s.{s.key} AS source, t.{t.key} AS target{extra}"
+    )

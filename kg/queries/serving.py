@@ -1,0 +1,96 @@
+"""Reads that serve the facade and reports: a user's ratings, filters, display cards, search, neighbours.
+
+Each read's ``RETURN`` names are the keys of its record in :mod:`kg.records`.
+"""
+
+from __future__ import annotations
+
+from core.schema import BRAND, CATEGORY, IN_CATEGORY, ITEM, MADE_BY, RATED, SUBCATEGORY_OF, USER, RelType
+from kg.queries.indexes import ITEM_EMBEDDING_INDEX, ITEM_TEXT_INDEX
+
+__all__ = [
+    "CATALOGUE_COUNTS",
+    "ITEMS_IN_CATEGORY",
+    "ITEMS_OF_BRAND",
+    "ITEM_CARDS",
+    "ITEM_EXISTS",
+    "ITEM_FACTS",
+    "RATED_BY_USER",
+    "SEARCH_ITEMS",
+    "SIMILAR_ITEMS",
+    "TOP_RATERS",
+    "USERS_RATING_ALIKE",
+    "USER_EXISTS",
+    "user_leaning",
+]
+
+USER_EXISTS = f"MATCH (u:{USER.label} {{id: $user}}) RETURN count(u) AS n"
+ITEM_EXISTS = f"MATCH (i:{ITEM.label} {{id: $item}}) RETURN count(i) AS n"
+
+RATED_BY_USER = (
+    f"MATCH (u:{USER.label} {{id: $user}})-[r:{RATED.type}]->(i:{ITEM.label}) "
+    "RETURN i.id AS item, r.rating AS rating, r.ts AS ts"
+)
+ITEMS_OF_BRAND = (
+    f"MATCH (b:{BRAND.label} {{name: $brand}})<-[:{MADE_BY.type}]-(i:{ITEM.label}) RETURN i.id AS item"
+)
+# A category matches its own items and those of every category below it.
+ITEMS_IN_CATEGORY = (
+    f"MATCH (c:{CATEGORY.label} {{name: $category}})<-[:{SUBCATEGORY_OF.type}*0..]-(:{CATEGORY.label})"
+    f"<-[:{IN_CATEGORY.type}]-(i:{ITEM.label}) RETURN DISTINCT i.id AS item"
+)
+# Display cards of ranked candidates, leaving out those $user rated (none when $user is null: a null id
+# matches no user), so that serving a recommendation is one round trip.
+ITEM_CARDS = (
+    f"UNWIND $items AS key MATCH (i:{ITEM.label} {{id: key}}) "
+    f"WHERE NOT EXISTS {{ MATCH (:{USER.label} {{id: $user}})-[:{RATED.type}]->(i) }} "
+    f"OPTIONAL MATCH (i)-[:{MADE_BY.type}]->(b:{BRAND.label}) "
+    f"OPTIONAL MATCH (i)-[:{IN_CATEGORY.type}]->(c:{CATEGORY.label}) "
+    "RETURN i.id AS item, i.title AS title, collect(DISTINCT b.name)[0] AS brand, "
+    "collect(DISTINCT c.name) AS categories"
+)
+SEARCH_ITEMS = (
+    f"CALL db.index.fulltext.queryNodes('{ITEM_TEXT_INDEX}', $query) YIELD node, score "
+    "RETURN node.id AS item, node.title AS title, score LIMIT $limit"
+)
+# $k + 1: the item itself is its own nearest neighbour, and is left out.
+SIMILAR_ITEMS = (
+    f"MATCH (i:{ITEM.label} {{id: $item}}) "
+    f"CALL db.index.vector.queryNodes('{ITEM_EMBEDDING_INDEX}', $k + 1, i.embedding) YIELD node, score "
+    "WHERE node <> i RETURN node.id AS item, node.title AS title, score ORDER BY score DESC LIMIT $k"
+)
+
+
+def user_leaning(rel: RelType) -> str:
+    """The user's ratings grouped by the node their items reach through ``rel`` (brand, category, entity)."""
+    target = rel.target
+    return (
+        f"MATCH (:{USER.label} {{id: $user}})-[r:{RATED.type}]->(:{ITEM.label})-[:{rel.type}]->(e:{target.label}) "
+        f"RETURN e.{target.key} AS name, count(r) AS ratings, avg(r.rating) AS mean_rating "
+        "ORDER BY ratings DESC, name LIMIT $limit"
+    )
+
+
+USERS_RATING_ALIKE = (
+    f"MATCH (u:{USER.label})-[r:{RATED.type}]->(:{ITEM.label} {{id: $item}}) WHERE abs(r.rating - $rating) <= 1 "
+    "RETURN u.id AS user LIMIT $limit"
+)
+TOP_RATERS = (
+    f"MATCH (u:{USER.label})-[r:{RATED.type}]->() WITH u, count(r) AS n "
+    "RETURN u.id AS user ORDER BY n DESC, user LIMIT $limit"
+)
+
+ITEM_FACTS = (
+    f"UNWIND $items AS key MATCH (i:{ITEM.label} {{{ITEM.key}: key}}) "
+    f"RETURN key AS item, coalesce(i.title, key) AS name, "
+    f"COLLECT {{ MATCH (i)-[:{MADE_BY.type}]->(b:{BRAND.label}) RETURN b.name ORDER BY b.name }} AS brands, "
+    f"COLLECT {{ MATCH (i)-[:{IN_CATEGORY.type}]->(c:{CATEGORY.label}) RETURN c.name ORDER BY c.name }} "
+    "AS categories"
+)
+"""Per item key: display name (title, else key), brand names and category names."""
+
+CATALOGUE_COUNTS = (
+    f"RETURN COUNT {{ MATCH (:{ITEM.label}) }} AS items, COUNT {{ MATCH (:{BRAND.label}) }} AS brands, "
+    f"COUNT {{ MATCH (c:{CATEGORY.label}) WHERE EXISTS {{ (c)<-[:{IN_CATEGORY.type}]-() }} }} AS categories"
+)
+"""Catalogue size: items, brands, and categories that hold items directly."""
