@@ -1,8 +1,8 @@
 """kgrec: a knowledge-graph recommender for e-commerce.
 
 ``Recommender`` composes the packages: ``loaders`` (files to records), ``kg`` (Neo4j), ``gnn`` (the rating
-model) and ``explain`` (paths that justify a recommendation). It is imported lazily so that
-``import core.errors`` (used by every package) does not pull in torch.
+model) and ``explain`` (paths that justify a recommendation). ``KGRecError`` and ``Settings`` come from
+``core``, the bottom layer.
 
 Example:
     >>> from kgrec import Recommender
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["KGRecError", "Recommender", "Settings"]
 
 
+# Lazy for the CLI's start-up: `kgrec --help`, `kgrec neo4j status` and `kgrec stats` import this package
+# (kgrec.cli lives in it) but not the model; importing Recommender eagerly loads torch, measured 1.8 s -> 11-16 s.
 def __getattr__(name: str) -> Any:
     if name == "Recommender":
         from kgrec.recommender import Recommender

@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +22,12 @@ from core.schema import EdgeType
 from core.settings import Settings
 from explain import Explainer, Explanation, LocalCounterfactualScorer, ReportData, collect_report
 from gnn import RatingModel, TrainConfig, Trainer, TrainMetrics
+from gnn.serving import ItemRanker, RankedItem
 from kg import GraphStore
 from kgrec.results import Leaning, Prediction, Profile, Recommendation, SearchHit, SimilarItem
 from loaders import Dataset
 
 __all__ = ["Recommender"]
-
 
 
 class Recommender:
@@ -98,32 +98,36 @@ class Recommender:
         return result.metrics
 
     def save(self, directory: Path | str) -> Path:
-        return self._trained().save(directory)
+        return self.trained_model().save(directory)
 
     def load(self, directory: Path | str) -> Recommender:
         self._model = RatingModel.load(directory)
         self._explainer = None
         return self
 
-    def _trained(self) -> RatingModel:
+    def trained_model(self) -> RatingModel:
+        """The trained model (see :attr:`model`); raises :class:`ModelError` when there is none.
+
+        Example:
+            >>> rec.trained_model().id_map.num_nodes("item")   # doctest: +SKIP
+            240
+        """
         model = self.model
         if model is None:
-            raise ModelError(
-                "no trained model in this workspace; run `kgrec train` (or Recommender.fit) first"
-            )
+            raise ModelError("no trained model in this workspace; run `kgrec train` (or Recommender.fit) first")
         return model
 
     # -- serving --------------------------------------------------------------------------------------
     def predict(self, user: str, items: Sequence[str]) -> list[Prediction]:
         """Predicted ratings of ``items`` for ``user``; unseen users and items are served as cold start."""
         pairs = pd.DataFrame({"user": [user] * len(items), "item": list(items)})
-        parts = self._trained().predict_parts(pairs)
+        parts = self.trained_model().predict_parts(pairs)
         return [Prediction(user=user, item=i, rating=float(r), source=str(s))
                 for i, r, s in zip(items, parts["blend"], parts["source"], strict=True)]  # fmt: skip
 
     def predict_pairs(self, pairs: pd.DataFrame) -> np.ndarray:
         """Predicted rating per row of a ``user, item`` frame."""
-        return self._trained().predict(pairs)
+        return self.trained_model().predict(pairs)
 
     def recommend(
         self,
@@ -145,16 +149,8 @@ class Recommender:
         category: str | None = None,
     ) -> dict[str, list[Recommendation]]:
         """Batched :meth:`recommend`: one encoder pass and one scoring matrix for all ``users``."""
-        model = self._trained()
-        rows = model.id_map.rows("user", users)
-        unknown = [u for u, r in zip(users, rows, strict=True) if r < 0]
-        if unknown:
-            raise NotFoundError(
-                f"user {unknown[0]!r} is not in the trained model; use recommend_for_new_user"
-            )
-        scores = model.score_items(list(users))
-        allowed = self._allowed(brand, category)
-        return {u: self._top(scores[n], k, allowed, u if exclude_seen else None) for n, u in enumerate(users)}
+        ranked = self._ranker().recommend(users, k, exclude_seen, brand, category)
+        return {user: [_recommendation(r) for r in rows] for user, rows in ranked.items()}
 
     def recommend_for_new_user(
         self,
@@ -168,79 +164,11 @@ class Recommender:
         Users who rated the given items alike (within one star) stand in for the newcomer; with no ratings,
         every known user does. Stated brands and categories restrict the candidates.
         """
-        model = self._trained()
-        ratings = ratings or {}
-        peers = self._peers(ratings)
-        scores = model.score_items(peers).mean(axis=0)
-        allowed: set[str] | None = None
-        for brand in brands:
-            allowed = _narrow(allowed, self.store.items_of(brand=brand) or set())
-        if categories:
-            in_any = set().union(*(self.store.items_of(category=c) or set() for c in categories))
-            allowed = _narrow(allowed, in_any)
-        mask = np.ones(len(scores), dtype=bool) if allowed is None else self._item_mask(allowed)
-        mask &= ~self._item_mask(ratings)
-        return self._top(scores, k, mask)
+        ranked = self._ranker().recommend_for_new_user(ratings, brands, categories, k)
+        return [_recommendation(r) for r in ranked]
 
-    def _peers(self, ratings: dict[str, float], limit: int = 200) -> list[str]:
-        keys = self._trained().id_map.keys("user")
-        if not ratings:
-            return list(keys[:: max(1, len(keys) // limit)])
-        votes: dict[str, int] = {}
-        for item, rating in ratings.items():
-            for row in self.store.users_rating_alike(item, float(rating), limit):
-                votes[row["user"]] = votes.get(row["user"], 0) + 1
-        known = set(keys)
-        peers = [u for u, _ in sorted(votes.items(), key=lambda kv: -kv[1]) if u in known][:limit]
-        return peers or list(keys[:: max(1, len(keys) // limit)])
-
-    def _allowed(self, brand: str | None, category: str | None) -> np.ndarray | None:
-        chosen = self.store.items_of(brand=brand, category=category)
-        return None if chosen is None else self._item_mask(chosen)
-
-    def _item_mask(self, items: Iterable[str]) -> np.ndarray:
-        mask = np.zeros(self._trained().id_map.num_nodes("item"), dtype=bool)
-        rows = self._trained().id_map.rows("item", list(items))
-        mask[rows[rows >= 0]] = True
-        return mask
-
-    def _top(
-        self, scores: np.ndarray, k: int, mask: np.ndarray | None, unseen_by: str | None = None
-    ) -> list[Recommendation]:
-        """The ``k`` best-scored items under ``mask``, leaving out those ``unseen_by`` rated in the graph.
-
-        The training ratings are left out here; the graph says what else the user has rated (held-out
-        ratings, ratings loaded since training), in the same query that fetches the display cards: the
-        best candidates go in, the unrated ones come back. The first try sends ``k`` plus a quarter of
-        the user's training ratings (the held-out share of a default split), so it is nearly always the
-        only one.
-        """
-        keys = self._trained().id_map.keys("item")
-        scores = np.array(scores, dtype=float)
-        if mask is not None:
-            scores[~mask] = -np.inf
-        wanted = k
-        if unseen_by is not None:
-            trained_on = self._trained().training_items(unseen_by)
-            scores[trained_on] = -np.inf
-            wanted += len(trained_on) // 4
-        available = int(np.isfinite(scores).sum())
-        while True:
-            n = min(wanted, available)
-            if n <= 0:
-                return []
-            best = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-            best = best[np.lexsort((best, -scores[best]))]  # ties by row: the same list every time
-            cards = self.store.item_cards([keys[i] for i in best], unseen_by=unseen_by)
-            picked = [i for i in best if keys[i] in cards][:k]
-            if len(picked) == k or n == available:
-                break
-            wanted = 4 * wanted
-        return [
-            Recommendation(item=keys[i], score=float(scores[i]), title=cards[keys[i]].get("title"),
-                           brand=cards[keys[i]].get("brand"), categories=cards[keys[i]].get("categories") or [])
-            for i in picked
-        ]  # fmt: skip
+    def _ranker(self) -> ItemRanker:
+        return ItemRanker(self.trained_model(), self.store)
 
     def similar_items(self, item: str, k: int = 10) -> list[SimilarItem]:
         """Items nearest to ``item`` by the model's embeddings, through Neo4j's vector index."""
@@ -266,7 +194,7 @@ class Recommender:
         if self._explainer is None:
             schema = self.store.schema()
             self._explainer = Explainer(
-                self.store, LocalCounterfactualScorer(self._trained(), schema), schema=schema
+                self.store, LocalCounterfactualScorer(self.trained_model(), schema), schema=schema
             )
         return self._explainer
 
@@ -297,7 +225,7 @@ class Recommender:
         :func:`explain.render_html` or :func:`explain.render_markdown`.
         """
         chosen = list(users) if users is not None else self.store.top_raters(sample)
-        known = [u for u in chosen if self._trained().id_map.rows("user", [u])[0] >= 0][:sample]
+        known = [u for u in chosen if self.trained_model().id_map.rows("user", [u])[0] >= 0][:sample]
         recs = self.recommend_many(known, k, brand=brand, category=category)
         frame = pd.DataFrame([(u, r.item, r.score) for u, rows in recs.items() for r in rows],
                              columns=["user", "item", "score"])  # fmt: skip
@@ -345,5 +273,7 @@ class Recommender:
         return model.linked_scores(user, names)
 
 
-def _narrow(current: set[str] | None, chosen: set[str]) -> set[str]:
-    return chosen if current is None else current & chosen
+def _recommendation(ranked: RankedItem) -> Recommendation:
+    card = ranked.card
+    return Recommendation(item=ranked.item, score=ranked.score, title=card.get("title"), brand=card.get("brand"),
+                          categories=card.get("categories") or [])  # fmt: skip

@@ -1,0 +1,112 @@
+"""``kgrec load ...``: read a dataset (validated), write it into the graph, print the load report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.errors import LoadError
+from kgrec.cli.output import JsonFlag, emit_json, fail, out, progress_bar
+from kgrec.cli.session import open_store, settings_of
+from loaders import Dataset, ErrorBudget, read_amazon2018, read_hin, read_movielens, read_table
+
+__all__ = ["load_app"]
+
+load_app = typer.Typer(help="Load a dataset into the graph (validated; a bad file leaves nothing behind).",
+                       no_args_is_help=True)  # fmt: skip
+
+MaxBad = Annotated[
+    float, typer.Option("--max-bad", help="Share of bad rows tolerated before the load fails.")
+]
+
+
+def _load(ctx: typer.Context, read: Callable[[], Dataset], as_json: bool) -> None:
+    try:
+        dataset = read()
+    except LoadError as e:  # with --json, the report of what was read so far, before the error line
+        if as_json and e.report is not None:
+            emit_json(e.report.model_dump())  # type: ignore[attr-defined]  # a loaders.LoadReport
+        raise
+    with open_store(settings_of(ctx), quiet=as_json) as store, progress_bar(as_json) as progress:
+        store.write(dataset, progress=progress)
+    report = dataset.report
+    if as_json:
+        emit_json(report.model_dump())
+        return
+    out.print(f"read {report.rows_read:,} rows, accepted {report.rows_accepted:,}, "
+              f"rejected {report.rejected_count:,}, duplicates dropped {report.duplicates_dropped:,}")  # fmt: skip
+    for rejection in report.rejected[:10]:
+        out.print(f"  rejected {rejection.file}:{rejection.line}: {rejection.reason}", highlight=False)
+    if report.rejected_count > 10:
+        out.print(f"  ... and {report.rejected_count - 10} more (use --json for all)")
+    out.print("written: " + ", ".join(f"{k} {v:,}" for k, v in report.written.items()))
+
+
+@load_app.command("hin")
+def load_hin(ctx: typer.Context, directory: Path, as_json: JsonFlag = False, max_bad: MaxBad = 0.01) -> None:
+    """HIN benchmark layout: user_item.dat plus item_<entity>.dat files."""
+    _load(ctx, lambda: read_hin(directory, ErrorBudget(max_bad)), as_json)
+
+
+@load_app.command("amazon2018")
+def load_amazon2018(
+    ctx: typer.Context,
+    meta: Annotated[Path, typer.Option(help="meta_*.json[.gz] product metadata")],
+    ratings: Annotated[Path | None, typer.Option(help="ratings CSV: item,user,rating,ts")] = None,
+    reviews: Annotated[Path | None, typer.Option(help="reviews JSON lines [.gz]")] = None,
+    as_json: JsonFlag = False,
+    max_bad: MaxBad = 0.01,
+) -> None:
+    """Amazon review data 2018: metadata plus ratings CSV or reviews."""
+    budget = ErrorBudget(max_bad)
+    _load(ctx, lambda: read_amazon2018(meta, ratings=ratings, reviews=reviews, budget=budget), as_json)
+
+
+def _pairs(values: list[str], what: str) -> dict[str, Path]:
+    parsed = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            fail(f"{what} must look like NAME=FILE, got {value!r}")
+        parsed[name] = Path(path)
+    return parsed
+
+
+@load_app.command("table")
+def load_table(
+    ctx: typer.Context,
+    ratings: Annotated[Path, typer.Option(help="ratings table (CSV/TSV, header optional)")],
+    item_attr: Annotated[
+        list[str], typer.Option(help="LABEL=FILE: item,value table (Brand, Category, any)")
+    ] = [],  # noqa: B006
+    item_link: Annotated[list[str], typer.Option(help="REL=FILE: item,item table (e.g. ALSO_BOUGHT)")] = [],  # noqa: B006
+    user_col: Annotated[str | None, typer.Option(help="user column: name or 0-based index")] = None,
+    item_col: Annotated[str | None, typer.Option(help="item column: name or index")] = None,
+    rating_col: Annotated[str | None, typer.Option(help="rating column: name or index")] = None,
+    ts_col: Annotated[str | None, typer.Option(help="timestamp column: name or index")] = None,
+    sep: Annotated[str | None, typer.Option(help="separator (detected when omitted); 'tab' for TAB")] = None,
+    header: Annotated[bool | None, typer.Option("--header/--no-header", help="detected when omitted")] = None,
+    scale: Annotated[str, typer.Option(help="rating scale LOW-HIGH")] = "1-5",
+    as_json: JsonFlag = False,
+    max_bad: MaxBad = 0.01,
+) -> None:
+    """Any ratings table plus item-attribute and item-item tables."""
+    low, _, high = scale.partition("-")
+    try:
+        bounds = (float(low), float(high))
+    except ValueError:
+        fail(f"--scale must look like 1-5, got {scale!r}")
+    attrs, links = _pairs(item_attr, "--item-attr"), _pairs(item_link, "--item-link")
+    delimiter = "\t" if sep == "tab" else sep
+    _load(ctx, lambda: read_table(ratings, item_attrs=attrs, item_links=links, user_col=user_col,
+                                  item_col=item_col, rating_col=rating_col, ts_col=ts_col, delimiter=delimiter,
+                                  header=header, scale=bounds, budget=ErrorBudget(max_bad)), as_json)  # fmt: skip
+
+
+@load_app.command("movielens")
+def load_movielens(ctx: typer.Context, directory: Path, as_json: JsonFlag = False, max_bad: MaxBad = 0.01) -> None:
+    """MovieLens 100K (u.data, u.item) or the ratings.csv/movies.csv layout; genres become categories."""
+    _load(ctx, lambda: read_movielens(directory, ErrorBudget(max_bad)), as_json)

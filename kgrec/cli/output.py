@@ -1,0 +1,95 @@
+"""What the commands print: the two consoles, JSON, the error line, progress bars and the shared tables.
+
+Results go to stdout (tables, or JSON with ``--json``); notes, progress and errors go to stderr, so that
+``kgrec recommend U1 --json | jq`` reads clean JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from rich import progress as bars
+from rich.console import Console
+from rich.table import Table
+
+from core.progress import Progress
+
+if TYPE_CHECKING:
+    from explain import Explanation
+    from gnn import Scores
+    from kgrec.results import Recommendation
+
+__all__ = ["JsonFlag", "emit_json", "err", "fail", "notes", "out", "print_explanation", "progress_bar",
+           "recommendation_table", "scores_table"]  # fmt: skip
+
+# The consoles hold no settings: each finds sys.stdout/sys.stderr when it writes (so CliRunner captures).
+out = Console()
+err = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def fail(message: str) -> NoReturn:
+    """Print the one error line and exit with status 1."""
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def emit_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def notes(quiet: bool) -> Progress | None:
+    """Progress that prints each stage as a dim line (starting a server, connecting); none when quiet."""
+    if quiet:
+        return None
+
+    def note(stage: str, done: int, total: int) -> None:
+        err.print(f"[dim]{stage}[/dim]")
+
+    return note
+
+
+@contextmanager
+def progress_bar(quiet: bool) -> Iterator[Progress | None]:
+    """Progress drawn as one bar per stage on stderr, gone when done; none when quiet."""
+    if quiet:
+        yield None
+        return
+    columns = (bars.TextColumn("{task.description:>14}"), bars.BarColumn(), bars.MofNCompleteColumn(),
+               bars.TimeElapsedColumn())  # fmt: skip
+    with bars.Progress(*columns, console=err, transient=True) as drawn:
+        tasks: dict[str, bars.TaskID] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = drawn.add_task(stage, total=total)
+            drawn.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def scores_table(title: str, scores: dict[str, Scores]) -> Table:
+    table = Table("part", "RMSE", "MAE", title=title)
+    for part, score in scores.items():
+        table.add_row(part, f"{score.rmse:.4f}", f"{score.mae:.4f}")
+    return table
+
+
+def recommendation_table(title: str, rows: list[Recommendation]) -> Table:
+    table = Table("#", "item", "title", "brand", "predicted", title=title)
+    for n, r in enumerate(rows, start=1):
+        table.add_row(str(n), r.item, r.title or "", r.brand or "", f"{r.score:.2f}")
+    return table
+
+
+def print_explanation(explanation: Explanation) -> None:
+    if not explanation.paths:
+        out.print("  (no path in the graph links them)")
+    for path in explanation.paths:
+        out.print(f"  [{path.score:+.2f}] {path.sentence}", highlight=False)
