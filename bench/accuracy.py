@@ -179,8 +179,10 @@ def run_dataset(
     extra: dict[int, dict[str, Any]] = {}
     for seed in seeds:
         split = split_of(export, seed)
-        say(f"  {name} seed {seed}: {len(split.train):,} train / {len(split.val):,} val / "
-             f"{len(split.test):,} test")  # fmt: skip
+        say(
+            f"  {name} seed {seed}: {len(split.train):,} train / {len(split.val):,} val / "
+            f"{len(split.test):,} test"
+        )
         rows = {"global_mean": global_mean_row(split), **surprise_rows(split, seed)}
         result, m, _ = fit_kgrec(export, split, TrainConfig(seed=seed))
         rows.update(kgrec_rows(result, m))
@@ -227,21 +229,29 @@ def print_table(result: dict[str, Any]) -> None:
     seeds = result["split"]["seeds"]
     graph = result["graph"]
     load = f"loaded in {graph['load_s']:.1f}s" if graph["loaded"] else "graph reused"
-    print(f"\n{result['dataset']}: {graph['ratings']:,} ratings ({result['note']}); random 80/10/10 split, "
-          f"seeds {', '.join(map(str, seeds))}; Neo4j workspace {graph['workspace']}: {load}, "
-          f"exported in {graph['export_s']:.1f}s")  # fmt: skip
+    print(
+        f"\n{result['dataset']}: {graph['ratings']:,} ratings ({result['note']}); random 80/10/10 split, "
+        f"seeds {', '.join(map(str, seeds))}; Neo4j workspace {graph['workspace']}: {load}, "
+        f"exported in {graph['export_s']:.1f}s"
+    )
     head = "".join(f"{'RMSE s' + str(s):>10}" for s in seeds)
-    print(f"{'model':<19}{head}{'RMSE mean ± sd':>19}{'MAE mean ± sd':>19}{'val RMSE':>10}{'train s':>9}"
-          f"{'peak MiB':>10}")  # fmt: skip
+    print(
+        f"{'model':<19}{head}{'RMSE mean ± sd':>19}{'MAE mean ± sd':>19}{'val RMSE':>10}{'train s':>9}"
+        f"{'peak MiB':>10}"
+    )
     for model, summary in result["summary"].items():
         cells = "".join(f"{result['seeds'][str(s)]['models'][model]['rmse']:>10.4f}" for s in seeds)
         r, a = summary["rmse"], summary["mae"]
-        print(f"{model:<19}{cells}{r['mean']:>11.4f} ± {r['sd']:.4f}{a['mean']:>11.4f} ± {a['sd']:.4f}"
-              f"{summary['val_rmse_mean']:>10.4f}{summary['train_s_mean']:>9.1f}{summary['peak_mib_max']:>10.0f}")  # fmt: skip
+        print(
+            f"{model:<19}{cells}{r['mean']:>11.4f} ± {r['sd']:.4f}{a['mean']:>11.4f} ± {a['sd']:.4f}"
+            f"{summary['val_rmse_mean']:>10.4f}{summary['train_s_mean']:>9.1f}{summary['peak_mib_max']:>10.0f}"
+        )
     per_seed = ", ".join(f"{result['seeds'][str(s)]['blend_over_svdpp']:.4f}" for s in seeds)
     verdict = "met" if result["target_met"] else "NOT met"
-    print(f"kgrec blend / SVD++ mean test RMSE: {result['blend_over_svdpp']:.4f} (per seed {per_seed}); "
-          f"target <= {result['target_ratio']:.2f}: {verdict}")  # fmt: skip
+    print(
+        f"kgrec blend / SVD++ mean test RMSE: {result['blend_over_svdpp']:.4f} (per seed {per_seed}); "
+        f"target <= {result['target_ratio']:.2f}: {verdict}"
+    )
 
 
 # -- main ---------------------------------------------------------------------------------------------------
@@ -270,12 +280,15 @@ def main(argv: list[str] | None = None) -> int:
         "bench": "accuracy",
         "argv": sys.argv[1:] if argv is None else argv,
         "memory": "peak RSS in MiB: resource.getrusage(RUSAGE_SELF).ru_maxrss while the model trained, "
-        + ("high-water mark reset before each via /proc/self/clear_refs; includes what the process held"
-           if peak_reset else "NOT reset (no /proc/self/clear_refs): peak since the process started"),
+        + (
+            "high-water mark reset before each via /proc/self/clear_refs; includes what the process held"
+            if peak_reset
+            else "NOT reset (no /proc/self/clear_refs): peak since the process started"
+        ),
         "peers": "scikit-surprise defaults, trained on the train part only; kgrec uses val for early "
         "stopping and blend weights",
         "datasets": {},
-    }  # fmt: skip
+    }
     if not args.minibatch_only:
         if not args.skip_hin:
             say("amazon-hin")

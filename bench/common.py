@@ -39,7 +39,10 @@ def say(message: str, done: int = 0, total: int = 0) -> None:
 def percentiles(seconds: list[float]) -> dict[str, float]:
     """p50 and p99 of ``seconds``, in milliseconds."""
     ms = np.asarray(seconds) * 1000
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2)}
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+    }
 
 
 # -- measuring ---------------------------------------------------------------------------------------

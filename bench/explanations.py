@@ -137,12 +137,16 @@ def main() -> None:
         f"validity  {result['validity']:.1%} of {returned} returned paths found again by independent Cypher"
     )
     if top_drops:
-        print(f"fidelity  mean drop in predicted rating without the top path {result['fidelity_top_path']:+.4f}, "
-              f"without a random walk of the same length {result['fidelity_random_path']:+.4f} "
-              f"({len(top_drops)} pairs)")  # fmt: skip
+        print(
+            f"fidelity  mean drop in predicted rating without the top path {result['fidelity_top_path']:+.4f}, "
+            f"without a random walk of the same length {result['fidelity_random_path']:+.4f} "
+            f"({len(top_drops)} pairs)"
+        )
     print(f"diversity {len(kinds)} kinds, {entropy:.2f} bits; top paths: {dict(top_kinds.most_common())}")
-    print(f"latency   p50 {result['latency_ms_p50']:.0f} ms, p95 {result['latency_ms_p95']:.0f} ms per explanation "
-          f"(target p95 < 200 ms; {args.scorer} counterfactual of {args.max_scored} paths at most)")  # fmt: skip
+    print(
+        f"latency   p50 {result['latency_ms_p50']:.0f} ms, p95 {result['latency_ms_p95']:.0f} ms per explanation "
+        f"(target p95 < 200 ms; {args.scorer} counterfactual of {args.max_scored} paths at most)"
+    )
     print(json.dumps(result))
 
 
@@ -197,7 +201,7 @@ class RandomWalker:
                 }
             )
             bwd = fwd.rename(columns={"a_label": "b_label", "a": "b", "b_label": "a_label", "b": "a"})
-            frames += [fwd, bwd.assign(fwd=False)]  # fmt: skip
+            frames += [fwd, bwd.assign(fwd=False)]
         edges = pd.concat(frames, ignore_index=True)
         self.adjacency = {key: g for key, g in edges.groupby(["a_label", "a"])}
 

@@ -43,8 +43,10 @@ def main() -> None:
         print(f"  written per type: {written}")
 
         sample = dataset.ratings.head(NAIVE_ROWS)
-        rows = [{"user": str(u), "item": str(i), "rating": float(r), "ts": int(t)}
-                for u, i, r, t in sample[["user", "item", "rating", "ts"]].itertuples(index=False)]  # fmt: skip
+        rows = [
+            {"user": str(u), "item": str(i), "rating": float(r), "ts": int(t)}
+            for u, i, r, t in sample[["user", "item", "rating", "ts"]].itertuples(index=False)
+        ]
         store.reset()
         started = time.perf_counter()
         store.merge_ratings_naive(rows)
@@ -59,9 +61,20 @@ def main() -> None:
             f"batched {batched:.2f} s ({NAIVE_ROWS / batched:,.0f} rows/s), speed-up x{naive / batched:.1f}"
         )
         store.reset()
-    print(json.dumps({"bench": "load", "full_seconds": round(total, 2), "nodes": nodes, "relationships": rels,
-                      "rows_per_s": round((nodes + rels) / total), "naive_seconds": round(naive, 2),
-                      "batched_seconds": round(batched, 3), "speedup": round(naive / batched, 1)}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "load",
+                "full_seconds": round(total, 2),
+                "nodes": nodes,
+                "relationships": rels,
+                "rows_per_s": round((nodes + rels) / total),
+                "naive_seconds": round(naive, 2),
+                "batched_seconds": round(batched, 3),
+                "speedup": round(naive / batched, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ def run_minibatch(args: argparse.Namespace) -> dict[str, Any]:
                 "eval_every",
                 "text",
             }
-        ),  # fmt: skip
+        ),
         "minibatch": metrics.minibatch,
         "train_ratings": metrics.ratings["train"],
         "gnn_epochs": metrics.epochs["gnn"],
@@ -93,19 +93,25 @@ def run_minibatch(args: argparse.Namespace) -> dict[str, Any]:
         },
     }
     load = f"loaded in {info.load_s:.0f}s" if info.loaded else "graph reused"
-    print(f"\nmini-batch: generated catalogue, {info.ratings:,} ratings ({n_users:,} users, "
-          f"{args.minibatch_items:,} items; generated in {generate_s:.0f}s, {load}, exported in "
-          f"{info.export_s:.0f}s); {metrics.ratings['train']:,} train ratings, mini-batch mode: "
-          f"{metrics.minibatch} (threshold {config.minibatch_threshold:,}, batch {config.batch_size}, "
-          f"fan-out {list(config.num_neighbors)})")  # fmt: skip
-    print(f"GNN epochs {metrics.epochs['gnn']}: "
-          f"{', '.join(f'{s:.1f}' for s in epoch_s)} s (mean {out['gnn_epoch_s_mean'] or 0:.1f} s; every "
-          f"{config.eval_every}nd epoch includes a full-graph validation pass); MF {metrics.epochs['mf']} "
-          f"epochs in {metrics.seconds['mf']:.0f}s; whole fit {m.seconds:.0f}s")  # fmt: skip
+    print(
+        f"\nmini-batch: generated catalogue, {info.ratings:,} ratings ({n_users:,} users, "
+        f"{args.minibatch_items:,} items; generated in {generate_s:.0f}s, {load}, exported in "
+        f"{info.export_s:.0f}s); {metrics.ratings['train']:,} train ratings, mini-batch mode: "
+        f"{metrics.minibatch} (threshold {config.minibatch_threshold:,}, batch {config.batch_size}, "
+        f"fan-out {list(config.num_neighbors)})"
+    )
+    print(
+        f"GNN epochs {metrics.epochs['gnn']}: "
+        f"{', '.join(f'{s:.1f}' for s in epoch_s)} s (mean {out['gnn_epoch_s_mean'] or 0:.1f} s; every "
+        f"{config.eval_every}nd epoch includes a full-graph validation pass); MF {metrics.epochs['mf']} "
+        f"epochs in {metrics.seconds['mf']:.0f}s; whole fit {m.seconds:.0f}s"
+    )
     verdict = "met" if out["target_met"] else "NOT met"
-    print(f"peak RSS during the fit {m.peak_mib:,.0f} MiB = {m.peak_mib * MIB / 1e9:.2f} GB (RSS before it "
-          f"{m.rss_before_mib or 0:,.0f} MiB); whole phase {phase.peak_mib:,.0f} MiB; target <= 8 GB: "
-          f"{verdict}")  # fmt: skip
+    print(
+        f"peak RSS during the fit {m.peak_mib:,.0f} MiB = {m.peak_mib * MIB / 1e9:.2f} GB (RSS before it "
+        f"{m.rss_before_mib or 0:,.0f} MiB); whole phase {phase.peak_mib:,.0f} MiB; target <= 8 GB: "
+        f"{verdict}"
+    )
     print("test RMSE: " + ", ".join(f"{k} {v:.4f}" for k, v in out["test_rmse"].items()))
     return out
 

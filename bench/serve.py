@@ -45,8 +45,11 @@ def _measure(rec: Recommender, users: list[str]) -> dict[str, dict[str, float]]:
         top = np.argpartition(-scores, 10)[:10]
         top[np.argsort(-scores[top])]
         scan.append(time.perf_counter() - started)
-    return {"recommend": percentiles(api), "numpy_scan": percentiles(scan),
-            "first_call_ms": round(first * 1000, 1)}  # fmt: skip
+    return {
+        "recommend": percentiles(api),
+        "numpy_scan": percentiles(scan),
+        "first_call_ms": round(first * 1000, 1),
+    }
 
 
 def _trained(workspace: str, load: object, config: TrainConfig) -> Recommender:

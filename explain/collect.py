@@ -67,11 +67,18 @@ def collect_report(
         if fact is None:
             raise NotFoundError(f"recommended item {item!r} is not in the graph")
         score = getattr(row, "score", None)
-        recs.append(ExplainedRecommendation(
-            user=user, item=item, rank=int(str(row.rank)), name=fact["name"], brands=fact["brands"],
-            categories=fact["categories"], predicted=None if score is None else float(score),
-            explanation=explainer.explain(user, item, top),
-        ))  # fmt: skip
+        recs.append(
+            ExplainedRecommendation(
+                user=user,
+                item=item,
+                rank=int(str(row.rank)),
+                name=fact["name"],
+                brands=fact["brands"],
+                categories=fact["categories"],
+                predicted=None if score is None else float(score),
+                explanation=explainer.explain(user, item, top),
+            )
+        )
     what = [f"Brand: {brand}"] if brand else []
     what += [f"Category: {category}"] if category else []
     what += [f"{len(set(frame['user']))} selected users"] if users is not None or sample is not None else []

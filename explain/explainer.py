@@ -70,9 +70,14 @@ class Explainer:
     def candidates(self, user: str, item: str) -> list[ExplainedPath]:
         """Every candidate path, unscored, with its sentence."""
         records = candidate_paths(
-            self.store, user, item, self.per_kind,
-            min_rating=self.min_rating, hub_cap=self.hub_cap, schema=self.schema,
-        )  # fmt: skip
+            self.store,
+            user,
+            item,
+            self.per_kind,
+            min_rating=self.min_rating,
+            hub_cap=self.hub_cap,
+            schema=self.schema,
+        )
         paths = [from_record(r) for r in records]
         for p in paths:
             p.sentence = sentence(p, self.audience)
@@ -100,9 +105,14 @@ class Explainer:
             facts = self.store.item_facts([item])
             name = facts[item]["name"] if item in facts else item
         return Explanation(
-            user=user, item=item, item_name=name, scoring=self.scorer.name, predicted=scores.predicted,
-            paths=_diverse(ranked, top, self.max_per_kind), candidates=len(paths),
-        )  # fmt: skip
+            user=user,
+            item=item,
+            item_name=name,
+            scoring=self.scorer.name,
+            predicted=scores.predicted,
+            paths=_diverse(ranked, top, self.max_per_kind),
+            candidates=len(paths),
+        )
 
 
 def _diverse(ranked: Sequence[ExplainedPath], top: int, per_kind: int | None) -> list[ExplainedPath]:

@@ -259,9 +259,14 @@ def render_html(data: ReportData) -> str:
             [
                 ["Items", str(s.distinct_items), str(data.catalogue.items), _pct(s.item_coverage)],
                 ["Brands", str(len(s.brands)), str(data.catalogue.brands), _pct(s.brand_coverage)],
-                ["Categories", str(len(s.categories)), str(data.catalogue.categories), _pct(s.category_coverage)],
+                [
+                    "Categories",
+                    str(len(s.categories)),
+                    str(data.catalogue.categories),
+                    _pct(s.category_coverage),
+                ],
             ],
-        ),  # fmt: skip
+        ),
         "<h3>Brands recommended</h3>",
         _table(["Brand", "Recommendations", ""], _bar_rows(s.brands)),
         "<h3>Categories recommended</h3>",
@@ -271,10 +276,10 @@ def render_html(data: ReportData) -> str:
         f"<b>{s.gini:.2f}</b> (0: spread evenly, 1: everything on one item). Most recommended:</p>",
         _table(["Item", "Recommendations"], [[_named(name, i), str(n)] for i, name, n in s.top_items]),
         "<h2>Why: sample recommendations</h2>",
-        '<p class="legend">' + "".join(
-            f'<span style="background:{c}">{h(label)}</span>' for label, c in LABEL_COLOURS.items()
-        ) + "</p>",
-    ]  # fmt: skip
+        '<p class="legend">'
+        + "".join(f'<span style="background:{c}">{h(label)}</span>' for label, c in LABEL_COLOURS.items())
+        + "</p>",
+    ]
     samples = [r for r in data.recommendations if r.explanation and r.explanation.paths][: data.samples]
     for k, r in enumerate(samples):
         assert r.explanation is not None
@@ -282,11 +287,14 @@ def render_html(data: ReportData) -> str:
         parts.append(
             f'<div class="sample"><h3>{h(r.name)} for user {h(r.user)}</h3>'
             f"{path_svg(best, uid=f'arrow{k}')}"
-            "<ul>" + "".join(
+            "<ul>"
+            + "".join(
                 f'<li>{sentence_html(p.sentence)} <span class="score">({h(kind_title(p.kind))}, '
-                f"score {p.score:.3f})</span></li>" for p in r.explanation.paths
-            ) + "</ul></div>"
-        )  # fmt: skip
+                f"score {p.score:.3f})</span></li>"
+                for p in r.explanation.paths
+            )
+            + "</ul></div>"
+        )
     if not samples:
         parts.append("<p>No recommendation in this slice has an explaining path.</p>")
     parts.append("<h2>Recommendations by user</h2>")
@@ -294,8 +302,16 @@ def render_html(data: ReportData) -> str:
     for r in sorted(data.recommendations, key=lambda r: (r.user, r.rank)):
         why = r.explanation.paths[0].sentence if r.explanation and r.explanation.paths else ""
         predicted = f"{r.predicted:.2f}" if r.predicted is not None else ""
-        rows.append([h(r.user), str(r.rank), _named(r.name, r.item),
-                     h(", ".join(r.brands)), predicted, sentence_html(why)])  # fmt: skip
+        rows.append(
+            [
+                h(r.user),
+                str(r.rank),
+                _named(r.name, r.item),
+                h(", ".join(r.brands)),
+                predicted,
+                sentence_html(why),
+            ]
+        )
     parts.append(_table(["User", "#", "Item", "Brand", "Predicted", "Why"], rows))
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -329,8 +345,10 @@ def render_markdown(data: ReportData) -> str:
         "## What drives the recommendations",
         "",
     ]
-    out += _md_table(["Path kind", "Top path of", "All paths"],
-                     [[kind_title(k), str(s.top_kinds.get(k, 0)), str(n)] for k, n in s.path_kinds.items()])  # fmt: skip
+    out += _md_table(
+        ["Path kind", "Top path of", "All paths"],
+        [[kind_title(k), str(s.top_kinds.get(k, 0)), str(n)] for k, n in s.path_kinds.items()],
+    )
     out += ["## Coverage", ""]
     out += _md_table(
         ["", "Recommended", "In catalogue", "Coverage"],
@@ -339,7 +357,7 @@ def render_markdown(data: ReportData) -> str:
             ["Brands", str(len(s.brands)), str(data.catalogue.brands), _pct(s.brand_coverage)],
             ["Categories", str(len(s.categories)), str(data.catalogue.categories), _pct(s.category_coverage)],
         ],
-    )  # fmt: skip
+    )
     out += _md_table(["Brand", "Recommendations"], [[b, str(n)] for b, n in list(s.brands.items())[:15]])
     out += _md_table(
         ["Category", "Recommendations"], [[c, str(n)] for c, n in list(s.categories.items())[:15]]
@@ -356,9 +374,16 @@ def render_markdown(data: ReportData) -> str:
     out += ["## Recommendations by user", ""]
     out += _md_table(
         ["User", "#", "Item", "Brand", "Predicted", "Why"],
-        [[r.user, str(r.rank), f"{r.name} ({r.item})", ", ".join(r.brands),
-          f"{r.predicted:.2f}" if r.predicted is not None else "",
-          r.explanation.paths[0].sentence if r.explanation and r.explanation.paths else ""]
-         for r in sorted(data.recommendations, key=lambda r: (r.user, r.rank))],
-    )  # fmt: skip
+        [
+            [
+                r.user,
+                str(r.rank),
+                f"{r.name} ({r.item})",
+                ", ".join(r.brands),
+                f"{r.predicted:.2f}" if r.predicted is not None else "",
+                r.explanation.paths[0].sentence if r.explanation and r.explanation.paths else "",
+            ]
+            for r in sorted(data.recommendations, key=lambda r: (r.user, r.rank))
+        ],
+    )
     return "\n".join(out)

@@ -99,7 +99,9 @@ def _support(path: ExplainedPath, anchor: str, audience: str) -> str:
         return ""
     if not both:
         # "0% of ... also rated it highly" reads as a reason against; say plainly that none did (yet)
-        return f", though none of the {int(fans)} {audience} who rated {anchor} highly has rated it highly yet"
+        return (
+            f", though none of the {int(fans)} {audience} who rated {anchor} highly has rated it highly yet"
+        )
     share = round(100 * both / fans)
     # below one in a hundred a percentage rounds to a misleading 0%: give the count
     part = f"{share}%" if share >= 1 else f"{int(both)}"

@@ -63,7 +63,9 @@ class ItemRanker:
         rows = self.model.id_map.rows("user", users)
         unknown = [u for u, r in zip(users, rows, strict=True) if r < 0]
         if unknown:
-            raise NotFoundError(f"user {unknown[0]!r} is not in the trained model; use recommend_for_new_user")
+            raise NotFoundError(
+                f"user {unknown[0]!r} is not in the trained model; use recommend_for_new_user"
+            )
         scores = self.model.score_items(list(users))
         chosen = self.store.items_of(brand=brand, category=category)
         allowed = None if chosen is None else self.item_mask(chosen)

@@ -157,10 +157,15 @@ class ManagedNeo4j:
             pom.write_text(_POM.format(artifact=name, dependencies=dependencies))
             staging = Path(tmp) / "jars"
             cmd = [
-                "mvn", "-B", "-q", "-f", str(pom),
+                "mvn",
+                "-B",
+                "-q",
+                "-f",
+                str(pom),
                 "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
-                "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
-            ]  # fmt: skip
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={staging}",
+            ]
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if done.returncode != 0 or not staging.exists():
                 tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
@@ -208,20 +213,41 @@ class ManagedNeo4j:
         classpath = f"{self.plugins_dir}/*:{self.lib_dir}/*:{self.plugin_deps_dir}/*"
         if not (dirs["data"] / "dbms" / "auth.ini").exists():
             # Set before the first start so the server never runs with the default neo4j/neo4j login.
-            admin = ["java", "-cp", classpath, _ADMIN_ENTRY_POINT, "dbms", "set-initial-password",
-                     self.password()]  # fmt: skip
+            admin = [
+                "java",
+                "-cp",
+                classpath,
+                _ADMIN_ENTRY_POINT,
+                "dbms",
+                "set-initial-password",
+                self.password(),
+            ]
             done = subprocess.run(admin, env=env, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 raise Neo4jError(f"could not set the initial Neo4j password: {done.stderr.strip()[-300:]}")
         if progress:
             progress(f"starting Neo4j on 127.0.0.1:{port} (workspace {self.settings.workspace})", 0, 0)
-        cmd = ["java", "-Xms256m", f"-Xmx{self.settings.heap}", *_JVM_OPENS, "-cp", classpath,
-               _ENTRY_POINT, f"--home-dir={self.root}", f"--config-dir={dirs['conf']}", "--console-mode"]  # fmt: skip
+        cmd = [
+            "java",
+            "-Xms256m",
+            f"-Xmx{self.settings.heap}",
+            *_JVM_OPENS,
+            "-cp",
+            classpath,
+            _ENTRY_POINT,
+            f"--home-dir={self.root}",
+            f"--config-dir={dirs['conf']}",
+            "--console-mode",
+        ]
         with open(dirs["logs"] / "console.log", "ab") as log:
             proc = subprocess.Popen(
-                cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cmd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         self._state_file.write_text(json.dumps({"pid": proc.pid, "port": port}))
         uri = f"bolt://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout

@@ -54,9 +54,7 @@ from loaders.records import Dataset
 __all__ = ["GraphStore", "connect_driver"]
 
 
-def connect_driver(
-    settings: Settings, progress: Progress | None = None
-) -> tuple[neo4j.Driver, bool]:
+def connect_driver(settings: Settings, progress: Progress | None = None) -> tuple[neo4j.Driver, bool]:
     """Open the one driver of this process: ``NEO4J_URI`` when set, else the workspace's managed server.
 
     Returns the driver and whether the server is managed by kgrec.
@@ -131,8 +129,9 @@ class GraphStore:
         """Run a query in a write transaction."""
         return self._run(query, params, write=True)
 
-    def _batched(self, query: str, rows: Sequence[dict[str, Any]], load_id: str, step: str,
-                 progress: Progress | None) -> int:  # fmt: skip
+    def _batched(
+        self, query: str, rows: Sequence[dict[str, Any]], load_id: str, step: str, progress: Progress | None
+    ) -> int:
         for start in range(0, len(rows), self.batch_size):
             self.write_query(query, {"rows": list(rows[start : start + self.batch_size]), "load_id": load_id})
             if progress:
@@ -185,14 +184,27 @@ class GraphStore:
             )
 
         def links(rel: RelType, frame: pd.DataFrame) -> None:
-            rows = [{"source": s, "target": t} for s, t in frame[["source", "target"]].astype(str).itertuples(index=False)]
+            rows = [
+                {"source": s, "target": t}
+                for s, t in frame[["source", "target"]].astype(str).itertuples(index=False)
+            ]
             written[rel.type] = self._batched(q.merge_links(rel), rows, load_id, rel.type, progress)
 
-        item_rows = {k: {"key": k, "props": {}} for k in pd.unique(pd.concat([
-            ds.ratings["item"], ds.items["id"], ds.brands["item"], ds.categories["item"],
-            *(f["item"] for f in ds.entities.values()),
-            *(c for f in ds.item_links.values() for c in (f["source"], f["target"])),
-        ]).astype(str))}  # fmt: skip
+        item_rows = {
+            k: {"key": k, "props": {}}
+            for k in pd.unique(
+                pd.concat(
+                    [
+                        ds.ratings["item"],
+                        ds.items["id"],
+                        ds.brands["item"],
+                        ds.categories["item"],
+                        *(f["item"] for f in ds.entities.values()),
+                        *(c for f in ds.item_links.values() for c in (f["source"], f["target"])),
+                    ]
+                ).astype(str)
+            )
+        }
         for rec in ds.items.to_dict("records"):
             props = {f: _plain(rec[f]) for f in ("title", "description", "price")}
             item_rows[str(rec["id"])]["props"] = {k: v for k, v in props.items() if v is not None}
@@ -213,8 +225,10 @@ class GraphStore:
                 [{"key": v, "props": {}} for v in pd.unique(frame["value"].astype(str))],
             )
         ratings = ds.ratings.assign(user=ds.ratings["user"].astype(str), item=ds.ratings["item"].astype(str))
-        rows = [{"user": u, "item": i, "rating": float(r), "ts": int(t)}
-                for u, i, r, t in ratings[["user", "item", "rating", "ts"]].itertuples(index=False)]  # fmt: skip
+        rows = [
+            {"user": u, "item": i, "rating": float(r), "ts": int(t)}
+            for u, i, r, t in ratings[["user", "item", "rating", "ts"]].itertuples(index=False)
+        ]
         written[RATED.type] = self._batched(q.MERGE_RATINGS, rows, load_id, RATED.type, progress)
         links(MADE_BY, ds.brands.rename(columns={"item": "source", "brand": "target"}))
         leaf = pd.DataFrame(
@@ -359,9 +373,11 @@ class GraphStore:
     def _frame(self, query: str, columns: list[str]) -> pd.DataFrame:
         try:
             frame = self._driver.execute_query(
-                query, database_=self.database, routing_=neo4j.RoutingControl.READ,
+                query,
+                database_=self.database,
+                routing_=neo4j.RoutingControl.READ,
                 result_transformer_=neo4j.Result.to_df,
-            )  # fmt: skip
+            )
         except DriverError as e:
             raise Neo4jError(str(e)) from e
         if frame.empty:

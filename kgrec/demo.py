@@ -99,7 +99,8 @@ def _dataset(magazine: Path | None) -> Dataset:
     if magazine is None:
         return demo_dataset()[0]
     return read_amazon2018(
-        magazine / "meta_Magazine_Subscriptions.json.gz", ratings=magazine / "Magazine_Subscriptions.ratings.csv"
+        magazine / "meta_Magazine_Subscriptions.json.gz",
+        ratings=magazine / "Magazine_Subscriptions.ratings.csv",
     )
 
 

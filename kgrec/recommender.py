@@ -45,9 +45,7 @@ class Recommender:
         self._explainer: Explainer | None = None
 
     @classmethod
-    def connect(
-        cls, settings: Settings | None = None, progress: Progress | None = None
-    ) -> Recommender:
+    def connect(cls, settings: Settings | None = None, progress: Progress | None = None) -> Recommender:
         """Open the workspace's graph (managed Neo4j, or ``NEO4J_URI``); its saved model loads on first use."""
         settings = settings or Settings()
         return cls(GraphStore.connect(settings, progress), settings)
@@ -93,8 +91,9 @@ class Recommender:
         self._explainer = None
         self.save(self.settings.model_path)
         for node_type, label in (("item", "Item"), ("user", "User")):
-            self.store.write_embeddings(label, list(result.model.id_map.keys(node_type)),
-                                        result.model.embeddings(node_type))  # fmt: skip
+            self.store.write_embeddings(
+                label, list(result.model.id_map.keys(node_type)), result.model.embeddings(node_type)
+            )
         return result.metrics
 
     def save(self, directory: Path | str) -> Path:
@@ -114,7 +113,9 @@ class Recommender:
         """
         model = self.model
         if model is None:
-            raise ModelError("no trained model in this workspace; run `kgrec train` (or Recommender.fit) first")
+            raise ModelError(
+                "no trained model in this workspace; run `kgrec train` (or Recommender.fit) first"
+            )
         return model
 
     # -- serving --------------------------------------------------------------------------------------
@@ -122,8 +123,10 @@ class Recommender:
         """Predicted ratings of ``items`` for ``user``; unseen users and items are served as cold start."""
         pairs = pd.DataFrame({"user": [user] * len(items), "item": list(items)})
         parts = self.trained_model().predict_parts(pairs)
-        return [Prediction(user=user, item=i, rating=float(r), source=str(s))
-                for i, r, s in zip(items, parts["blend"], parts["source"], strict=True)]  # fmt: skip
+        return [
+            Prediction(user=user, item=i, rating=float(r), source=str(s))
+            for i, r, s in zip(items, parts["blend"], parts["source"], strict=True)
+        ]
 
     def predict_pairs(self, pairs: pd.DataFrame) -> np.ndarray:
         """Predicted rating per row of a ``user, item`` frame."""
@@ -174,8 +177,10 @@ class Recommender:
         """Items nearest to ``item`` by the model's embeddings, through Neo4j's vector index."""
         if not self.store.has_item(item):
             raise NotFoundError(f"item {item!r} is not in the graph")
-        return [SimilarItem(item=r["item"], score=float(r["score"]), title=r["title"])
-                for r in self.store.similar_items(item, k)]  # fmt: skip
+        return [
+            SimilarItem(item=r["item"], score=float(r["score"]), title=r["title"])
+            for r in self.store.similar_items(item, k)
+        ]
 
     def search(self, query: str, user: str | None = None, k: int = 10) -> list[SearchHit]:
         """Full-text search on titles and descriptions; re-ranked by the user's predicted rating if given."""
@@ -186,8 +191,12 @@ class Recommender:
             ]
         predicted = {p.item: p.rating for p in self.predict(user, [h["item"] for h in hits])}
         ranked = sorted(hits, key=lambda h: -predicted[h["item"]])[:k]
-        return [SearchHit(item=h["item"], text_score=float(h["score"]), title=h["title"],
-                          predicted=predicted[h["item"]]) for h in ranked]  # fmt: skip
+        return [
+            SearchHit(
+                item=h["item"], text_score=float(h["score"]), title=h["title"], predicted=predicted[h["item"]]
+            )
+            for h in ranked
+        ]
 
     def explainer(self) -> Explainer:
         """The path explainer, scoring paths counterfactually with the trained model."""
@@ -227,8 +236,10 @@ class Recommender:
         chosen = list(users) if users is not None else self.store.top_raters(sample)
         known = [u for u in chosen if self.trained_model().id_map.rows("user", [u])[0] >= 0][:sample]
         recs = self.recommend_many(known, k, brand=brand, category=category)
-        frame = pd.DataFrame([(u, r.item, r.score) for u, rows in recs.items() for r in rows],
-                             columns=["user", "item", "score"])  # fmt: skip
+        frame = pd.DataFrame(
+            [(u, r.item, r.score) for u, rows in recs.items() for r in rows],
+            columns=["user", "item", "score"],
+        )
         return collect_report(
             self.store, self.explainer(), frame, brand=brand, category=category, sample=sample
         )
@@ -255,14 +266,25 @@ class Recommender:
             mass = sum(r["ratings"] * r["mean_rating"] for r in rows) or 1.0
             scores = predicted.get(rel.edge_type) or [None] * len(rows)
             leanings[rel.target.label] = [
-                Leaning(name=str(r["name"]), ratings=r["ratings"], mean_rating=r["mean_rating"],
-                        weight=r["ratings"] * r["mean_rating"] / mass, predicted=p)
+                Leaning(
+                    name=str(r["name"]),
+                    ratings=r["ratings"],
+                    mean_rating=r["mean_rating"],
+                    weight=r["ratings"] * r["mean_rating"] / mass,
+                    predicted=p,
+                )
                 for r, p in zip(rows, scores, strict=True)
-            ]  # fmt: skip
-        return Profile(user=user, ratings=len(rated), mean_rating=float(rated["rating"].mean()) if len(rated) else None,
-                       leanings=leanings)  # fmt: skip
+            ]
+        return Profile(
+            user=user,
+            ratings=len(rated),
+            mean_rating=float(rated["rating"].mean()) if len(rated) else None,
+            leanings=leanings,
+        )
 
-    def _linked_scores(self, user: str, names: dict[EdgeType, list[str]]) -> dict[EdgeType, list[float | None]]:
+    def _linked_scores(
+        self, user: str, names: dict[EdgeType, list[str]]
+    ) -> dict[EdgeType, list[float | None]]:
         """The model's part of a profile; empty without a usable model (profile works from the graph alone)."""
         try:
             model = self.model
@@ -275,5 +297,10 @@ class Recommender:
 
 def _recommendation(ranked: RankedItem) -> Recommendation:
     card = ranked.card
-    return Recommendation(item=ranked.item, score=ranked.score, title=card.get("title"), brand=card.get("brand"),
-                          categories=card.get("categories") or [])  # fmt: skip
+    return Recommendation(
+        item=ranked.item,
+        score=ranked.score,
+        title=card.get("title"),
+        brand=card.get("brand"),
+        categories=card.get("categories") or [],
+    )

@@ -116,10 +116,17 @@ def read_amazon2018(
             links[rel].extend((asin, str(other)) for other in obj.get(key) or [])
     if reviews is not None:
         rows: Iterator[tuple[int, dict[str, Any]]] = (
-            (n, {"user": o.get("reviewerID"), "item": o.get("asin"), "rating": o.get("overall"),
-                 "ts": o.get("unixReviewTime")})
+            (
+                n,
+                {
+                    "user": o.get("reviewerID"),
+                    "item": o.get("asin"),
+                    "rating": o.get("overall"),
+                    "ts": o.get("unixReviewTime"),
+                },
+            )
             for n, o in read_json_lines(Path(reviews))
-        )  # fmt: skip
+        )
         rating_file = reviews
     else:
         assert ratings is not None
@@ -180,11 +187,16 @@ def read_table(
         "user": table.column(user_col, ("user", "user_id", "userid", "reviewerid"), 0),
         "item": table.column(item_col, ("item", "item_id", "itemid", "movieid", "asin", "product"), 1),
         "rating": table.column(rating_col, ("rating", "score", "overall", "stars"), 2),
-        "ts": table.column(ts_col, ("ts", "timestamp", "time", "unix_ts", "unixreviewtime"),
-                           3 if table.width > 3 and table.header is None else None),
-    }  # fmt: skip
-    dataset = Dataset(report=report, ratings=ratings_frame(_columns(table, cols), file=str(ratings), report=report,
-                                                          scale=scale))  # fmt: skip
+        "ts": table.column(
+            ts_col,
+            ("ts", "timestamp", "time", "unix_ts", "unixreviewtime"),
+            3 if table.width > 3 and table.header is None else None,
+        ),
+    }
+    dataset = Dataset(
+        report=report,
+        ratings=ratings_frame(_columns(table, cols), file=str(ratings), report=report, scale=scale),
+    )
     for label, path in (item_attrs or {}).items():
         pairs = _pairs(Path(path), report, delimiter=delimiter)
         if label.lower() == "brand":
@@ -210,8 +222,10 @@ def read_table(
 def read_pairs(path: Path) -> pd.DataFrame:
     """Read (user, item) pairs to score: CSV or TSV, header optional, extra columns ignored."""
     table = sniff_table(Path(path))
-    cols = {"user": table.column(None, ("user", "user_id", "userid"), 0),
-            "item": table.column(None, ("item", "item_id", "itemid", "movieid", "asin"), 1)}  # fmt: skip
+    cols = {
+        "user": table.column(None, ("user", "user_id", "userid"), 0),
+        "item": table.column(None, ("item", "item_id", "itemid", "movieid", "asin"), 1),
+    }
     rows = []
     for number, raw in _columns(table, cols):
         user, item = str(raw["user"]).strip(), str(raw["item"]).strip()
@@ -222,9 +236,26 @@ def read_pairs(path: Path) -> pd.DataFrame:
 
 
 _ML_GENRES = (
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
-    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
-)  # fmt: skip
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
 
 
 def read_movielens(directory: Path, budget: ErrorBudget | None = None) -> Dataset:
@@ -243,8 +274,12 @@ def read_movielens(directory: Path, budget: ErrorBudget | None = None) -> Datase
         movies = _ml100k_movies(directory / "u.item", report)
     elif (directory / "ratings.csv").exists():
         table = sniff_table(directory / "ratings.csv", delimiter=",")
-        cols = {k: table.column(None, (k,) + alt, i) for i, (k, alt) in
-                enumerate((("user", ("userid",)), ("item", ("movieid",)), ("rating", ()), ("ts", ("timestamp",))))}  # fmt: skip
+        cols = {
+            k: table.column(None, (k,) + alt, i)
+            for i, (k, alt) in enumerate(
+                (("user", ("userid",)), ("item", ("movieid",)), ("rating", ()), ("ts", ("timestamp",)))
+            )
+        }
         ratings = ratings_frame(_columns(table, cols), file=str(table.path), report=report, scale=(0.5, 5.0))
         movies = _mlcsv_movies(directory / "movies.csv", report)
     else:

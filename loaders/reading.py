@@ -40,8 +40,11 @@ class ErrorBudget:
             raise LoadError(
                 f"{bad} of {report.rows_read} rows rejected ({bad / report.rows_read:.1%}), over the budget of "
                 f"{self.max_bad_fraction:.1%}; first: {first.reason}",
-                file=first.file, line=first.line, field=first.field, report=report,
-            )  # fmt: skip
+                file=first.file,
+                line=first.line,
+                field=first.field,
+                report=report,
+            )
 
 
 def open_text(path: Path) -> IO[str]:

@@ -23,8 +23,17 @@ def _ok(*args: str) -> str:
 
 def test_load_table_stats_and_reload(store: GraphStore, cli_env: Settings, tmp_path: Path) -> None:
     files = write_demo_files(tmp_path, n_users=20, n_items=24, ratings_per_user=6)
-    args = ["load", "table", "--ratings", str(files["ratings"]), "--item-attr", f"Brand={files['brand']}",
-            "--item-attr", f"Category={files['category']}", "--json"]  # fmt: skip
+    args = [
+        "load",
+        "table",
+        "--ratings",
+        str(files["ratings"]),
+        "--item-attr",
+        f"Brand={files['brand']}",
+        "--item-attr",
+        f"Category={files['category']}",
+        "--json",
+    ]
     report = json.loads(_ok(*args))
     assert report["rows_accepted"] > 0 and report["rejected"] == []
     stats = json.loads(_ok("stats", "--json"))
@@ -78,8 +87,9 @@ def test_external_uri_is_used_and_start_says_so(cli_env: Settings, monkeypatch) 
     assert result.exit_code == 1 and "bolt://127.0.0.1:1" in result.output
 
 
-def test_demo_recommends_explains_and_writes_the_report(store: GraphStore, cli_env: Settings,
-                                                        tmp_path: Path) -> None:  # fmt: skip
+def test_demo_recommends_explains_and_writes_the_report(
+    store: GraphStore, cli_env: Settings, tmp_path: Path
+) -> None:
     report = tmp_path / "demo.html"
     out = _ok("demo", "--user", "U00003", "--report", str(report))
     assert "recommendations for U00003" in out and out.count("why ") == 3

@@ -25,11 +25,17 @@ from tests.test_explain_report import sample_data
 
 INSTALL = "apt-get update && apt-get install -y chromium chromium-driver"
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
     # any name lookup fails, so a report that tried to fetch something could not
     "--host-resolver-rules=MAP * ~NOTFOUND",
-]  # fmt: skip
+]
 
 
 def _binary(name: str) -> str:
@@ -50,8 +56,10 @@ def test_dump_dom_shows_title_and_path_pictures(report: Path, tmp_path: Path) ->
     chromium = _binary("chromium")
     done = subprocess.run(
         [chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", report.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     dom = done.stdout
     assert "<title>Coffee &lt;report&gt;</title>" in dom
@@ -68,8 +76,9 @@ class WebDriver:
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        request = urllib.request.Request(
+            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())["value"]
 
@@ -83,8 +92,9 @@ def driver(tmp_path: Path) -> Iterator[WebDriver]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    process = subprocess.Popen([chromedriver, f"--port={port}"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        [chromedriver, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     wd = WebDriver(port)
     try:
         for _ in range(100):
@@ -93,8 +103,10 @@ def driver(tmp_path: Path) -> Iterator[WebDriver]:
                     break
             except OSError:
                 time.sleep(0.1)
-        options = {"binary": chromium, "args": [*FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-                                                "--window-size=1280,2000"]}  # fmt: skip
+        options = {
+            "binary": chromium,
+            "args": [*FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2000"],
+        }
         caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}}}
         wd.session = wd.call("POST", "/session", caps)["sessionId"]
         yield wd

@@ -95,8 +95,17 @@ def test_counterfactual_scores_with_a_trained_model(demo) -> None:
     from gnn import TrainConfig, Trainer
 
     store, truth, ratings = demo
-    config = TrainConfig(seed=0, text=False, hidden=16, layers=2, num_neighbors=(5, 5), max_epochs=40,
-                         patience=10, mf_epochs=10, mf_factors=8)  # fmt: skip
+    config = TrainConfig(
+        seed=0,
+        text=False,
+        hidden=16,
+        layers=2,
+        num_neighbors=(5, 5),
+        max_epochs=40,
+        patience=10,
+        mf_epochs=10,
+        mf_factors=8,
+    )
     model = Trainer(config).fit(store.export()).model
     user, item = coffee_case(truth, ratings)
     explainer = Explainer(store, CounterfactualScorer(model, store.schema()), max_scored=6)

@@ -27,13 +27,20 @@ from explain.report import path_text, sentence_html
 def brand_path(user: str, anchor: str, brand: str, target: str, score: float) -> ExplainedPath:
     return ExplainedPath(
         kind="brand",
-        nodes=[PathNode(label="User", key=user, name=user), PathNode(label="Item", key=anchor, name=anchor),
-               PathNode(label="Brand", key=brand, name=brand), PathNode(label="Item", key=target, name=target)],
-        rels=[PathRel(type="RATED", start=0, end=1, properties={"rating": 5.0}),
-              PathRel(type="MADE_BY", start=1, end=2), PathRel(type="MADE_BY", start=3, end=2)],
+        nodes=[
+            PathNode(label="User", key=user, name=user),
+            PathNode(label="Item", key=anchor, name=anchor),
+            PathNode(label="Brand", key=brand, name=brand),
+            PathNode(label="Item", key=target, name=target),
+        ],
+        rels=[
+            PathRel(type="RATED", start=0, end=1, properties={"rating": 5.0}),
+            PathRel(type="MADE_BY", start=1, end=2),
+            PathRel(type="MADE_BY", start=3, end=2),
+        ],
         score=score,
         sentence=f"You rated *{anchor}* 5★; *{target}* is also made by {brand}.",
-    )  # fmt: skip
+    )
 
 
 def sample_data(samples: int = 6) -> ReportData:
@@ -42,13 +49,27 @@ def sample_data(samples: int = 6) -> ReportData:
         for rank, (item, brand) in enumerate([("Grinder <2>", "Crema & Co"), ("Kettle", "Bean Theory")], 1):
             path = brand_path(f"U{u}", "Grinder 1", brand, item, 0.5 / rank)
             explanation = Explanation(user=f"U{u}", item=item, item_name=item, scoring="shape", paths=[path])
-            recs.append(ExplainedRecommendation(user=f"U{u}", item=item, rank=rank, name=item, brands=[brand],
-                                       categories=["Coffee"], predicted=4.5, explanation=explanation))  # fmt: skip
+            recs.append(
+                ExplainedRecommendation(
+                    user=f"U{u}",
+                    item=item,
+                    rank=rank,
+                    name=item,
+                    brands=[brand],
+                    categories=["Coffee"],
+                    predicted=4.5,
+                    explanation=explanation,
+                )
+            )
     recs.append(ExplainedRecommendation(user="U9", item="Mug", rank=1, name="Mug", brands=["Oven Bird"]))
     return ReportData(
-        title="Coffee <report>", slice="Category: Coffee", generated="2026-11-28", recommendations=recs,
-        catalogue=CatalogueCounts(items=20, brands=4, categories=6), samples=samples,
-    )  # fmt: skip
+        title="Coffee <report>",
+        slice="Category: Coffee",
+        generated="2026-11-28",
+        recommendations=recs,
+        catalogue=CatalogueCounts(items=20, brands=4, categories=6),
+        samples=samples,
+    )
 
 
 class Collect(HTMLParser):
@@ -124,9 +145,12 @@ def test_svg_draws_every_node_and_relationship() -> None:
 
 @pytest.mark.parametrize(
     ("text", "html"),
-    [("You rated *A<b>* 5★", "You rated <em>A&lt;b&gt;</em> 5★"), ("*5\\*Star* x", "<em>5*Star</em> x"),
-     ("no emphasis & more", "no emphasis &amp; more")],
-)  # fmt: skip
+    [
+        ("You rated *A<b>* 5★", "You rated <em>A&lt;b&gt;</em> 5★"),
+        ("*5\\*Star* x", "<em>5*Star</em> x"),
+        ("no emphasis & more", "no emphasis &amp; more"),
+    ],
+)
 def test_sentence_html(text: str, html: str) -> None:
     assert sentence_html(text) == html
 

@@ -20,8 +20,9 @@ def node(label: str, key: str, name: str | None = None) -> PathNode:
     return PathNode(label=label, key=key, name=name or key)
 
 
-def item_path(kind: str, middle: list[PathNode], rel_types: list[str], rating: float = 5.0,
-              support: dict | None = None) -> ExplainedPath:  # fmt: skip
+def item_path(
+    kind: str, middle: list[PathNode], rel_types: list[str], rating: float = 5.0, support: dict | None = None
+) -> ExplainedPath:
     nodes = [node("User", "u1"), node("Item", "1", "Reason"), *middle, node("Item", "2", "The Atlantic")]
     rels = [PathRel(type="RATED", start=0, end=1, properties={"rating": rating})]
     for k, t in enumerate(rel_types, start=1):
@@ -31,8 +32,12 @@ def item_path(kind: str, middle: list[PathNode], rel_types: list[str], rating: f
     return ExplainedPath(kind=kind, nodes=nodes, rels=rels, support=support or {})
 
 
-CATEGORY = item_path("category", [node("Category", "Political Magazines")], ["IN_CATEGORY", "IN_CATEGORY"],
-                     support={"fans": 50, "both": 31})  # fmt: skip
+CATEGORY = item_path(
+    "category",
+    [node("Category", "Political Magazines")],
+    ["IN_CATEGORY", "IN_CATEGORY"],
+    support={"fans": 50, "both": 31},
+)
 
 
 def test_the_issue_example_sentence() -> None:
@@ -43,36 +48,53 @@ def test_the_issue_example_sentence() -> None:
 
 
 def test_no_fan_rated_it_highly_is_said_plainly() -> None:
-    path = item_path("brand", [node("Brand", "Crema Co")], ["MADE_BY", "MADE_BY"],
-                     support={"fans": 56, "both": 0})  # fmt: skip
+    path = item_path(
+        "brand", [node("Brand", "Crema Co")], ["MADE_BY", "MADE_BY"], support={"fans": 56, "both": 0}
+    )
     assert sentence(path) == (
         "You rated *Reason* 5★; *The Atlantic* is also made by Crema Co, though none of the 56 customers "
         "who rated *Reason* highly has rated it highly yet."
     )
     path.support["both"] = 3
     path.support["fans"] = 1422  # 0.2%: a count, not "0%"
-    assert sentence(path).endswith(", and 3 of the 1422 customers who rated *Reason* highly also rated it highly.")
+    assert sentence(path).endswith(
+        ", and 3 of the 1422 customers who rated *Reason* highly also rated it highly."
+    )
 
 
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        (item_path("brand", [node("Brand", "Crema Co")], ["MADE_BY", "MADE_BY"], 4.5),
-         "You rated *Reason* 4.5★; *The Atlantic* is also made by Crema Co."),
-        (item_path("parent_category", [node("Category", "Coffee"), node("Category", "Kitchen"),
-                                       node("Category", "Baking")],
-                   ["IN_CATEGORY", "SUBCATEGORY_OF", "SUBCATEGORY_OF", "IN_CATEGORY"]),
-         "You rated *Reason* 5★; *The Atlantic* is in Baking, next to Coffee under Kitchen."),
-        (item_path("also_bought", [], ["ALSO_BOUGHT"]),
-         "You rated *Reason* 5★; customers often buy it together with *The Atlantic*."),
-        (item_path("also_viewed", [], ["ALSO_VIEWED"]),
-         "You rated *Reason* 5★; customers who look at it also look at *The Atlantic*."),
-        (item_path("similar_to", [], ["SIMILAR_TO"]),
-         "You rated *Reason* 5★; it is linked to *The Atlantic* (similar to)."),
-        (item_path("entity", [node("Genre", "g7", "Politics")], ["HAS_GENRE", "HAS_GENRE"]),
-         "You rated *Reason* 5★; *The Atlantic* shares its genre, Politics."),
+        (
+            item_path("brand", [node("Brand", "Crema Co")], ["MADE_BY", "MADE_BY"], 4.5),
+            "You rated *Reason* 4.5★; *The Atlantic* is also made by Crema Co.",
+        ),
+        (
+            item_path(
+                "parent_category",
+                [node("Category", "Coffee"), node("Category", "Kitchen"), node("Category", "Baking")],
+                ["IN_CATEGORY", "SUBCATEGORY_OF", "SUBCATEGORY_OF", "IN_CATEGORY"],
+            ),
+            "You rated *Reason* 5★; *The Atlantic* is in Baking, next to Coffee under Kitchen.",
+        ),
+        (
+            item_path("also_bought", [], ["ALSO_BOUGHT"]),
+            "You rated *Reason* 5★; customers often buy it together with *The Atlantic*.",
+        ),
+        (
+            item_path("also_viewed", [], ["ALSO_VIEWED"]),
+            "You rated *Reason* 5★; customers who look at it also look at *The Atlantic*.",
+        ),
+        (
+            item_path("similar_to", [], ["SIMILAR_TO"]),
+            "You rated *Reason* 5★; it is linked to *The Atlantic* (similar to).",
+        ),
+        (
+            item_path("entity", [node("Genre", "g7", "Politics")], ["HAS_GENRE", "HAS_GENRE"]),
+            "You rated *Reason* 5★; *The Atlantic* shares its genre, Politics.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_sentence_per_kind(path: ExplainedPath, expected: str) -> None:
     assert sentence(path) == expected
 
@@ -84,9 +106,11 @@ def test_similar_users_sentence() -> None:
         node("User", "u9"),
         node("Item", "2", "The Atlantic"),
     ]
-    rels = [PathRel(type="RATED", start=0, end=1, properties={"rating": 5.0}),
-            PathRel(type="RATED", start=2, end=1, properties={"rating": 4.0}),
-            PathRel(type="RATED", start=2, end=3, properties={"rating": 5.0})]  # fmt: skip
+    rels = [
+        PathRel(type="RATED", start=0, end=1, properties={"rating": 5.0}),
+        PathRel(type="RATED", start=2, end=1, properties={"rating": 4.0}),
+        PathRel(type="RATED", start=2, end=3, properties={"rating": 5.0}),
+    ]
     path = ExplainedPath(kind="similar_users", nodes=nodes, rels=rels, support={"agree": 3})
     assert sentence(path, "readers") == (
         "Reader u9 rated *Reason* 4★ close to your 5★ (you rated 3 items alike), and rated *The Atlantic* 5★."
@@ -148,8 +172,9 @@ class FakeModel:
     """A model whose prediction drops by 1 when the user's rating of item "1" is removed."""
 
     def __init__(self) -> None:
-        self.id_map = StubIdMap({"user": ["u1"], "item": ["1", "2"], "category": ["Political Magazines"],
-                                 "brand": []})  # fmt: skip
+        self.id_map = StubIdMap(
+            {"user": ["u1"], "item": ["1", "2"], "category": ["Political Magazines"], "brand": []}
+        )
         self.dropped: list[object] = []
 
     def predict(self, pairs: pd.DataFrame, *, drop_edges: object = None) -> np.ndarray:
@@ -170,6 +195,7 @@ def test_counterfactual_score_is_the_drop_without_the_paths_edges() -> None:
 
 
 def test_edge_rows_skip_nodes_the_model_does_not_know() -> None:
-    rows = edge_rows(item_path("brand", [node("Brand", "B")], ["MADE_BY", "MADE_BY"]), Schema.core(),
-                     FakeModel().id_map)  # fmt: skip
+    rows = edge_rows(
+        item_path("brand", [node("Brand", "B")], ["MADE_BY", "MADE_BY"]), Schema.core(), FakeModel().id_map
+    )
     assert rows == {("user", "rated", "item"): ([0], [0])}

@@ -49,11 +49,20 @@ def _removals(graph, user: int, item: int, rng: np.random.Generator) -> list[dic
         {RATED_EDGE: ([user], [item])},  # not an edge: nothing changes
     ]
     if ("category", "subcategory_of", "category") in graph.edge_types:
-        removals.append({("category", "subcategory_of", "category"): pick(
-            graph["category", "subcategory_of", "category"].edge_index)})  # fmt: skip
+        removals.append(
+            {
+                ("category", "subcategory_of", "category"): pick(
+                    graph["category", "subcategory_of", "category"].edge_index
+                )
+            }
+        )
     for _ in range(4):
-        removals.append({RATED_EDGE: pick(rated), ("item", "made_by", "brand"): pick(
-            graph["item", "made_by", "brand"].edge_index)})  # fmt: skip
+        removals.append(
+            {
+                RATED_EDGE: pick(rated),
+                ("item", "made_by", "brand"): pick(graph["item", "made_by", "brand"].edge_index),
+            }
+        )
     return removals
 
 

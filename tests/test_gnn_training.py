@@ -207,12 +207,17 @@ def test_removing_a_fans_ratings_of_their_brand_lowers_its_items(trained, plante
         brand = truth.favourite_brand[user]
         mine = train[train["source"] == user]
         loved = mine["target"].map(truth.item_brand) == brand
-        target = next(i for i in model.id_map.keys("item") if truth.item_brand[i] == brand
-                      and i not in set(mine["target"]))  # fmt: skip
+        target = next(
+            i
+            for i in model.id_map.keys("item")
+            if truth.item_brand[i] == brand and i not in set(mine["target"])
+        )
         pair = pd.DataFrame({"user": [user], "item": [target]})
         base = model.predict_parts(pair)
-        removals = [{RATED_EDGE: (model.id_map.rows("user", r["source"]), model.id_map.rows("item", r["target"]))}
-                    for r in (mine[loved], mine[~loved])]  # fmt: skip
+        removals = [
+            {RATED_EDGE: (model.id_map.rows("user", r["source"]), model.id_map.rows("item", r["target"]))}
+            for r in (mine[loved], mine[~loved])
+        ]
         without_loved, _ = model.predict_without(user, target, removals)
         lowered += without_loved < base["blend"][0]
         # their other ratings are low: without them the user's bias rises (what MF and the GNN make of the

@@ -37,8 +37,9 @@ def test_loading_more_ratings_adds_them_and_keeps_latest(store: GraphStore, tmp_
     second.write_text("user,item,rating,ts\nu1,i1,1,50\nu3,i2,5,100\n")
     store.write(read_table(second))
     assert store.stats().relationships["RATED"] == 3
-    rows = store.read("MATCH (:User {id: $u})-[r:RATED]->(:Item {id: $i}) RETURN r.rating AS rating",
-                      {"u": "u1", "i": "i1"})  # fmt: skip
+    rows = store.read(
+        "MATCH (:User {id: $u})-[r:RATED]->(:Item {id: $i}) RETURN r.rating AS rating", {"u": "u1", "i": "i1"}
+    )
     assert rows == [{"rating": 4.0}]  # the older incoming rating does not overwrite the newer stored one
 
 
@@ -85,14 +86,20 @@ def test_extra_entity_types_and_item_links_are_discovered(store: GraphStore, tmp
     (tmp_path / "r.csv").write_text("u1,i1,5\nu1,i2,3\n")
     (tmp_path / "g.csv").write_text("i1,jazz\ni2,jazz\n")
     (tmp_path / "l.csv").write_text("i1,i2\n")
-    store.write(read_table(tmp_path / "r.csv", item_attrs={"Genre": tmp_path / "g.csv"},
-                           item_links={"SIMILAR_TO": tmp_path / "l.csv"}))  # fmt: skip
+    store.write(
+        read_table(
+            tmp_path / "r.csv",
+            item_attrs={"Genre": tmp_path / "g.csv"},
+            item_links={"SIMILAR_TO": tmp_path / "l.csv"},
+        )
+    )
     schema = store.schema()
     assert [e.label for e in schema.entities] == ["Genre"]
     export = store.export()
     assert export.edges["HAS_GENRE"].to_dict("records") == [
-        {"source": "i1", "target": "jazz"}, {"source": "i2", "target": "jazz"}
-    ]  # fmt: skip
+        {"source": "i1", "target": "jazz"},
+        {"source": "i2", "target": "jazz"},
+    ]
     assert len(export.edges["SIMILAR_TO"]) == 1
     assert sorted(export.edges["RATED"].columns) == ["rating", "source", "target", "ts"]
 
@@ -101,8 +108,10 @@ def test_constraints_and_fulltext_index_exist(store: GraphStore) -> None:
     store.write(demo_dataset(n_users=5, n_items=12, ratings_per_user=4)[0])
     constraints = {r["name"] for r in store.read("SHOW CONSTRAINTS YIELD name RETURN name")}
     assert {"user_id_unique", "item_id_unique", "brand_name_unique", "category_name_unique"} <= constraints
-    hits = store.read(f"CALL db.index.fulltext.queryNodes('{q.ITEM_TEXT_INDEX}', $q) YIELD node RETURN node.id AS id",
-                      {"q": "grinder"})  # fmt: skip
+    hits = store.read(
+        f"CALL db.index.fulltext.queryNodes('{q.ITEM_TEXT_INDEX}', $q) YIELD node RETURN node.id AS id",
+        {"q": "grinder"},
+    )
     assert hits and all(h["id"].startswith("I") for h in hits)
 
 
@@ -111,8 +120,11 @@ def test_amazon_hin_counts_and_reload(store: GraphStore) -> None:
     store.write(read_hin(SHARED_DATA / "amazon-hin"))
     stats = store.stats()
     assert (stats.nodes["User"], stats.nodes["Item"], stats.nodes["Brand"], stats.nodes["Category"]) == (
-        6170, 2753, 334, 22
-    )  # fmt: skip
+        6170,
+        2753,
+        334,
+        22,
+    )
     assert stats.relationships["RATED"] == 195_791
     store.write(read_hin(SHARED_DATA / "amazon-hin"))
     assert store.stats() == stats
@@ -123,14 +135,19 @@ def test_amazon_hin_counts_and_reload(store: GraphStore) -> None:
 )
 def test_magazine_publishers_and_category_hierarchy(store: GraphStore) -> None:
     folder = SHARED_DATA / "amazon2018-magazine"
-    store.write(read_amazon2018(folder / "meta_Magazine_Subscriptions.json.gz",
-                                ratings=folder / "Magazine_Subscriptions.ratings.csv"))  # fmt: skip
+    store.write(
+        read_amazon2018(
+            folder / "meta_Magazine_Subscriptions.json.gz",
+            ratings=folder / "Magazine_Subscriptions.ratings.csv",
+        )
+    )
     brands = {r["b"] for r in store.read("MATCH (b:Brand) RETURN b.name AS b")}
     assert "Reason Foundation" in brands or any("Reason" in b for b in brands)
     walk = store.read(
         "MATCH p = (c:Category)-[:SUBCATEGORY_OF*]->(root:Category {name: $root}) "
-        "RETURN max(length(p)) AS depth", {"root": "Magazine Subscriptions"},
-    )  # fmt: skip
+        "RETURN max(length(p)) AS depth",
+        {"root": "Magazine Subscriptions"},
+    )
     assert walk[0]["depth"] >= 3
 
 

@@ -31,8 +31,12 @@ def test_csv_with_header_extra_columns_duplicates_and_rejections(tmp_path: Path)
 
 
 def test_tsv_without_header_positions(tmp_path: Path) -> None:
-    path = _write(tmp_path / "r.tsv", "".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in
-                                           [(1, 10, 5, 100), (2, 10, 3, 200), (2, 11, 4, 300)]))  # fmt: skip
+    path = _write(
+        tmp_path / "r.tsv",
+        "".join(
+            f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in [(1, 10, 5, 100), (2, 10, 3, 200), (2, 11, 4, 300)]
+        ),
+    )
     ds = read_table(path)
     assert ds.ratings.to_dict("records")[0] == {"user": "1", "item": "10", "rating": 5.0, "ts": 100}
     assert len(ds.ratings) == 3
@@ -42,8 +46,9 @@ def test_column_choice_by_option(tmp_path: Path) -> None:
     path = _write(tmp_path / "r.csv", "stars;who;what\n4;alice;book\n2;bob;pen\n")
     ds = read_table(path, user_col="who", item_col="what", rating_col="stars")
     assert set(zip(ds.ratings.user, ds.ratings.item, ds.ratings.rating, strict=True)) == {
-        ("alice", "book", 4.0), ("bob", "pen", 2.0)
-    }  # fmt: skip
+        ("alice", "book", 4.0),
+        ("bob", "pen", 2.0),
+    }
 
 
 def test_broken_line_names_file_and_line(tmp_path: Path) -> None:
@@ -87,12 +92,24 @@ def test_hin_layout(tmp_path: Path) -> None:
 def test_amazon2018_meta_markup_hierarchy_links(tmp_path: Path) -> None:
     meta = tmp_path / "meta.json.gz"
     lines = [
-        {"asin": "A1", "title": '<span class="a-size-medium"', "description": ["Big ideas. Weekly."],
-         "brand": "Reason Foundation", "category": ["Magazines", "News &amp; Politics"], "also_buy": ["A2", "ZZ"],
-         "price": "$12.50"},
-        {"asin": "A2", "title": "The Atlantic", "brand": "Atlantic", "category": ["Magazines"], "also_view": ["A1"]},
+        {
+            "asin": "A1",
+            "title": '<span class="a-size-medium"',
+            "description": ["Big ideas. Weekly."],
+            "brand": "Reason Foundation",
+            "category": ["Magazines", "News &amp; Politics"],
+            "also_buy": ["A2", "ZZ"],
+            "price": "$12.50",
+        },
+        {
+            "asin": "A2",
+            "title": "The Atlantic",
+            "brand": "Atlantic",
+            "category": ["Magazines"],
+            "also_view": ["A1"],
+        },
         {"asin": "A1", "title": "duplicate line"},
-    ]  # fmt: skip
+    ]
     with gzip.open(meta, "wt") as handle:
         handle.write("\n".join(json.dumps(x) for x in lines) + "\n")
     ratings = _write(tmp_path / "r.csv", "A1,bob,5.0,100\nA2,bob,4.0,200\n")

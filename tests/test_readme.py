@@ -31,8 +31,13 @@ def test_readme_query_returns_rows(store: GraphStore, query: str) -> None:
     assert rows, query
 
 
-def test_readme_python_example_runs(store: GraphStore, cli_env: Settings, tmp_path: Path,
-                                    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_readme_python_example_runs(
+    store: GraphStore,
+    cli_env: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setenv("KGREC_MODEL_DIR", str(tmp_path / "model"))
     assert PYTHON, "the README has no Python example"
     for block in PYTHON:

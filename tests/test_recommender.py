@@ -22,8 +22,9 @@ from loaders.demo import DemoTruth, demo_dataset
 
 
 @pytest.fixture(scope="module")
-def trained(session_store: GraphStore, neo4j_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[tuple[Recommender, DemoTruth]]:  # fmt: skip
+def trained(
+    session_store: GraphStore, neo4j_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Recommender, DemoTruth]]:
     session_store.reset()
     dataset, truth = demo_dataset(n_users=120, n_items=96, ratings_per_user=16, seed=7)
     settings = neo4j_settings.model_copy(update={"model_dir": tmp_path_factory.mktemp("model")})
@@ -103,7 +104,9 @@ def test_profile_and_graph_commands_work_beside_an_unreadable_model(
         stale.recommend(user)
 
 
-def test_saved_model_loads_to_same_predictions(trained: tuple[Recommender, DemoTruth], tmp_path: Path) -> None:
+def test_saved_model_loads_to_same_predictions(
+    trained: tuple[Recommender, DemoTruth], tmp_path: Path
+) -> None:
     rec, truth = trained
     rec.save(tmp_path / "m")
     again = Recommender(rec.store, rec.settings).load(tmp_path / "m")
@@ -111,8 +114,9 @@ def test_saved_model_loads_to_same_predictions(trained: tuple[Recommender, DemoT
     assert [p.rating for p in again.predict(user, items)] == [p.rating for p in rec.predict(user, items)]
 
 
-def test_cli_recommend_json_and_unknown_user(trained: tuple[Recommender, DemoTruth], cli_env: Settings,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_cli_recommend_json_and_unknown_user(
+    trained: tuple[Recommender, DemoTruth], cli_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rec, truth = trained
     monkeypatch.setenv("KGREC_MODEL_DIR", str(rec.settings.model_path))
     runner = CliRunner()
@@ -124,10 +128,14 @@ def test_cli_recommend_json_and_unknown_user(trained: tuple[Recommender, DemoTru
     assert missing.exit_code == 1 and "nobody" in missing.output
     profile = runner.invoke(app, ["profile", user])
     assert profile.exit_code == 0 and "predicted" in profile.output and "category" in profile.output
-    assert json.loads(runner.invoke(app, ["profile", user, "--json"]).stdout)["leanings"]["Brand"][0]["predicted"]
+    assert json.loads(runner.invoke(app, ["profile", user, "--json"]).stdout)["leanings"]["Brand"][0][
+        "predicted"
+    ]
 
 
-UNRATE = f"MATCH (:{USER.label} {{id: $user}})-[r:{RATED.type}]->(i:{ITEM.label}) WHERE i.id IN $items DELETE r"
+UNRATE = (
+    f"MATCH (:{USER.label} {{id: $user}})-[r:{RATED.type}]->(i:{ITEM.label}) WHERE i.id IN $items DELETE r"
+)
 
 
 def test_ratings_loaded_after_training_are_not_recommended(trained: tuple[Recommender, DemoTruth]) -> None:

@@ -9,8 +9,13 @@ from core.schema import RATED, Schema, entity_label_for, validate_label, validat
 def test_core_edge_types_are_pyg_triples() -> None:
     assert RATED.edge_type == ("user", "rated", "item")
     assert {r.type for r in Schema.core().rel_types} == {
-        "RATED", "MADE_BY", "IN_CATEGORY", "SUBCATEGORY_OF", "ALSO_BOUGHT", "ALSO_VIEWED"
-    }  # fmt: skip
+        "RATED",
+        "MADE_BY",
+        "IN_CATEGORY",
+        "SUBCATEGORY_OF",
+        "ALSO_BOUGHT",
+        "ALSO_VIEWED",
+    }
 
 
 def test_entity_registration_names_label_relationship_and_edge_type() -> None:
@@ -39,7 +44,8 @@ def test_entity_label_from_file_name() -> None:
 
 
 def test_discover_rebuilds_registered_types() -> None:
-    schema = Schema.discover(["User", "Item", "Brand", "Category", "View", "Orphan"],
-                             ["RATED", "HAS_VIEW", "SIMILAR_TO"])  # fmt: skip
+    schema = Schema.discover(
+        ["User", "Item", "Brand", "Category", "View", "Orphan"], ["RATED", "HAS_VIEW", "SIMILAR_TO"]
+    )
     assert [e.label for e in schema.entities] == ["View"]
     assert [r.type for r in schema.item_links] == ["SIMILAR_TO"]

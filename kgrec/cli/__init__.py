@@ -31,16 +31,29 @@ def main(
         str | None,
         typer.Option(
             "--workspace", "-w", envvar="KGREC_WORKSPACE", help="Dataset workspace: each has its own graph."
-        ),  # fmt: skip
+        ),
     ] = None,
 ) -> None:
     """kgrec: knowledge-graph recommendations from a real Neo4j."""
     ctx.obj = Settings(workspace=workspace) if workspace else Settings()
 
 
-_COMMANDS = (setup, graph.stats, graph.cypher, graph.reset, model.train, model.predict, model.evaluate,
-             serving.recommend, serving.similar, serving.search, serving.profile, explaining.explain,
-             explaining.report, demo.demo)  # fmt: skip
+_COMMANDS = (
+    setup,
+    graph.stats,
+    graph.cypher,
+    graph.reset,
+    model.train,
+    model.predict,
+    model.evaluate,
+    serving.recommend,
+    serving.similar,
+    serving.search,
+    serving.profile,
+    explaining.explain,
+    explaining.report,
+    demo.demo,
+)
 for _command in _COMMANDS:
     app.command()(_command)
 app.add_typer(neo4j_app, name="neo4j")

@@ -15,8 +15,9 @@ from loaders import Dataset, ErrorBudget, read_amazon2018, read_hin, read_moviel
 
 __all__ = ["load_app"]
 
-load_app = typer.Typer(help="Load a dataset into the graph (validated; a bad file leaves nothing behind).",
-                       no_args_is_help=True)  # fmt: skip
+load_app = typer.Typer(
+    help="Load a dataset into the graph (validated; a bad file leaves nothing behind).", no_args_is_help=True
+)
 
 MaxBad = Annotated[
     float, typer.Option("--max-bad", help="Share of bad rows tolerated before the load fails.")
@@ -36,8 +37,10 @@ def _load(ctx: typer.Context, read: Callable[[], Dataset], as_json: bool) -> Non
     if as_json:
         emit_json(report.model_dump())
         return
-    out.print(f"read {report.rows_read:,} rows, accepted {report.rows_accepted:,}, "
-              f"rejected {report.rejected_count:,}, duplicates dropped {report.duplicates_dropped:,}")  # fmt: skip
+    out.print(
+        f"read {report.rows_read:,} rows, accepted {report.rows_accepted:,}, "
+        f"rejected {report.rejected_count:,}, duplicates dropped {report.duplicates_dropped:,}"
+    )
     for rejection in report.rejected[:10]:
         out.print(f"  rejected {rejection.file}:{rejection.line}: {rejection.reason}", highlight=False)
     if report.rejected_count > 10:
@@ -101,12 +104,28 @@ def load_table(
         fail(f"--scale must look like 1-5, got {scale!r}")
     attrs, links = _pairs(item_attr, "--item-attr"), _pairs(item_link, "--item-link")
     delimiter = "\t" if sep == "tab" else sep
-    _load(ctx, lambda: read_table(ratings, item_attrs=attrs, item_links=links, user_col=user_col,
-                                  item_col=item_col, rating_col=rating_col, ts_col=ts_col, delimiter=delimiter,
-                                  header=header, scale=bounds, budget=ErrorBudget(max_bad)), as_json)  # fmt: skip
+    _load(
+        ctx,
+        lambda: read_table(
+            ratings,
+            item_attrs=attrs,
+            item_links=links,
+            user_col=user_col,
+            item_col=item_col,
+            rating_col=rating_col,
+            ts_col=ts_col,
+            delimiter=delimiter,
+            header=header,
+            scale=bounds,
+            budget=ErrorBudget(max_bad),
+        ),
+        as_json,
+    )
 
 
 @load_app.command("movielens")
-def load_movielens(ctx: typer.Context, directory: Path, as_json: JsonFlag = False, max_bad: MaxBad = 0.01) -> None:
+def load_movielens(
+    ctx: typer.Context, directory: Path, as_json: JsonFlag = False, max_bad: MaxBad = 0.01
+) -> None:
     """MovieLens 100K (u.data, u.item) or the ratings.csv/movies.csv layout; genres become categories."""
     _load(ctx, lambda: read_movielens(directory, ErrorBudget(max_bad)), as_json)

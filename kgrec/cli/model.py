@@ -38,7 +38,10 @@ def train(
         settings = settings.model_copy(update={"model_dir": model_dir})
     kind: Literal["random", "temporal"] = "temporal" if split == "temporal" else "random"
     config = TrainConfig(split=kind, seed=seed, text=text)
-    with open_recommender(settings, quiet=as_json, need_model=False) as rec, progress_bar(as_json) as progress:
+    with (
+        open_recommender(settings, quiet=as_json, need_model=False) as rec,
+        progress_bar(as_json) as progress,
+    ):
         metrics = rec.fit(config, progress=progress)
     if as_json:
         emit_json(metrics.model_dump())
@@ -74,10 +77,16 @@ def evaluate(
         predicted = rec.predict_pairs(frame[["user", "item"]])
         cold = rec.trained_model().cold_start(frame[["user", "item"]])
     truth = frame["rating"].to_numpy(dtype=float)
-    payload = {"ratings": len(frame), "rmse": rmse(predicted, truth), "mae": mae(predicted, truth),
-               "cold_start": cold.model_dump()}  # fmt: skip
+    payload = {
+        "ratings": len(frame),
+        "rmse": rmse(predicted, truth),
+        "mae": mae(predicted, truth),
+        "cold_start": cold.model_dump(),
+    }
     if as_json:
         emit_json(payload)
     else:
-        out.print(f"{len(frame):,} ratings: RMSE {payload['rmse']:.4f}  MAE {payload['mae']:.4f}  "
-                  f"(cold users {cold.cold_users}, cold items {cold.cold_items})")  # fmt: skip
+        out.print(
+            f"{len(frame):,} ratings: RMSE {payload['rmse']:.4f}  MAE {payload['mae']:.4f}  "
+            f"(cold users {cold.cold_users}, cold items {cold.cold_items})"
+        )

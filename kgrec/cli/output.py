@@ -24,8 +24,18 @@ if TYPE_CHECKING:
     from gnn import Scores
     from kgrec.results import Recommendation
 
-__all__ = ["JsonFlag", "emit_json", "err", "fail", "notes", "out", "print_explanation", "progress_bar",
-           "recommendation_table", "scores_table"]  # fmt: skip
+__all__ = [
+    "JsonFlag",
+    "emit_json",
+    "err",
+    "fail",
+    "notes",
+    "out",
+    "print_explanation",
+    "progress_bar",
+    "recommendation_table",
+    "scores_table",
+]
 
 # The consoles hold no settings: each finds sys.stdout/sys.stderr when it writes (so CliRunner captures).
 out = Console()
@@ -61,8 +71,12 @@ def progress_bar(quiet: bool) -> Iterator[Progress | None]:
     if quiet:
         yield None
         return
-    columns = (bars.TextColumn("{task.description:>14}"), bars.BarColumn(), bars.MofNCompleteColumn(),
-               bars.TimeElapsedColumn())  # fmt: skip
+    columns = (
+        bars.TextColumn("{task.description:>14}"),
+        bars.BarColumn(),
+        bars.MofNCompleteColumn(),
+        bars.TimeElapsedColumn(),
+    )
     with bars.Progress(*columns, console=err, transient=True) as drawn:
         tasks: dict[str, bars.TaskID] = {}
 

@@ -58,8 +58,15 @@ def neo4j_status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             payload = {"uri": settings.neo4j.uri, "managed": False, "answers": True}
     else:
         status = ManagedNeo4j(settings).status()
-        payload = {"uri": status.uri, "managed": True, "running": status.running, "answers": status.answers,
-                   "pid": status.pid, "workspace": settings.workspace, "plugins": list(status.plugins)}  # fmt: skip
+        payload = {
+            "uri": status.uri,
+            "managed": True,
+            "running": status.running,
+            "answers": status.answers,
+            "pid": status.pid,
+            "workspace": settings.workspace,
+            "plugins": list(status.plugins),
+        }
     if as_json:
         emit_json(payload)
     elif payload.get("uri"):

@@ -59,7 +59,9 @@ def open_store(settings: Settings, quiet: bool = False) -> Iterator[GraphStore]:
 
 
 @contextmanager
-def open_recommender(settings: Settings, quiet: bool = False, need_model: bool = True) -> Iterator[Recommender]:
+def open_recommender(
+    settings: Settings, quiet: bool = False, need_model: bool = True
+) -> Iterator[Recommender]:
     """The workspace's recommender; with ``need_model``, fail first when it has no trained model."""
     from kgrec.recommender import Recommender  # torch loads only for the commands that need the model
 
