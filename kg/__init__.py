@@ -11,6 +11,7 @@ Example:
     ...     store.stats().relationships["RATED"]
 """
 
+from kg.connection import connect_driver
 from kg.export import GraphExport
 from kg.records import (
     CatalogueCountsRecord,
@@ -26,7 +27,7 @@ from kg.records import (
     SimilarItemRecord,
 )
 from kg.server import ManagedNeo4j, ServerStatus
-from kg.store import GraphStore, connect_driver
+from kg.store import GraphStore
 
 __all__ = [
     "CatalogueCountsRecord",

@@ -21,7 +21,7 @@ from neo4j.exceptions import ClientError, ServiceUnavailable
 from neo4j.exceptions import Neo4jError as DriverError
 
 import kg.queries as q
-from core.errors import ConfigError, Neo4jError, WriteRefusedError
+from core.errors import Neo4jError, WriteRefusedError
 from core.progress import Progress
 from core.schema import (
     BRAND,
@@ -37,6 +37,7 @@ from core.schema import (
     Schema,
 )
 from core.settings import Settings
+from kg.connection import connect_driver
 from kg.export import GraphExport
 from kg.records import (
     CatalogueCountsRecord,
@@ -48,36 +49,9 @@ from kg.records import (
     SearchHitRecord,
     SimilarItemRecord,
 )
-from kg.server import ManagedNeo4j, read_password
 from loaders.records import Dataset
 
-__all__ = ["GraphStore", "connect_driver"]
-
-
-def connect_driver(settings: Settings, progress: Progress | None = None) -> tuple[neo4j.Driver, bool]:
-    """Open the one driver of this process: ``NEO4J_URI`` when set, else the workspace's managed server.
-
-    Returns the driver and whether the server is managed by kgrec.
-    """
-    cfg = settings.neo4j
-    if cfg.uri:
-        if cfg.password is None:
-            raise ConfigError("NEO4J_URI is set but NEO4J_PASSWORD is not")
-        auth = (cfg.user, cfg.password.get_secret_value())
-        uri, managed = cfg.uri, False
-    else:
-        server = ManagedNeo4j(settings)
-        uri = server.start(progress)
-        auth = ("neo4j", read_password(server.password_file))
-        managed = True
-    try:
-        driver = neo4j.GraphDatabase.driver(
-            uri, auth=auth, notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF
-        )
-        driver.verify_connectivity()
-    except (DriverError, ServiceUnavailable, OSError, ValueError) as e:
-        raise Neo4jError(f"cannot reach Neo4j at {uri}: {e}") from e
-    return driver, managed
+__all__ = ["GraphStore"]
 
 
 class GraphStore:

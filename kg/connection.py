@@ -1,0 +1,45 @@
+"""The one driver of a process: to ``NEO4J_URI`` when it is set, else to the workspace's managed server.
+
+Example:
+    >>> from core.settings import Settings
+    >>> driver, managed = connect_driver(Settings())   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import neo4j
+from neo4j.exceptions import Neo4jError as DriverError
+from neo4j.exceptions import ServiceUnavailable
+
+from core.errors import ConfigError, Neo4jError
+from core.progress import Progress
+from core.settings import Settings
+from kg.server import ManagedNeo4j, read_password
+
+__all__ = ["connect_driver"]
+
+
+def connect_driver(settings: Settings, progress: Progress | None = None) -> tuple[neo4j.Driver, bool]:
+    """Open the one driver of this process: ``NEO4J_URI`` when set, else the workspace's managed server.
+
+    Returns the driver and whether the server is managed by kgrec.
+    """
+    cfg = settings.neo4j
+    if cfg.uri:
+        if cfg.password is None:
+            raise ConfigError("NEO4J_URI is set but NEO4J_PASSWORD is not")
+        auth = (cfg.user, cfg.password.get_secret_value())
+        uri, managed = cfg.uri, False
+    else:
+        server = ManagedNeo4j(settings)
+        uri = server.start(progress)
+        auth = ("neo4j", read_password(server.password_file))
+        managed = True
+    try:
+        driver = neo4j.GraphDatabase.driver(
+            uri, auth=auth, notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF
+        )
+        driver.verify_connectivity()
+    except (DriverError, ServiceUnavailable, OSError, ValueError) as e:
+        raise Neo4jError(f"cannot reach Neo4j at {uri}: {e}") from e
+    return driver, managed
