@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("core", "loaders", "kg", "gnn", "explain", "kgrec")
+PACKAGES = ("core", "loaders", "kg", "gnn", "rank", "explain", "kgrec")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 MAX_LINES = 400
 

@@ -1,0 +1,126 @@
+"""The ranker on disk: arrays in one ``ranker.npz`` (read with ``allow_pickle=False``: loading runs no code),
+the LightGBM model as its own text format, and the settings as JSON. Written to a temporary folder and
+renamed into place, so a reader never sees half a ranker.
+
+Example:
+    >>> save_ranker(ranker, "models/amazon/ranker")     # doctest: +SKIP
+    >>> load_ranker("models/amazon/ranker").rank(["U1"], 10)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import scipy.sparse as sp
+
+from core.errors import ModelError
+from rank.als import Als
+from rank.config import RankConfig
+from rank.ease import Ease
+from rank.interactions import Interactions
+from rank.kg_gcn import KnowledgeGCN
+from rank.knowledge import Knowledge
+from rank.popularity import Popularity
+from rank.ranker import Ranker
+
+__all__ = ["FORMAT", "load_ranker", "save_ranker"]
+
+FORMAT = 1
+
+
+def save_ranker(ranker: Ranker, directory: str | Path) -> Path:
+    """Write a trained ranker to ``directory`` (replaced whole)."""
+    data = ranker.trained_data()
+    assert ranker.knowledge is not None and ranker.booster is not None
+    target = Path(directory)
+    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
+    staging.mkdir(parents=True)
+    arrays: dict[str, np.ndarray] = {
+        "user_keys": data.user_keys,
+        "item_keys": data.item_keys,
+        "rows": data.rows,
+        "cols": data.cols,
+        "ts": data.ts,
+        "item_age_days": ranker.item_age_days,
+        "link_a": ranker.knowledge.item_links[0],
+        "link_b": ranker.knowledge.item_links[1],
+    }
+    relations = list(ranker.knowledge.relations)
+    for n, rel in enumerate(relations):
+        m = ranker.knowledge.relations[rel]
+        arrays[f"rel{n}_indptr"], arrays[f"rel{n}_indices"] = m.indptr, m.indices
+        arrays[f"rel{n}_shape"] = np.asarray(m.shape)
+    parts = ranker.parts
+    pop, ease, als, gcn = parts["popularity"], parts["ease"], parts["als"], parts["kg_gcn"]
+    assert isinstance(pop, Popularity) and isinstance(ease, Ease)
+    assert isinstance(als, Als) and isinstance(gcn, KnowledgeGCN)
+    arrays |= {
+        "popularity": pop.item_scores,
+        "ease_weights": ease.weights,
+        "ease_modelled": ease.modelled,
+        "als_users": als.user_factors,
+        "als_items": als.item_factors,
+        "gcn_users": gcn.network.user_embeddings,
+        "gcn_items": gcn.network.item_embeddings,
+    }
+    np.savez(staging / "ranker.npz", allow_pickle=False, **arrays)
+    ranker.booster.save_model(str(staging / "fusion.txt"))
+    meta = {
+        "format": FORMAT,
+        "config": ranker.config.model_dump(),
+        "features": ranker.features,
+        "relations": relations,
+        "ease_l2": ease.l2,
+    }
+    (staging / "meta.json").write_text(json.dumps(meta, indent=1))
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+    return target
+
+
+def load_ranker(directory: str | Path) -> Ranker:
+    """Read a ranker written by :func:`save_ranker`; a missing or foreign folder is a :class:`ModelError`."""
+    folder = Path(directory)
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        if meta.get("format") != FORMAT:
+            raise ModelError(
+                f"{folder}: ranker format {meta.get('format')!r}, this kgrec reads {FORMAT}; train again"
+            )
+        with np.load(folder / "ranker.npz", allow_pickle=False) as z:
+            a = {k: z[k] for k in z.files}
+        booster = lgb.Booster(model_file=str(folder / "fusion.txt"))
+    except (OSError, ValueError, KeyError, lgb.basic.LightGBMError) as e:
+        raise ModelError(f"cannot read the ranker in {folder}: {e}; train again") from e
+    shape = (len(a["user_keys"]), len(a["item_keys"]))
+    matrix = sp.csr_matrix((np.ones(len(a["rows"]), np.float32), (a["rows"], a["cols"])), shape=shape)
+    data = Interactions(a["user_keys"], a["item_keys"], a["rows"], a["cols"], a["ts"], matrix)
+    relations = {}
+    for n, rel in enumerate(meta["relations"]):
+        indptr, indices = a[f"rel{n}_indptr"], a[f"rel{n}_indices"]
+        values = np.ones(len(indices), np.float32)
+        relations[rel] = sp.csr_matrix((values, indices, indptr), shape=tuple(a[f"rel{n}_shape"]))
+    knowledge = Knowledge(relations, (a["link_a"], a["link_b"]))
+    config = RankConfig(**meta["config"])
+    ranker = Ranker(config)
+    ranker.data, ranker.knowledge, ranker.booster = data, knowledge, booster
+    ranker.features, ranker.item_age_days = list(meta["features"]), a["item_age_days"]
+    pop = Popularity(config.popularity_half_life_days)
+    pop.item_scores = a["popularity"]
+    ease = Ease(meta["ease_l2"], config.ease_max_items, knowledge.incidence(), config.ease_side_weight)
+    ease.weights, ease.modelled, ease.n_items = a["ease_weights"], a["ease_modelled"], data.n_items
+    ease.attach(data)
+    als = Als(config.als_factors, config.als_regularization, config.als_iterations, seed=config.seed)
+    als.user_factors, als.item_factors = a["als_users"], a["als_items"]
+    gcn = KnowledgeGCN(
+        knowledge, config.gnn_dim, config.gnn_layers, config.gnn_epochs, config.gnn_lr, config.seed
+    )
+    gcn.network.user_embeddings, gcn.network.item_embeddings = a["gcn_users"], a["gcn_items"]
+    ranker.parts = {"popularity": pop, "ease": ease, "als": als, "kg_gcn": gcn}
+    return ranker

@@ -1,0 +1,57 @@
+"""Settings of the ranking stack, with their defaults and what each means.
+
+Example:
+    >>> RankConfig().candidates
+    100
+    >>> RankConfig(seed=3).seed
+    3
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["RankConfig"]
+
+
+class RankConfig(BaseModel):
+    """How the candidate models and the fusion ranker are trained.
+
+    Attributes:
+        candidates: items each candidate model proposes per user; the fusion ranks their union.
+        validation_fraction: per-user share of the training interactions held out to train the fusion
+            (and to tune EASE); the candidate models are then refitted on all training interactions.
+        fusion_users: at most this many validation users (sampled) train the fusion ranker.
+        min_rating: keep only interactions rated at least this as positives (``None``: every rating is
+            one interaction, the user chose the item).
+        popularity_half_life_days: an interaction's weight halves every this many days of age.
+        ease_grid: EASE ridge values tried on validation. ease_max_items: the dense item-item limit.
+        ease_side_weight: weight of the knowledge graph's co-membership in EASE's Gram matrix (0: none).
+        als_factors, als_regularization, als_iterations: ``implicit``'s ALS.
+        gnn_dim, gnn_layers, gnn_epochs, gnn_lr: the interaction GNN (LightGCN with BPR).
+        trees, learning_rate, leaves: LightGBM LambdaRank; ``trees`` is a cap, early stopping on NDCG@10
+            of a fifth of the fusion users decides.
+        seed: every random choice (splits, samples, initialisations).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    candidates: int = Field(default=100, ge=10)
+    validation_fraction: float = Field(default=0.1, gt=0.0, lt=0.5)
+    fusion_users: int = Field(default=3000, ge=10)
+    min_rating: float | None = None
+    popularity_half_life_days: float = Field(default=365.0, gt=0.0)
+    ease_grid: tuple[float, ...] = (50.0, 100.0, 250.0, 500.0, 1000.0)
+    ease_max_items: int = Field(default=8000, ge=10)
+    ease_side_weight: float = Field(default=4.0, ge=0.0)
+    als_factors: int = 64
+    als_regularization: float = 0.05
+    als_iterations: int = 30
+    gnn_dim: int = 64
+    gnn_layers: int = 2
+    gnn_epochs: int = 30
+    gnn_lr: float = 0.02
+    trees: int = 400
+    learning_rate: float = 0.05
+    leaves: int = 31
+    seed: int = 0

@@ -1,0 +1,88 @@
+"""The fusion ranker's features, listed once: what each (user, candidate item) row carries.
+
+Per candidate model (``PARTS``): its score and the item's position in that model's list for the user (the
+list's length plus one when the model did not propose it). Then the rating model's predicted stars, the
+item's training popularity (log) and age (days since its first interaction, up to the latest one in the
+training data; missing without timestamps), the user's activity (log of their training interactions), and
+per knowledge relation the user's affinity to the item along it (see :class:`rank.knowledge.Knowledge`).
+
+Example:
+    >>> feature_names(["MADE_BY", "IN_CATEGORY"])[:4]
+    ['popularity_score', 'popularity_rank', 'ease_score', 'ease_rank']
+    >>> feature_names(["MADE_BY"])[-4:]
+    ['item_popularity', 'item_age_days', 'user_activity', 'affinity_made_by']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["PARTS", "CandidateTable", "feature_names"]
+
+PARTS = ("popularity", "ease", "als", "kg_gcn")
+"""The candidate models, in the order of the feature columns."""
+
+
+def feature_names(relations: Sequence[str]) -> list[str]:
+    """Column names of the feature matrix, for knowledge relations ``relations`` (relationship types)."""
+    names = [f"{part}_{what}" for part in PARTS for what in ("score", "rank")]
+    names += ["predicted_rating", "item_popularity", "item_age_days", "user_activity"]
+    names += [f"affinity_{rel.lower()}" for rel in relations]
+    return names
+
+
+@dataclass(frozen=True)
+class CandidateTable:
+    """Candidates of a batch of users, one row each: ``user`` (position in the batch), ``item`` (catalogue
+    column) and ``features`` (``[rows, len(feature_names)]``, float32, NaN where unknown). Rows of one user
+    are contiguous; ``groups`` gives how many each user has, in batch order."""
+
+    user: np.ndarray
+    item: np.ndarray
+    features: np.ndarray
+    groups: np.ndarray
+
+
+def candidate_table(
+    part_scores: dict[str, np.ndarray],
+    part_lists: dict[str, np.ndarray],
+    predicted: np.ndarray | None,
+    item_popularity: np.ndarray,
+    item_age_days: np.ndarray,
+    user_activity: np.ndarray,
+    affinity: dict[str, np.ndarray],
+) -> CandidateTable:
+    """Build the rows of a batch: the union of every part's list per user (``part_lists[p]`` is
+    ``[users, n]`` catalogue columns, best first, ``-1`` padded) with their features. Scores, predicted
+    ratings and affinities are ``[users, items]``; popularity and age ``[items]``; activity ``[users]``."""
+    n_users = len(user_activity)
+    users, items = [], []
+    for u in range(n_users):
+        union = np.unique(np.concatenate([part_lists[p][u] for p in PARTS]))
+        union = union[union >= 0]
+        users.append(np.full(len(union), u))
+        items.append(union)
+    user = np.concatenate(users) if users else np.zeros(0, np.int64)
+    item = np.concatenate(items) if items else np.zeros(0, np.int64)
+    columns = []
+    for part in PARTS:
+        columns.append(part_scores[part][user, item])
+        lists = part_lists[part]
+        rank = np.full((n_users, part_scores[part].shape[1]), lists.shape[1] + 1, dtype=np.float32)
+        rows = np.repeat(np.arange(n_users), lists.shape[1])
+        flat = lists.ravel()
+        ok = flat >= 0
+        rank[rows[ok], flat[ok]] = np.tile(np.arange(1, lists.shape[1] + 1), n_users)[ok]
+        columns.append(rank[user, item])
+    columns.append(predicted[user, item] if predicted is not None else np.full(len(user), np.nan))
+    columns.append(np.log1p(item_popularity[item]))
+    columns.append(item_age_days[item])
+    columns.append(np.log1p(user_activity[user]))
+    columns += [matrix[user, item] for matrix in affinity.values()]
+    features = (
+        np.column_stack(columns).astype(np.float32) if len(user) else np.zeros((0, len(columns)), np.float32)
+    )
+    return CandidateTable(user, item, features, np.array([len(i) for i in items], dtype=np.int64))

@@ -1,0 +1,98 @@
+"""Who interacted with what, as a sparse user x item matrix over the whole catalogue.
+
+The candidate models are trained on interactions, not on star values: a rating says the user chose the item.
+Every rating counts as one interaction of weight 1 by default; ``min_rating`` keeps only ratings at or above
+a threshold (for data where low stars mean "did not like", if that is the signal wanted).
+
+Example:
+    >>> import pandas as pd
+    >>> r = pd.DataFrame({"source": ["u", "u", "v"], "target": ["a", "b", "a"],
+    ...                   "rating": [5.0, 2.0, 4.0], "ts": [1, 2, 3]})
+    >>> data = Interactions.build(r, item_keys=["a", "b", "c"])
+    >>> data.matrix.toarray().tolist()
+    [[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+    >>> data.popularity().tolist()
+    [2, 1, 0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+__all__ = ["Interactions", "Keys"]
+
+Keys = Sequence[str] | np.ndarray
+"""Dataset keys, as a list or an array of strings."""
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """One entry per (user, item) pair: ``rows`` and ``cols`` index ``user_keys`` and ``item_keys``, ``ts`` is
+    the pair's latest interaction time (unix seconds, 0 when unknown). ``matrix`` is the same as a
+    ``[len(user_keys), len(item_keys)]`` CSR of ones."""
+
+    user_keys: np.ndarray
+    item_keys: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    ts: np.ndarray
+    matrix: sp.csr_matrix
+
+    @classmethod
+    def build(
+        cls,
+        ratings: pd.DataFrame,
+        item_keys: Keys | None = None,
+        user_keys: Keys | None = None,
+        min_rating: float | None = None,
+    ) -> Interactions:
+        """From a frame with ``source`` (user), ``target`` (item), ``rating`` and ``ts``. ``item_keys`` is the
+        catalogue to rank (default: the items in ``ratings``); ratings of other items or users are dropped."""
+        keep_rating = (
+            np.ones(len(ratings), bool) if min_rating is None else ratings["rating"].to_numpy() >= min_rating
+        )
+        frame = ratings.iloc[np.flatnonzero(keep_rating)]
+        users = np.asarray(user_keys if user_keys is not None else pd.unique(frame["source"].astype(str)))
+        items = np.asarray(item_keys if item_keys is not None else pd.unique(frame["target"].astype(str)))
+        rows = pd.Index(users).get_indexer(frame["source"].astype(str))
+        cols = pd.Index(items).get_indexer(frame["target"].astype(str))
+        keep = (rows >= 0) & (cols >= 0)
+        ts = frame["ts"].to_numpy(np.float64) if "ts" in frame else np.zeros(len(frame))
+        raw = pd.DataFrame({"row": rows[keep], "col": cols[keep], "ts": ts[keep]})
+        pairs = raw.groupby(["row", "col"], sort=True)["ts"].max().reset_index()  # a repeated pair: once
+        r, c = pairs["row"].to_numpy(), pairs["col"].to_numpy()
+        shape = (len(users), len(items))
+        matrix = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=shape)
+        return cls(users.astype(str), items.astype(str), r, c, pairs["ts"].to_numpy(), matrix)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_keys)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_keys)
+
+    def user_rows(self, keys: Keys) -> np.ndarray:
+        """Row per user key, ``-1`` for a user without training interactions."""
+        return pd.Index(self.user_keys).get_indexer([str(k) for k in keys])
+
+    def item_rows(self, keys: Keys) -> np.ndarray:
+        """Column per item key, ``-1`` for an item outside the catalogue."""
+        return pd.Index(self.item_keys).get_indexer([str(k) for k in keys])
+
+    def popularity(self) -> np.ndarray:
+        """Interactions per item, ``[n_items]``."""
+        return np.asarray(self.matrix.sum(axis=0)).ravel().astype(np.int64)
+
+    def seen(self, user_rows: np.ndarray) -> sp.csr_matrix:
+        """The training interactions of ``user_rows`` (``-1`` gives an empty row)."""
+        safe = np.where(user_rows >= 0, user_rows, 0)
+        out = self.matrix[safe].tocsr()
+        out = sp.diags((user_rows >= 0).astype(np.float32)) @ out
+        return sp.csr_matrix(out)

@@ -1,0 +1,125 @@
+"""Train the whole stack on one split of the graph's ratings and measure it on the held-out part: the rating
+model (:mod:`gnn`), the candidate models and the fusion ranker.
+
+One per-user hold-out split (:func:`rank.split.holdout_split`) serves both: the rating model trains on the
+training part (less a per-user validation slice for its early stopping and blend weights) and reports its
+RMSE on the held-out part; the ranker trains on the same training part and is measured on the held-out part
+with the protocol of :mod:`rank.metrics`. Nothing of the held-out part reaches either model.
+
+Example:
+    >>> result = train_stack(store.export(), kind="random", seed=0)   # doctest: +SKIP
+    >>> result.ranking.at(10).ndcg                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.progress import Progress
+from gnn import RatingModel, RatingSplit, TrainConfig, Trainer, TrainMetrics
+from kg import GraphExport
+from rank.config import RankConfig
+from rank.features import PARTS
+from rank.interactions import Interactions
+from rank.knowledge import Knowledge
+from rank.metrics import RankingMetrics, ranking_metrics
+from rank.ranker import FusionReport, Ranker
+from rank.split import Holdout, SplitKind, holdout_split
+
+__all__ = ["RatingModelScores", "StackResult", "evaluate_ranking", "train_stack"]
+
+KS = (10, 20)
+"""The cut-offs every ranking figure is given at."""
+
+
+class RatingModelScores:
+    """The rating model as the ranker's ``predicted_rating`` feature: stars of ``items`` for ``users``."""
+
+    def __init__(self, model: RatingModel) -> None:
+        self.model = model
+
+    def __call__(self, users: Sequence[str], items: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.score_items(list(users), list(items)), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class StackResult:
+    """The trained models and what they scored on the held-out part."""
+
+    model: RatingModel
+    ranker: Ranker
+    rating: TrainMetrics
+    ranking: RankingMetrics
+    parts: dict[str, RankingMetrics]
+    fusion: FusionReport
+    split: Holdout
+
+
+def train_stack(
+    export: GraphExport,
+    kind: SplitKind = "random",
+    fraction: float = 0.2,
+    seed: int = 0,
+    train_config: TrainConfig | None = None,
+    rank_config: RankConfig | None = None,
+    progress: Progress | None = None,
+) -> StackResult:
+    """Split the exported ratings per user, train the rating model and the ranker on the training part,
+    and measure both (and each candidate model alone) on the held-out part."""
+    ratings = _sorted_ratings(export)
+    holdout = holdout_split(ratings, kind, fraction, seed)
+    train_config = train_config or TrainConfig(seed=seed)
+    rank_config = rank_config or RankConfig(seed=seed)
+    # the rating model's own validation slice comes out of the training part, per user like the rest
+    inner = holdout_split(ratings.iloc[holdout.train_idx], kind, rank_config.validation_fraction, seed)
+    split = RatingSplit(
+        ratings,
+        np.sort(holdout.train_idx[inner.train_idx]),
+        np.sort(holdout.train_idx[inner.test_idx]),
+        holdout.test_idx,
+        kind,
+        seed,
+    )
+    trained = Trainer(train_config).fit(export, split, progress=progress)
+    items = np.asarray(export.node_keys("Item"))
+    ranker = Ranker(rank_config)
+    fusion = ranker.fit(
+        holdout.train,
+        items,
+        Knowledge.from_export(export, items),
+        RatingModelScores(trained.model),
+        kind,
+        progress,
+    )
+    ranking, parts = evaluate_ranking(ranker, holdout.test, with_parts=True)
+    return StackResult(trained.model, ranker, trained.metrics, ranking, parts, fusion, holdout)
+
+
+def evaluate_ranking(
+    ranker: Ranker, test: pd.DataFrame, ks: Sequence[int] = KS, with_parts: bool = False
+) -> tuple[RankingMetrics, dict[str, RankingMetrics]]:
+    """The fused ranking (and, with ``with_parts``, each candidate model's) against ``test`` interactions
+    (``source``, ``target``): every catalogue item ranked for each test user, training items left out."""
+    data = ranker.trained_data()
+    users = list(pd.unique(test["source"].astype(str)))
+    held = Interactions.build(test, data.item_keys, users)
+    relevant = [
+        held.matrix.indices[held.matrix.indptr[r] : held.matrix.indptr[r + 1]] for r in range(len(users))
+    ]
+    popularity = data.popularity()
+    k = max(ks)
+    fused = ranking_metrics(ranker.rank(users, k).items, relevant, ks, popularity)
+    parts = {}
+    if with_parts:
+        parts = {p: ranking_metrics(ranker.part_rank(p, users, k), relevant, ks, popularity) for p in PARTS}
+    return fused, parts
+
+
+def _sorted_ratings(export: GraphExport) -> pd.DataFrame:
+    """The exported ratings in a fixed order, so that a split does not depend on Neo4j's return order."""
+    rated = export.edges["RATED"]
+    return rated.sort_values(["source", "target"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,339 @@
+"""The ranking stack: candidate models propose items, a LightGBM LambdaRank model orders their union.
+
+Training (:meth:`Ranker.fit`) on a user's training interactions:
+
+1. a per-user validation slice is held out of the training interactions (``RankConfig.validation_fraction``,
+   random or latest, like the evaluation split);
+2. the candidate models (popularity, EASE with its ridge chosen on that slice, ALS, the interaction GNN) are
+   fitted on the rest;
+3. for a sample of validation users, the union of the models' top ``RankConfig.candidates`` items gets the
+   features of :mod:`rank.features`, labelled 1 where the user took the item in the validation slice, and
+   LambdaRank learns to order them (early stopping on NDCG@10 of a fifth of those users);
+4. the candidate models are fitted again on all training interactions, and serve.
+
+Nothing from held-out test interactions is used: the caller passes training interactions only.
+
+Example:
+    >>> ranker = Ranker(RankConfig(seed=0))                         # doctest: +SKIP
+    >>> report = ranker.fit(train, item_keys, knowledge, rating)    # doctest: +SKIP
+    >>> ranker.rank(["U00002"], k=10).items                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict
+
+from core.errors import ModelError
+from core.progress import Progress
+from rank.als import Als
+from rank.base import CandidateModel
+from rank.config import RankConfig
+from rank.ease import Ease, tune_ease
+from rank.evaluate import top_k
+from rank.features import PARTS, CandidateTable, candidate_table, feature_names
+from rank.interactions import Interactions, Keys
+from rank.kg_gcn import KnowledgeGCN
+from rank.knowledge import Knowledge
+from rank.popularity import Popularity
+from rank.split import SplitKind, holdout_split
+
+__all__ = ["FusionReport", "Ranked", "Ranker", "RatingScores"]
+
+_BATCH = 512
+"""Users per batch when building candidate tables (bounds the dense ``[users, items]`` blocks)."""
+
+
+class RatingScores(Protocol):
+    """Predicted stars of every catalogue item (columns in the order of ``items``) for each user,
+    ``[len(users), len(items)]``, NaN where the rating model cannot say."""
+
+    def __call__(self, users: Sequence[str], items: np.ndarray) -> np.ndarray: ...
+
+
+class FusionReport(BaseModel):
+    """What training the ranking stack did and found."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    train_interactions: int
+    validation_interactions: int
+    ease_l2: float
+    ease_validation_ndcg: dict[str, float]
+    fusion_users: int
+    fusion_rows: int
+    candidate_recall: float
+    trees: int
+    validation_ndcg10: float
+    importances: dict[str, float]
+    seconds: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Per user, the ranked catalogue columns (``-1`` pads a short list) and their fusion scores."""
+
+    items: np.ndarray
+    scores: np.ndarray
+
+
+class Ranker:
+    """Candidate models plus the learned fusion; see the module docstring for how it is trained."""
+
+    def __init__(self, config: RankConfig | None = None) -> None:
+        self.config = config or RankConfig()
+        self.parts: dict[str, CandidateModel] = {}
+        self.booster: lgb.Booster | None = None
+        self.data: Interactions | None = None
+        self.knowledge: Knowledge | None = None
+        self.rating: RatingScores | None = None
+        self.features: list[str] = []
+        self.item_age_days = np.zeros(0, dtype=np.float32)
+
+    # -- training -------------------------------------------------------------------------------------
+    def fit(
+        self,
+        train: pd.DataFrame,
+        item_keys: Keys,
+        knowledge: Knowledge,
+        rating: RatingScores | None = None,
+        kind: SplitKind = "random",
+        progress: Progress | None = None,
+    ) -> FusionReport:
+        """Train on ``train`` (``source``, ``target``, ``rating``, ``ts``) over the catalogue ``item_keys``."""
+        cfg = self.config
+        say = progress or _silent
+        seconds: dict[str, float] = {}
+        started = time.perf_counter()
+        users = np.asarray(pd.unique(train["source"].astype(str)))
+        items = np.asarray([str(k) for k in item_keys])
+        split = holdout_split(train, kind, cfg.validation_fraction, cfg.seed)
+        fit_part = Interactions.build(split.train, items, users, cfg.min_rating)
+        held = Interactions.build(split.test, items, users, cfg.min_rating)
+        if held.matrix.nnz == 0:
+            raise ModelError(
+                "no validation interactions to train the ranker on: too few interactions per user"
+            )
+        self.knowledge, self.rating = knowledge, rating
+        self.features = feature_names(list(knowledge.relations))
+        val_rows = np.flatnonzero(np.diff(held.matrix.indptr) > 0)
+        relevant = [held.matrix.indices[held.matrix.indptr[r] : held.matrix.indptr[r + 1]] for r in val_rows]
+        rng = np.random.default_rng(cfg.seed)
+        tune = rng.choice(len(val_rows), min(len(val_rows), 2000), replace=False)
+        say("ease", 0, len(cfg.ease_grid))
+        ease, grid = tune_ease(
+            fit_part,
+            val_rows[tune],
+            [relevant[i] for i in tune],
+            cfg.ease_grid,
+            max_items=cfg.ease_max_items,
+            side=knowledge.incidence(),
+            side_weight=cfg.ease_side_weight,
+        )
+        seconds["ease_tuning"] = time.perf_counter() - started
+        self.parts = self._fit_parts(fit_part, ease.l2, say, seconds, prefitted={"ease": ease})
+
+        mark = time.perf_counter()
+        chosen = np.sort(rng.choice(len(val_rows), min(len(val_rows), cfg.fusion_users), replace=False))
+        self.data = fit_part
+        table = self._table(fit_part, val_rows[chosen], fit_part.seen(val_rows[chosen]), None)
+        truth = held.matrix[val_rows[chosen]]
+        labels = np.asarray(truth[table.user, table.item]).ravel().astype(np.float32)
+        recall = float(labels.sum()) / max(int(truth.sum()), 1)
+        self.booster, val_ndcg = self._fit_fusion(table, labels, rng)
+        seconds["fusion"] = time.perf_counter() - mark
+        say("fusion", 1, 1)
+
+        full = Interactions.build(train, items, users, cfg.min_rating)
+        self.parts = self._fit_parts(full, ease.l2, say, seconds, prefitted={})
+        self.data = full
+        seconds["total"] = time.perf_counter() - started
+        gains = self.booster.feature_importance(importance_type="gain")
+        total_gain = float(gains.sum()) or 1.0
+        return FusionReport(
+            train_interactions=int(full.matrix.nnz),
+            validation_interactions=int(held.matrix.nnz),
+            ease_l2=ease.l2,
+            ease_validation_ndcg={f"{k:g}": v for k, v in grid.items()},
+            fusion_users=len(chosen),
+            fusion_rows=len(labels),
+            candidate_recall=recall,
+            trees=self.booster.num_trees(),
+            validation_ndcg10=val_ndcg,
+            importances={n: float(g) / total_gain for n, g in zip(self.features, gains, strict=True)},
+            seconds=seconds,
+        )
+
+    def _fit_parts(
+        self,
+        data: Interactions,
+        l2: float,
+        say: Progress,
+        seconds: dict[str, float],
+        prefitted: dict[str, CandidateModel],
+    ) -> dict[str, CandidateModel]:
+        cfg = self.config
+        assert self.knowledge is not None
+        makers: dict[str, CandidateModel] = {
+            "popularity": Popularity(cfg.popularity_half_life_days),
+            "ease": Ease(l2, cfg.ease_max_items, self.knowledge.incidence(), cfg.ease_side_weight),
+            "als": Als(cfg.als_factors, cfg.als_regularization, cfg.als_iterations, seed=cfg.seed),
+            "kg_gcn": KnowledgeGCN(
+                self.knowledge, cfg.gnn_dim, cfg.gnn_layers, cfg.gnn_epochs, cfg.gnn_lr, cfg.seed
+            ),
+        }
+        parts: dict[str, CandidateModel] = {}
+        for n, name in enumerate(PARTS):
+            mark = time.perf_counter()
+            parts[name] = prefitted.get(name) or makers[name].fit(data)
+            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - mark
+            say(name, n + 1, len(PARTS))
+        item_first = _first_seen(data)
+        latest = float(data.ts.max()) if len(data.ts) else 0.0
+        self.item_age_days = np.where(item_first > 0, (latest - item_first) / 86_400.0, np.nan).astype(
+            np.float32
+        )
+        return parts
+
+    def _fit_fusion(
+        self, table: CandidateTable, labels: np.ndarray, rng: np.random.Generator
+    ) -> tuple[lgb.Booster, float]:
+        cfg = self.config
+        has_positive = np.add.reduceat(labels, np.r_[0, np.cumsum(table.groups)[:-1]]) > 0
+        has_positive &= table.groups > 0
+        row_group = np.repeat(np.arange(len(table.groups)), table.groups)
+        keep_rows = has_positive[row_group]
+        groups = table.groups[has_positive]
+        x, y = table.features[keep_rows], labels[keep_rows]
+        if len(groups) < 10:
+            raise ModelError(f"only {len(groups)} validation users have a held-out item among the candidates")
+        is_eval = np.zeros(len(groups), dtype=bool)
+        is_eval[rng.choice(len(groups), max(1, len(groups) // 5), replace=False)] = True
+        group_of_row = np.repeat(is_eval, groups)
+        model = lgb.LGBMRanker(
+            objective="lambdarank",
+            n_estimators=cfg.trees,
+            learning_rate=cfg.learning_rate,
+            num_leaves=cfg.leaves,
+            min_child_samples=50,
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.9,
+            random_state=cfg.seed,
+            verbose=-1,
+            lambdarank_truncation_level=20,
+        )
+        model.fit(
+            x[~group_of_row],
+            y[~group_of_row],
+            group=groups[~is_eval],
+            eval_set=[(x[group_of_row], y[group_of_row])],
+            eval_group=[groups[is_eval]],
+            eval_at=[10],
+            feature_name=self.features,
+            callbacks=[lgb.early_stopping(40, verbose=False)],
+        )
+        best = model.best_score_["valid_0"]["ndcg@10"] if model.best_score_ else float("nan")
+        booster = model.booster_
+        return booster, float(best)
+
+    # -- serving --------------------------------------------------------------------------------------
+    def rank(
+        self,
+        users: Sequence[str],
+        k: int,
+        exclude: sp.csr_matrix | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> Ranked:
+        """The fused top ``k`` for each user (keys; a user without training interactions gets what the
+        models can do without them). Training items are left out, and so is whatever ``exclude``
+        (``[users, items]``) marks; ``allowed`` (``[items]`` bool) restricts the catalogue."""
+        data = self.trained_data()
+        rows = data.user_rows(list(users))
+        out_items = np.full((len(users), k), -1, dtype=np.int64)
+        out_scores = np.full((len(users), k), -np.inf, dtype=np.float64)
+        for start in range(0, len(users), _BATCH):
+            batch = slice(start, start + _BATCH)
+            hide = data.seen(rows[batch])
+            if exclude is not None:
+                hide = (hide + exclude[batch]).tocsr()
+            table = self._table(data, rows[batch], hide, allowed)
+            assert self.booster is not None
+            fused = np.asarray(self.booster.predict(table.features)) if len(table.item) else np.zeros(0)
+            bounds = np.r_[0, np.cumsum(table.groups)]
+            for u in range(len(table.groups)):
+                lo, hi = bounds[u], bounds[u + 1]
+                order = np.lexsort((table.item[lo:hi], -fused[lo:hi]))[:k]
+                out_items[start + u, : len(order)] = table.item[lo:hi][order]
+                out_scores[start + u, : len(order)] = fused[lo:hi][order]
+        return Ranked(out_items, out_scores)
+
+    def part_rank(self, part: str, users: Sequence[str], k: int) -> np.ndarray:
+        """One candidate model's own top ``k`` (training items left out): how each part ranks alone."""
+        data = self.trained_data()
+        rows = data.user_rows(list(users))
+        return np.vstack(
+            [
+                top_k(
+                    self.parts[part].scores(rows[s : s + _BATCH]), k, exclude=data.seen(rows[s : s + _BATCH])
+                )
+                for s in range(0, len(rows), _BATCH)
+            ]
+        )
+
+    def trained_data(self) -> Interactions:
+        if self.data is None or self.booster is None:
+            raise ModelError("the ranker is not trained; run `kgrec train` (or Ranker.fit) first")
+        return self.data
+
+    def _table(
+        self, data: Interactions, rows: np.ndarray, hide: sp.csr_matrix, allowed: np.ndarray | None
+    ) -> CandidateTable:
+        """Candidates and features of users ``rows`` (``-1`` for users without training interactions)."""
+        n = self.config.candidates
+        tables = []
+        for start in range(0, len(rows), _BATCH):
+            r = rows[start : start + _BATCH]
+            block_hide = hide[start : start + _BATCH]
+            if allowed is not None:
+                block_hide = (block_hide + sp.csr_matrix(np.tile(~allowed, (len(r), 1)))).tocsr()
+            scores = {name: np.asarray(part.scores(r), dtype=np.float32) for name, part in self.parts.items()}
+            lists = {name: top_k(s, n, exclude=block_hide) for name, s in scores.items()}
+            predicted = None
+            if self.rating is not None:
+                keys = [data.user_keys[i] if i >= 0 else "" for i in r]
+                predicted = self.rating(keys, data.item_keys)
+            assert self.knowledge is not None
+            seen = data.seen(r)
+            activity = np.asarray(seen.sum(axis=1)).ravel()
+            affinity = self.knowledge.affinity(seen)
+            table = candidate_table(
+                scores, lists, predicted, data.popularity(), self.item_age_days, activity, affinity
+            )
+            tables.append(CandidateTable(table.user + start, table.item, table.features, table.groups))
+        return CandidateTable(
+            np.concatenate([t.user for t in tables]),
+            np.concatenate([t.item for t in tables]),
+            np.vstack([t.features for t in tables]),
+            np.concatenate([t.groups for t in tables]),
+        )
+
+
+def _first_seen(data: Interactions) -> np.ndarray:
+    """Per item, the earliest known interaction time (0 when none is known)."""
+    stamped = data.ts > 0
+    first = np.full(data.n_items, np.inf)
+    np.minimum.at(first, data.cols[stamped], data.ts[stamped])
+    return np.where(np.isfinite(first), first, 0.0)
+
+
+def _silent(stage: str, done: int, total: int) -> None:
+    return None
