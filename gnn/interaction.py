@@ -15,11 +15,12 @@ step takes about a tenth of that.
 
 Example:
     >>> import numpy as np
+    >>> import scipy.sparse as sp
     >>> pairs = (np.array([0, 0, 1]), np.array([0, 1, 0]))      # user rows, item columns
     >>> knowledge = (np.array([0, 1, 2]), np.array([0, 0, 1]))  # item columns, entity rows
     >>> fit = InteractionGNN(dim=8, epochs=2, seed=0).fit(pairs, 2, 3, knowledge, 2)
-    >>> fit.scores(np.array([1])).shape
-    (1, 3)
+    >>> fit.scores(np.array([1, -1]), sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0]]))).shape
+    (2, 3)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 from typing import Self
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
@@ -119,10 +121,16 @@ class InteractionGNN:
         self.item_embeddings = final[n_users : n_users + n_items]
         return self
 
-    def scores(self, user_rows: np.ndarray) -> np.ndarray:
-        """``[len(user_rows), n_items]`` dot products; a row of ``-1`` (no training interactions) scores 0."""
+    def scores(self, user_rows: np.ndarray, taken: sp.csr_matrix) -> np.ndarray:
+        """``[len(user_rows), n_items]`` dot products. A row of ``-1`` is a newcomer, placed at the mean
+        embedding of the items ``taken`` marks for it (LightGCN's first propagation step, unnormalised)."""
         rows = np.asarray(user_rows)
-        users = self.user_embeddings[np.where(rows >= 0, rows, 0)] * (rows >= 0)[:, None]
+        users = self.user_embeddings[np.where(rows >= 0, rows, 0)].copy()
+        new = np.flatnonzero(rows < 0)
+        if len(new):
+            picked = taken[new]
+            counts = np.maximum(np.asarray(picked.sum(axis=1)).ravel(), 1.0)
+            users[new] = np.asarray(picked @ self.item_embeddings) / counts[:, None]
         return users @ self.item_embeddings.T
 
 

@@ -7,7 +7,8 @@ Example:
     >>> r = pd.DataFrame({"source": ["u", "u", "v"], "target": ["a", "b", "a"],
     ...                   "rating": [5.0] * 3, "ts": [0] * 3})
     >>> data = Interactions.build(r)
-    >>> Als(factors=4, iterations=2).fit(data).scores(data.user_rows(["v"])).shape
+    >>> v = data.user_rows(["v"])
+    >>> Als(factors=4, iterations=2).fit(data).scores(v, data.seen(v)).shape
     (1, 2)
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import Self
 
 import numpy as np
+import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 
 from rank.interactions import Interactions
@@ -24,7 +26,7 @@ __all__ = ["Als"]
 
 
 class Als:
-    """``implicit``'s ALS; a user without interactions gets zero scores (no factors to place them by)."""
+    """``implicit``'s ALS; a newcomer is placed by one ALS user step from the items they took."""
 
     name = "als"
 
@@ -58,7 +60,18 @@ class Als:
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
         return self
 
-    def scores(self, user_rows: np.ndarray) -> np.ndarray:
+    def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
         rows = np.asarray(user_rows)
-        users = self.user_factors[np.where(rows >= 0, rows, 0)] * (rows >= 0)[:, None]
+        users = self.user_factors[np.where(rows >= 0, rows, 0)].copy()
+        for n in np.flatnonzero(rows < 0):
+            users[n] = self._place(seen[n].indices)
         return users @ self.item_factors.T
+
+    def _place(self, items: np.ndarray) -> np.ndarray:
+        """A newcomer's factors from the items they took: the ALS user step, ``(Y'Y + a Ys'Ys + l I) x =
+        (1 + a) Ys' 1`` (zero without items)."""
+        if len(items) == 0:
+            return np.zeros(self.factors, dtype=np.float32)
+        y, ys = self.item_factors.astype(np.float64), self.item_factors[items].astype(np.float64)
+        lhs = y.T @ y + self.alpha * ys.T @ ys + self.regularization * np.eye(y.shape[1])
+        return np.linalg.solve(lhs, (1.0 + self.alpha) * ys.sum(axis=0)).astype(np.float32)

@@ -111,11 +111,11 @@ def load_ranker(directory: str | Path) -> Ranker:
     ranker = Ranker(config)
     ranker.data, ranker.knowledge, ranker.booster = data, knowledge, booster
     ranker.features, ranker.item_age_days = list(meta["features"]), a["item_age_days"]
+    ranker.item_popularity = data.popularity()
     pop = Popularity(config.popularity_half_life_days)
     pop.item_scores = a["popularity"]
     ease = Ease(meta["ease_l2"], config.ease_max_items, knowledge.incidence(), config.ease_side_weight)
     ease.weights, ease.modelled, ease.n_items = a["ease_weights"], a["ease_modelled"], data.n_items
-    ease.attach(data)
     als = Als(config.als_factors, config.als_regularization, config.als_iterations, seed=config.seed)
     als.user_factors, als.item_factors = a["als_users"], a["als_items"]
     gcn = KnowledgeGCN(

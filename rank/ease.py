@@ -18,7 +18,8 @@ Example:
     >>> r = pd.DataFrame({"source": ["u", "u", "v", "w", "w"], "target": ["a", "b", "a", "b", "c"],
     ...                   "rating": [5.0] * 5, "ts": [0] * 5})
     >>> data = Interactions.build(r)
-    >>> s = Ease(l2=0.1).fit(data).scores(data.user_rows(["v"]))
+    >>> v = data.user_rows(["v"])
+    >>> s = Ease(l2=0.1).fit(data).scores(v, data.seen(v))
     >>> int(s[0, 1] > s[0, 2])        # v took a; a goes with b, not with c
     1
 """
@@ -55,7 +56,6 @@ class Ease:
         self.weights = np.zeros((0, 0), dtype=np.float32)
         self.modelled = np.zeros(0, dtype=np.int64)  # catalogue columns the weights cover
         self.n_items = 0
-        self._data: Interactions | None = None
 
     def fit(self, data: Interactions) -> Self:
         popularity = data.popularity()
@@ -72,19 +72,11 @@ class Ease:
         b[np.diag_indices_from(b)] = 0.0
         self.weights = b.astype(np.float32)
         self.n_items = data.n_items
-        self._data = data
         return self
 
-    def attach(self, data: Interactions) -> None:
-        """Serve with ``data`` as the users' interactions (after loading weights fitted on it)."""
-        self._data = data
-
-    def scores(self, user_rows: np.ndarray) -> np.ndarray:
-        if self._data is None:
-            raise RuntimeError("fit the model first")
-        seen = self._data.seen(np.asarray(user_rows))[:, self.modelled]
+    def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
         out = np.zeros((len(user_rows), self.n_items), dtype=np.float32)
-        out[:, self.modelled] = np.asarray(seen @ self.weights)
+        out[:, self.modelled] = np.asarray(seen[:, self.modelled] @ self.weights)
         return out
 
 
@@ -107,7 +99,8 @@ def tune_ease(
     best: Ease | None = None
     for l2 in grid:
         model = Ease(l2, max_items, side, side_weight).fit(train)
-        top = top_k(model.scores(val_users), k, exclude=train.seen(val_users))
+        seen = train.seen(val_users)
+        top = top_k(model.scores(val_users, seen), k, exclude=seen)
         results[l2] = ranking_metrics(top, val_relevant, ks=(k,)).at(k).ndcg
         if best is None or results[l2] > results[best.l2]:
             best = model

@@ -8,7 +8,8 @@ Example:
     >>> r = pd.DataFrame({"source": ["u", "u", "v"], "target": ["a", "b", "a"], "rating": [5.0] * 3, "ts": [0] * 3})
     >>> data = Interactions.build(r, item_keys=["a", "b", "c"])
     >>> brands = Knowledge({"MADE_BY": sp.csr_matrix(np.eye(3, dtype=np.float32))}, (np.array([0]), np.array([2])))
-    >>> KnowledgeGCN(brands, epochs=1, dim=4).fit(data).scores(data.user_rows(["v"])).shape
+    >>> v = data.user_rows(["v"])
+    >>> KnowledgeGCN(brands, epochs=1, dim=4).fit(data).scores(v, data.seen(v)).shape
     (1, 3)
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import Self
 
 import numpy as np
+import scipy.sparse as sp
 
 from gnn.interaction import InteractionGNN
 from rank.interactions import Interactions
@@ -54,5 +56,5 @@ class KnowledgeGCN:
         )
         return self
 
-    def scores(self, user_rows: np.ndarray) -> np.ndarray:
-        return self.network.scores(user_rows)
+    def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
+        return self.network.scores(user_rows, seen)

@@ -9,7 +9,8 @@ Example:
     >>> r = pd.DataFrame({"source": ["u", "v", "w"], "target": ["old", "old", "new"],
     ...                   "rating": [5.0] * 3, "ts": [day, day, 301 * day]})
     >>> data = Interactions.build(r)
-    >>> Popularity(half_life_days=100).fit(data).scores(data.user_rows(["u"])).round(3).tolist()
+    >>> u = data.user_rows(["u"])
+    >>> Popularity(half_life_days=100).fit(data).scores(u, data.seen(u)).round(3).tolist()
     [[0.25, 1.0]]
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 from typing import Self
 
 import numpy as np
+import scipy.sparse as sp
 
 from rank.interactions import Interactions
 
@@ -41,5 +43,5 @@ class Popularity:
         self.item_scores = np.bincount(data.cols, weights=weights, minlength=data.n_items).astype(np.float32)
         return self
 
-    def scores(self, user_rows: np.ndarray) -> np.ndarray:
+    def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
         return np.broadcast_to(self.item_scores, (len(user_rows), len(self.item_scores))).copy()

@@ -97,6 +97,7 @@ class Ranker:
         self.rating: RatingScores | None = None
         self.features: list[str] = []
         self.item_age_days = np.zeros(0, dtype=np.float32)
+        self.item_popularity = np.zeros(0, dtype=np.int64)
 
     # -- training -------------------------------------------------------------------------------------
     def fit(
@@ -144,7 +145,9 @@ class Ranker:
         mark = time.perf_counter()
         chosen = np.sort(rng.choice(len(val_rows), min(len(val_rows), cfg.fusion_users), replace=False))
         self.data = fit_part
-        table = self._table(fit_part, val_rows[chosen], fit_part.seen(val_rows[chosen]), None)
+        rows = val_rows[chosen]
+        keys = [str(fit_part.user_keys[r]) for r in rows]
+        table = self._batched_table(keys, rows, fit_part.seen(rows))
         truth = held.matrix[val_rows[chosen]]
         labels = np.asarray(truth[table.user, table.item]).ravel().astype(np.float32)
         recall = float(labels.sum()) / max(int(truth.sum()), 1)
@@ -196,6 +199,7 @@ class Ranker:
             parts[name] = prefitted.get(name) or makers[name].fit(data)
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - mark
             say(name, n + 1, len(PARTS))
+        self.item_popularity = data.popularity()
         item_first = _first_seen(data)
         latest = float(data.ts.max()) if len(data.ts) else 0.0
         self.item_age_days = np.where(item_first > 0, (latest - item_first) / 86_400.0, np.nan).astype(
@@ -245,6 +249,20 @@ class Ranker:
         booster = model.booster_
         return booster, float(best)
 
+    def _batched_table(self, keys: list[str], rows: np.ndarray, seen: sp.csr_matrix) -> CandidateTable:
+        """The training table of many users, built a batch at a time (user positions kept)."""
+        tables = []
+        for start in range(0, len(rows), _BATCH):
+            b = slice(start, start + _BATCH)
+            t = self._table(keys[b], rows[b], seen[b], seen[b], None)
+            tables.append(CandidateTable(t.user + start, t.item, t.features, t.groups))
+        return CandidateTable(
+            np.concatenate([t.user for t in tables]),
+            np.concatenate([t.item for t in tables]),
+            np.vstack([t.features for t in tables]),
+            np.concatenate([t.groups for t in tables]),
+        )
+
     # -- serving --------------------------------------------------------------------------------------
     def rank(
         self,
@@ -258,15 +276,51 @@ class Ranker:
         (``[users, items]``) marks; ``allowed`` (``[items]`` bool) restricts the catalogue."""
         data = self.trained_data()
         rows = data.user_rows(list(users))
-        out_items = np.full((len(users), k), -1, dtype=np.int64)
-        out_scores = np.full((len(users), k), -np.inf, dtype=np.float64)
-        for start in range(0, len(users), _BATCH):
+        seen = data.seen(rows)
+        hide = seen if exclude is None else (seen + exclude).tocsr()
+        return self._ranked([str(u) for u in users], rows, seen, hide, allowed, k)
+
+    def rank_new(self, taken: Sequence[str], k: int, allowed: np.ndarray | None = None) -> Ranked:
+        """The fused top ``k`` for a newcomer known by the items they ``taken`` (keys; unknown ones are
+        ignored), those items left out: each model places them from those items alone."""
+        data = self.trained_data()
+        cols = data.item_rows(list(taken))
+        cols = np.unique(cols[cols >= 0])
+        seen = sp.csr_matrix(
+            (np.ones(len(cols), np.float32), (np.zeros(len(cols), int), cols)), (1, data.n_items)
+        )
+        return self._ranked([""], np.array([-1]), seen, seen, allowed, k)
+
+    def part_rank(self, part: str, users: Sequence[str], k: int) -> np.ndarray:
+        """One candidate model's own top ``k`` (training items left out): how each part ranks alone."""
+        data = self.trained_data()
+        rows = data.user_rows(list(users))
+        out = []
+        for s in range(0, len(rows), _BATCH):
+            seen = data.seen(rows[s : s + _BATCH])
+            out.append(top_k(self.parts[part].scores(rows[s : s + _BATCH], seen), k, exclude=seen))
+        return np.vstack(out)
+
+    def trained_data(self) -> Interactions:
+        if self.data is None or self.booster is None:
+            raise ModelError("the ranker is not trained; run `kgrec train` (or Ranker.fit) first")
+        return self.data
+
+    def _ranked(
+        self,
+        keys: list[str],
+        rows: np.ndarray,
+        seen: sp.csr_matrix,
+        hide: sp.csr_matrix,
+        allowed: np.ndarray | None,
+        k: int,
+    ) -> Ranked:
+        assert self.booster is not None
+        out_items = np.full((len(rows), k), -1, dtype=np.int64)
+        out_scores = np.full((len(rows), k), -np.inf, dtype=np.float64)
+        for start in range(0, len(rows), _BATCH):
             batch = slice(start, start + _BATCH)
-            hide = data.seen(rows[batch])
-            if exclude is not None:
-                hide = (hide + exclude[batch]).tocsr()
-            table = self._table(data, rows[batch], hide, allowed)
-            assert self.booster is not None
+            table = self._table(keys[batch], rows[batch], seen[batch], hide[batch], allowed)
             fused = np.asarray(self.booster.predict(table.features)) if len(table.item) else np.zeros(0)
             bounds = np.r_[0, np.cumsum(table.groups)]
             for u in range(len(table.groups)):
@@ -276,54 +330,29 @@ class Ranker:
                 out_scores[start + u, : len(order)] = fused[lo:hi][order]
         return Ranked(out_items, out_scores)
 
-    def part_rank(self, part: str, users: Sequence[str], k: int) -> np.ndarray:
-        """One candidate model's own top ``k`` (training items left out): how each part ranks alone."""
-        data = self.trained_data()
-        rows = data.user_rows(list(users))
-        return np.vstack(
-            [
-                top_k(
-                    self.parts[part].scores(rows[s : s + _BATCH]), k, exclude=data.seen(rows[s : s + _BATCH])
-                )
-                for s in range(0, len(rows), _BATCH)
-            ]
-        )
-
-    def trained_data(self) -> Interactions:
-        if self.data is None or self.booster is None:
-            raise ModelError("the ranker is not trained; run `kgrec train` (or Ranker.fit) first")
-        return self.data
-
     def _table(
-        self, data: Interactions, rows: np.ndarray, hide: sp.csr_matrix, allowed: np.ndarray | None
+        self,
+        keys: list[str],
+        rows: np.ndarray,
+        seen: sp.csr_matrix,
+        hide: sp.csr_matrix,
+        allowed: np.ndarray | None,
     ) -> CandidateTable:
-        """Candidates and features of users ``rows`` (``-1`` for users without training interactions)."""
-        n = self.config.candidates
-        tables = []
-        for start in range(0, len(rows), _BATCH):
-            r = rows[start : start + _BATCH]
-            block_hide = hide[start : start + _BATCH]
-            if allowed is not None:
-                block_hide = (block_hide + sp.csr_matrix(np.tile(~allowed, (len(r), 1)))).tocsr()
-            scores = {name: np.asarray(part.scores(r), dtype=np.float32) for name, part in self.parts.items()}
-            lists = {name: top_k(s, n, exclude=block_hide) for name, s in scores.items()}
-            predicted = None
-            if self.rating is not None:
-                keys = [data.user_keys[i] if i >= 0 else "" for i in r]
-                predicted = self.rating(keys, data.item_keys)
-            assert self.knowledge is not None
-            seen = data.seen(r)
-            activity = np.asarray(seen.sum(axis=1)).ravel()
-            affinity = self.knowledge.affinity(seen)
-            table = candidate_table(
-                scores, lists, predicted, data.popularity(), self.item_age_days, activity, affinity
-            )
-            tables.append(CandidateTable(table.user + start, table.item, table.features, table.groups))
-        return CandidateTable(
-            np.concatenate([t.user for t in tables]),
-            np.concatenate([t.item for t in tables]),
-            np.vstack([t.features for t in tables]),
-            np.concatenate([t.groups for t in tables]),
+        """Candidates and features of one batch of users: ``keys`` and ``rows`` (``-1`` for a user the models
+        were not fitted on), their interactions ``seen`` and what to leave out, ``hide``."""
+        data = self.data
+        assert data is not None and self.knowledge is not None
+        if allowed is not None:
+            hide = (hide + sp.csr_matrix(np.tile(~allowed, (len(rows), 1)))).tocsr()
+        scores = {
+            name: np.asarray(part.scores(rows, seen), dtype=np.float32) for name, part in self.parts.items()
+        }
+        lists = {name: top_k(s, self.config.candidates, exclude=hide) for name, s in scores.items()}
+        predicted = self.rating(keys, data.item_keys) if self.rating is not None else None
+        activity = np.asarray(seen.sum(axis=1)).ravel()
+        affinity = self.knowledge.affinity(seen)
+        return candidate_table(
+            scores, lists, predicted, self.item_popularity, self.item_age_days, activity, affinity
         )
 
 
