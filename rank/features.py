@@ -54,14 +54,17 @@ def candidate_table(
     item_age_days: np.ndarray,
     user_activity: np.ndarray,
     affinity: dict[str, np.ndarray],
+    only: np.ndarray | None = None,
 ) -> CandidateTable:
     """Build the rows of a batch: the union of every part's list per user (``part_lists[p]`` is
-    ``[users, n]`` catalogue columns, best first, ``-1`` padded) with their features. Scores, predicted
-    ratings and affinities are ``[users, items]``; popularity and age ``[items]``; activity ``[users]``."""
+    ``[users, n]`` catalogue columns, best first, ``-1`` padded) with their features, or the columns
+    ``only`` for every user when given. Scores, predicted ratings and affinities are ``[users, items]``;
+    popularity and age ``[items]``; activity ``[users]``."""
     n_users = len(user_activity)
     users, items = [], []
     for u in range(n_users):
-        union = np.unique(np.concatenate([part_lists[p][u] for p in PARTS]))
+        proposed = [part_lists[p][u] for p in PARTS]
+        union = np.unique(np.concatenate(proposed)) if only is None else np.asarray(only)
         union = union[union >= 0]
         users.append(np.full(len(union), u))
         items.append(union)

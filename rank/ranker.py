@@ -291,6 +291,25 @@ class Ranker:
         )
         return self._ranked([""], np.array([-1]), seen, seen, allowed, k)
 
+    def fused_scores(self, user: str, taken: Sequence[str], items: Sequence[str]) -> np.ndarray:
+        """The fusion score of ``items`` for ``user`` as if their interactions were the items ``taken``
+        (keys), each model placing them from those items as it places a newcomer; the same call with and
+        without some of the items is the counterfactual an explanation is scored by."""
+        data = self.trained_data()
+        cols = data.item_rows(list(taken))
+        cols = np.unique(cols[cols >= 0])
+        seen = sp.csr_matrix(
+            (np.ones(len(cols), np.float32), (np.zeros(len(cols), int), cols)), (1, data.n_items)
+        )
+        targets = data.item_rows(list(items))
+        if (targets < 0).any():
+            raise ModelError(
+                f"item {list(items)[int(np.argmax(targets < 0))]!r} is not in the ranker's catalogue"
+            )
+        table = self._table([str(user)], np.array([-1]), seen, seen, None, only=targets)
+        assert self.booster is not None
+        return np.asarray(self.booster.predict(table.features), dtype=np.float64)
+
     def part_rank(self, part: str, users: Sequence[str], k: int) -> np.ndarray:
         """One candidate model's own top ``k`` (training items left out): how each part ranks alone."""
         data = self.trained_data()
@@ -337,9 +356,11 @@ class Ranker:
         seen: sp.csr_matrix,
         hide: sp.csr_matrix,
         allowed: np.ndarray | None,
+        only: np.ndarray | None = None,
     ) -> CandidateTable:
         """Candidates and features of one batch of users: ``keys`` and ``rows`` (``-1`` for a user the models
-        were not fitted on), their interactions ``seen`` and what to leave out, ``hide``."""
+        were not fitted on), their interactions ``seen`` and what to leave out, ``hide``; or the features of
+        the columns ``only``."""
         data = self.data
         assert data is not None and self.knowledge is not None
         if allowed is not None:
