@@ -19,6 +19,7 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
+from threadpoolctl import threadpool_limits
 
 from rank.interactions import Interactions
 
@@ -55,7 +56,9 @@ class Als:
             random_state=self.seed,
             calculate_training_loss=False,
         )
-        model.fit(data.matrix, show_progress=False)
+        # implicit parallelises itself; a BLAS thread pool underneath it only contends (its own advice)
+        with threadpool_limits(1, "blas"):
+            model.fit(data.matrix, show_progress=False)
         self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
         return self

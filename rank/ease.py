@@ -60,7 +60,8 @@ class Ease:
     def fit(self, data: Interactions) -> Self:
         popularity = data.popularity()
         order = np.argsort(-popularity, kind="stable")
-        self.modelled = np.sort(order[: self.max_items][popularity[order[: self.max_items]] > 0])
+        # an item nobody took is still modelled: side information can place it
+        self.modelled = np.sort(order[: self.max_items])
         x = data.matrix[:, self.modelled]
         gram = (x.T @ x).toarray().astype(np.float64)
         if self.side is not None and self.side_weight > 0:

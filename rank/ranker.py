@@ -373,7 +373,7 @@ class Ranker:
         activity = np.asarray(seen.sum(axis=1)).ravel()
         affinity = self.knowledge.affinity(seen)
         return candidate_table(
-            scores, lists, predicted, self.item_popularity, self.item_age_days, activity, affinity
+            scores, lists, predicted, self.item_popularity, self.item_age_days, activity, affinity, only
         )
 
 

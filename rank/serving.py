@@ -1,0 +1,201 @@
+"""Serving the fused ranking against the graph in Neo4j.
+
+The :class:`~rank.ranker.Ranker` orders its catalogue for the users it was trained on, leaving out their
+training items; the graph says the rest: which items pass a brand or category filter, what else a user has
+rated since training (held-out ratings, ratings loaded later), what to show for each item, and what a user
+the ranker has never seen rated. :class:`FusedServing` joins the two.
+
+- A user the ranker knows: :meth:`Ranker.rank` with the filters as its ``allowed`` mask; the graph's
+  seen-filter is applied to that ranking (the first ``k`` of it the user has not rated in the graph), in
+  the same query that fetches the display cards. So the served list is exactly the fused ranking the
+  metrics measure, less what the graph says the user has already taken.
+- A user in the graph but not in the ranker: :meth:`Ranker.rank_new` from the items the graph says they
+  rated. A user the graph does not hold either is a :class:`~core.errors.NotFoundError`.
+- A newcomer known by a few ratings, or by stated brands and categories: :meth:`Ranker.rank_new` with the
+  rated items, the stated tastes as the ``allowed`` mask; with neither, ``rank_new([])`` (what the models do
+  without any interaction: mostly popularity).
+
+Each served item carries its fusion score and the rating model's predicted stars (``ranker.rating``).
+
+Example:
+    >>> serving = FusedServing(ranker, store)                               # doctest: +SKIP
+    >>> [s.item for s in serving.recommend(["U00001"], k=3)["U00001"]]      # doctest: +SKIP
+    ['I00013', 'I00037', 'I00001']
+    >>> serving.recommend_for_new_user(brands=["Inkwell"], k=2)[0].card["brand"]   # doctest: +SKIP
+    'Inkwell'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import NotFoundError
+from kg import GraphStore, ItemCardRecord
+from rank.ranker import Ranker
+
+__all__ = ["FusedServing", "ServedItem"]
+
+_BLOCK = 512
+"""Users per call of the rating model when adding predicted stars (bounds its ``[users, items]`` block)."""
+
+
+@dataclass(frozen=True)
+class ServedItem:
+    """One served item: its key, the fusion score that ranked it, the rating model's predicted stars for the
+    pair (``None`` where it cannot say) and the graph's display card (title, brand, categories)."""
+
+    item: str
+    score: float
+    predicted_rating: float | None
+    card: ItemCardRecord
+
+
+@dataclass(frozen=True)
+class _Pick:
+    item: str
+    score: float
+    card: ItemCardRecord
+
+
+class FusedServing:
+    """The fused top-k of :class:`Ranker`, filtered and described by the graph."""
+
+    def __init__(self, ranker: Ranker, store: GraphStore) -> None:
+        self.ranker = ranker
+        self.store = store
+
+    def recommend(
+        self,
+        users: Sequence[str],
+        k: int = 10,
+        exclude_seen: bool = True,
+        brand: str | None = None,
+        category: str | None = None,
+    ) -> dict[str, list[ServedItem]]:
+        """Top ``k`` items per user, optionally only of a brand and/or category (with its subcategories).
+
+        Training items are always left out; with ``exclude_seen`` also what the graph says the user has
+        rated since. Raises :class:`NotFoundError` for a user the graph does not hold.
+        """
+        data = self.ranker.trained_data()
+        users = [str(u) for u in users]
+        rows = data.user_rows(users)
+        known = list(dict.fromkeys(u for u, r in zip(users, rows, strict=True) if r >= 0))
+        strangers = list(dict.fromkeys(u for u, r in zip(users, rows, strict=True) if r < 0))
+        taken = {u: self._graph_taken(u) for u in strangers}
+        chosen = self.store.items_of(brand=brand, category=category)
+        allowed = None if chosen is None else self.item_mask(chosen)
+        picks = self._known(known, k, allowed, exclude_seen) if known else {}
+        for user in strangers:
+            ranked = self.ranker.rank_new(taken[user], k, allowed)  # what they rated is left out already
+            picks[user] = self._filtered(ranked.items[0], ranked.scores[0], k, user if exclude_seen else None)
+        served = self._with_ratings(picks)
+        return {u: served[u] for u in users}
+
+    def recommend_for_new_user(
+        self,
+        ratings: Mapping[str, float] | None = None,
+        brands: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        k: int = 10,
+    ) -> list[ServedItem]:
+        """Cold start: the fused ranking of a newcomer known by the items of ``ratings`` (those rated at least
+        ``RankConfig.min_rating`` when it is set), which are left out. Stated ``brands`` and ``categories``
+        restrict the catalogue (any of the brands, and any of the categories); with nothing given, what the
+        models rank for someone without interactions (mostly popularity)."""
+        allowed: set[str] | None = None
+        if brands:
+            allowed = set().union(*(self.store.items_of(brand=b) or set() for b in brands))
+        if categories:
+            in_any = set().union(*(self.store.items_of(category=c) or set() for c in categories))
+            allowed = in_any if allowed is None else allowed & in_any
+        mask = None if allowed is None else self.item_mask(allowed)
+        floor = self.ranker.config.min_rating
+        taken = [i for i, r in (ratings or {}).items() if floor is None or float(r) >= floor]
+        ranked = self.ranker.rank_new(taken, k, mask)
+        picks = self._filtered(ranked.items[0], ranked.scores[0], k, None)
+        return self._with_ratings({"": picks})[""]
+
+    def item_mask(self, items: Iterable[str]) -> np.ndarray:
+        """Boolean mask over the ranker's catalogue, true for the given keys it holds."""
+        data = self.ranker.trained_data()
+        mask = np.zeros(data.n_items, dtype=bool)
+        cols = data.item_rows(list(items))
+        mask[cols[cols >= 0]] = True
+        return mask
+
+    def _graph_taken(self, user: str) -> list[str]:
+        """What the graph says a user the ranker does not know has rated (the interactions ``rank_new``
+        places them by); a :class:`NotFoundError` when the graph does not hold the user."""
+        rated = self.store.rated_items(user)
+        if rated.empty and not self.store.has_user(user):
+            raise NotFoundError(f"user {user!r} is not in the graph")
+        floor = self.ranker.config.min_rating
+        if floor is not None:
+            rated = rated[rated["rating"] >= floor]
+        return [str(i) for i in rated["item"]]
+
+    def _known(
+        self, users: list[str], k: int, allowed: np.ndarray | None, exclude_seen: bool
+    ) -> dict[str, list[_Pick]]:
+        """The first ``k`` of each known user's fused ranking that pass the graph's seen-filter.
+
+        The first try ranks ``k`` plus a quarter of the busiest user's training interactions (the held-out
+        share of a default split), so it is nearly always the only one; users still short of ``k`` are
+        ranked again four times as deep, until their candidates run out.
+        """
+        data = self.ranker.trained_data()
+        counts = np.diff(data.matrix.indptr)[data.user_rows(users)]
+        depth = k + (int(counts.max()) // 4 if exclude_seen else 0)
+        picks: dict[str, list[_Pick]] = {}
+        pending = users
+        while pending:
+            depth = min(depth, data.n_items)
+            ranked = self.ranker.rank(pending, depth, allowed=allowed)
+            short = []
+            for n, user in enumerate(pending):
+                picked = self._filtered(ranked.items[n], ranked.scores[n], k, user if exclude_seen else None)
+                exhausted = depth >= data.n_items or bool((ranked.items[n] < 0).any())
+                if len(picked) < k and not exhausted:
+                    short.append(user)
+                else:
+                    picks[user] = picked
+            pending, depth = short, 4 * depth
+        return picks
+
+    def _filtered(self, cols: np.ndarray, scores: np.ndarray, k: int, unseen_by: str | None) -> list[_Pick]:
+        """The first ``k`` ranked columns whose items the graph shows (and ``unseen_by`` has not rated)."""
+        keys = self.ranker.trained_data().item_keys
+        valid = cols >= 0
+        ranked = [str(keys[c]) for c in cols[valid]]
+        cards = self.store.item_cards(ranked, unseen_by=unseen_by)
+        picks = [
+            _Pick(i, float(s), cards[i]) for i, s in zip(ranked, scores[valid], strict=True) if i in cards
+        ]
+        return picks[:k]
+
+    def _with_ratings(self, picks: dict[str, list[_Pick]]) -> dict[str, list[ServedItem]]:
+        """The picks with the rating model's predicted stars, a block of users (and their items) per call."""
+        rating = self.ranker.rating
+        users = list(picks)
+        served: dict[str, list[ServedItem]] = {}
+        for start in range(0, len(users), _BLOCK):
+            block = users[start : start + _BLOCK]
+            items = np.asarray(sorted({p.item for u in block for p in picks[u]}), dtype=str)
+            stars = np.full((len(block), len(items)), np.nan)
+            if rating is not None and len(items):
+                stars = np.asarray(rating(block, items), dtype=np.float64)
+            column = {item: n for n, item in enumerate(items)}
+            for row, user in enumerate(block):
+                served[user] = [
+                    ServedItem(p.item, p.score, _stars(stars[row, column[p.item]]), p.card)
+                    for p in picks[user]
+                ]
+        return served
+
+
+def _stars(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)

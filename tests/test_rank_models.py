@@ -1,0 +1,163 @@
+"""Candidate models and the fused ranker on a planted structure: users take items of their own cluster, so a
+test knows which unseen items belong at the top."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from core.errors import ModelError
+from rank import Interactions, Knowledge, RankConfig, Ranker, holdout_split, load_ranker, save_ranker
+from rank.als import Als
+from rank.ease import Ease
+from rank.kg_gcn import KnowledgeGCN
+from rank.popularity import Popularity
+
+CLUSTERS, PER_CLUSTER, USERS = 3, 20, 240
+SMALL = RankConfig(candidates=15, fusion_users=200, gnn_epochs=15, als_iterations=10, ease_grid=(10.0, 50.0))
+
+
+def _cluster(item: int) -> int:
+    return item // PER_CLUSTER
+
+
+def _planted(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, Knowledge]:
+    """Each user takes 8 items of their cluster (popular ones more often) and 1 stray item elsewhere."""
+    rng = np.random.default_rng(seed)
+    items = np.array([f"i{n:02d}" for n in range(CLUSTERS * PER_CLUSTER)])
+    rows = []
+    weights = 1.0 / np.arange(1, PER_CLUSTER + 1)
+    for u in range(USERS):
+        c = u % CLUSTERS
+        mine = rng.choice(PER_CLUSTER, 8, replace=False, p=weights / weights.sum()) + c * PER_CLUSTER
+        stray = rng.integers(0, CLUSTERS * PER_CLUSTER)
+        for n, i in enumerate([*mine, stray]):
+            rows.append((f"u{u:03d}", items[i], 5.0, 1_000_000 + 86_400 * n))
+    ratings = pd.DataFrame(rows, columns=["source", "target", "rating", "ts"]).drop_duplicates(["source", "target"])
+    brand = sp.csr_matrix(
+        (np.ones(len(items), np.float32), (np.arange(len(items)), [_cluster(i) for i in range(len(items))]))
+    )
+    return ratings, items, Knowledge({"MADE_BY": brand}, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+
+
+def _own_cluster_share(top: np.ndarray, users: list[str]) -> float:
+    hits = [_cluster(i) == int(u[1:]) % CLUSTERS for row, u in zip(top, users, strict=True) for i in row if i >= 0]
+    return float(np.mean(hits))
+
+
+@pytest.mark.parametrize("name", ["ease", "als", "kg_gcn"])
+def test_each_personal_model_ranks_the_users_cluster_first(name: str) -> None:
+    ratings, items, knowledge = _planted()
+    data = Interactions.build(ratings, items)
+    model = {
+        "ease": Ease(l2=10.0),
+        "als": Als(factors=8, iterations=10),
+        "kg_gcn": KnowledgeGCN(knowledge, dim=16, epochs=20),
+    }[name].fit(data)
+    users = list(data.user_keys[:30])
+    rows = data.user_rows(users)
+    seen = data.seen(rows)
+    scores = np.where(seen.toarray() > 0, -np.inf, model.scores(rows, seen))
+    top = np.argsort(-scores, axis=1)[:, :5]
+    assert _own_cluster_share(top, users) > 0.9
+
+
+def test_popularity_weights_recent_interactions_more() -> None:
+    day = 86_400
+    ratings = pd.DataFrame(
+        {"source": ["a", "b", "c"], "target": ["old", "old", "new"], "rating": [5.0] * 3, "ts": [day, day, 701 * day]}
+    )
+    data = Interactions.build(ratings)
+    plain = Popularity(half_life_days=float("inf")).fit(data).item_scores
+    recent = Popularity(half_life_days=100).fit(data).item_scores
+    old, new = data.item_rows(["old", "new"])
+    assert plain[old] > plain[new]
+    assert recent[new] > recent[old]
+
+
+def test_ease_with_side_information_links_items_of_one_brand() -> None:
+    # nobody took b and c together; they share a brand, so with side information c follows b
+    ratings = pd.DataFrame({"source": ["u", "v"], "target": ["b", "d"], "rating": [5.0, 5.0], "ts": [0, 0]})
+    data = Interactions.build(ratings, item_keys=["b", "c", "d"])
+    side = sp.csr_matrix(np.array([[1], [1], [0]], dtype=np.float32))
+    u = data.user_rows(["u"])
+    plain = Ease(l2=1.0).fit(data).scores(u, data.seen(u))[0]
+    linked = Ease(l2=1.0, side=side, side_weight=1.0).fit(data).scores(u, data.seen(u))[0]
+    assert plain[1] == pytest.approx(0.0)
+    assert linked[1] > 0.0
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[Ranker, pd.DataFrame, np.ndarray]:
+    ratings, items, knowledge = _planted()
+    split = holdout_split(ratings, "random", 0.2, seed=0)
+    ranker = Ranker(SMALL)
+    ranker.fit(split.train, items, knowledge)
+    return ranker, split.test, items
+
+
+def test_the_fused_ranking_puts_the_users_cluster_first(trained: tuple[Ranker, pd.DataFrame, np.ndarray]) -> None:
+    ranker, _, _ = trained
+    users = list(ranker.trained_data().user_keys[:60])
+    ranked = ranker.rank(users, k=5)
+    assert _own_cluster_share(ranked.items, users) > 0.9
+    assert (np.diff(ranked.scores, axis=1) <= 0).all()
+
+
+def test_the_ranker_never_proposes_a_training_item(trained: tuple[Ranker, pd.DataFrame, np.ndarray]) -> None:
+    ranker, _, _ = trained
+    data = ranker.trained_data()
+    users = list(data.user_keys)
+    top = ranker.rank(users, k=10).items
+    seen = data.seen(data.user_rows(users)).toarray()
+    assert not any(seen[u, i] for u in range(len(users)) for i in top[u] if i >= 0)
+
+
+def test_the_ranker_learns_nothing_from_held_out_interactions(
+    trained: tuple[Ranker, pd.DataFrame, np.ndarray],
+) -> None:
+    ranker, test, _ = trained
+    data = ranker.trained_data()
+    pairs = set(zip(data.user_keys[data.rows], data.item_keys[data.cols], strict=True))
+    held = set(zip(test["source"], test["target"], strict=True))
+    assert not pairs & held
+
+
+def test_a_newcomer_is_ranked_from_the_items_they_took(trained: tuple[Ranker, pd.DataFrame, np.ndarray]) -> None:
+    ranker, _, items = trained
+    taken = [items[PER_CLUSTER + 1], items[PER_CLUSTER + 2], items[PER_CLUSTER + 3]]  # cluster 1
+    ranked = ranker.rank_new(taken, k=5)
+    assert all(_cluster(i) == 1 for i in ranked.items[0])
+    assert not set(ranked.items[0]) & set(ranker.trained_data().item_rows(taken))
+
+
+def test_fused_scores_drop_when_the_anchor_is_taken_away(trained: tuple[Ranker, pd.DataFrame, np.ndarray]) -> None:
+    ranker, _, items = trained
+    cluster1 = [items[PER_CLUSTER + n] for n in range(1, 6)]
+    target = items[PER_CLUSTER + 7]
+    with_all = ranker.fused_scores("someone", cluster1, [target])[0]
+    without = ranker.fused_scores("someone", [items[0]], [target])[0]
+    assert with_all > without
+
+
+def test_a_checkpoint_ranks_as_the_trained_ranker(
+    trained: tuple[Ranker, pd.DataFrame, np.ndarray], tmp_path: Path
+) -> None:
+    ranker, _, _ = trained
+    users = list(ranker.trained_data().user_keys[:40])
+    before = ranker.rank(users, k=8)
+    loaded = load_ranker(save_ranker(ranker, tmp_path / "ranker"))
+    after = loaded.rank(users, k=8)
+    assert np.array_equal(before.items, after.items)
+    assert np.allclose(before.scores, after.scores)
+
+
+def test_a_folder_without_a_ranker_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="train again"):
+        load_ranker(tmp_path)
+    with pytest.raises(ModelError, match="not trained"):
+        Ranker().rank(["u"], 5)
