@@ -26,8 +26,9 @@ class Explainer:
 
     Args:
         store: the graph (:class:`kg.GraphStore`).
-        scorer: scores paths; :class:`explain.CounterfactualScorer` with a trained model, else the shape
-            fallback :class:`explain.ShapeScorer`.
+        scorer: scores paths; :class:`explain.RankingScorer` with a trained ranker (the effect on the
+            fusion score that ranked the item), :class:`explain.LocalCounterfactualScorer` with a rating
+            model alone, else the shape fallback :class:`explain.ShapeScorer`.
         per_kind: candidate paths read per pattern (the fan-out bound of each Cypher pattern).
         max_scored: at most this many candidates reach the scorer, picked by shape score across kinds
             (each costs the counterfactual one model pass).
@@ -98,6 +99,9 @@ class Explainer:
         scores = self.scorer(user, item, chosen)
         for p, s in zip(chosen, scores.values, strict=True):
             p.score = s
+        if scores.rating_drops is not None:
+            for p, drop in zip(chosen, scores.rating_drops, strict=True):
+                p.support["rating_drop"] = drop
         ranked = sorted(chosen, key=lambda p: (-p.score, p.kind, [n.key for n in p.nodes]))
         if paths:
             name = paths[0].nodes[-1].name

@@ -42,10 +42,19 @@ class PathRel(BaseModel):
 class ExplainedPath(BaseModel):
     """One path from the user to the item, how much the model relied on it, and a sentence saying it.
 
-    ``score``: with a model, the drop in predicted rating when the path's edges are removed from the model's
-    input (positive: the path pushed the rating up); without one, a shape score in ``[0, 1]``.
+    ``score`` depends on the explanation's ``scoring``:
+
+    - ``"ranking"`` (:class:`explain.RankingScorer`): how much the path moves the fusion score that ranked
+      the item, ``fused(user's interactions) - fused(the same without the path's anchor items)``; positive:
+      the path supports the item's place in the ranking; 0 when the ranker did not train on the anchor. The
+      unit is the fusion model's score (LambdaRank: comparable within one user's list, not a probability).
+    - ``"counterfactual"``: the drop in predicted rating when the path's edges are removed from the rating
+      model's input (positive: the path pushed the rating up).
+    - ``"shape"`` (no model): a shape score in ``[0, 1]``.
+
     ``support``: figures the sentence quotes (``fans``/``both`` of the anchor item, ``agree`` for similar
-    users).
+    users); under ``"ranking"`` with the rating model beside it, also ``rating_drop``, the path's drop in
+    predicted rating (the ``"counterfactual"`` score).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -61,8 +70,9 @@ class ExplainedPath(BaseModel):
 class Explanation(BaseModel):
     """Why ``item`` is recommended to ``user``: the top paths, best first.
 
-    ``scoring`` names how paths were scored (``"counterfactual"`` or ``"shape"``); ``predicted`` is the
-    model's rating for the pair when a model scored the paths.
+    ``scoring`` names how paths were scored (``"ranking"``, ``"counterfactual"`` or ``"shape"``, see
+    :class:`ExplainedPath`); ``predicted`` is the rating model's predicted rating for the pair when a model
+    scored the paths.
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -47,10 +47,17 @@ EdgeRemoval = Mapping[EdgeType, tuple[list[int], list[int]]]
 
 @dataclass(frozen=True)
 class PathScores:
-    """One score per path, in order; ``predicted`` is the model's rating of the pair when a model scored."""
+    """One score per path, in order; ``predicted`` is the model's rating of the pair when a model scored.
+
+    The ranking scorer (:class:`explain.RankingScorer`) also gives ``fused``, the pair's fusion score from
+    all the user's interactions (``None`` when no path needed it), and, with a rating scorer beside it,
+    ``rating_drops``: each path's drop in predicted rating.
+    """
 
     values: list[float]
     predicted: float | None = None
+    fused: float | None = None
+    rating_drops: list[float] | None = None
 
 
 class PathScorer(Protocol):

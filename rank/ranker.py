@@ -51,6 +51,9 @@ __all__ = ["FusionReport", "Ranked", "Ranker", "RatingScores"]
 _BATCH = 512
 """Users per batch when building candidate tables (bounds the dense ``[users, items]`` blocks)."""
 
+_PARALLEL_ROWS = 20_000
+"""Feature rows from which the fusion model predicts on every core."""
+
 
 class RatingScores(Protocol):
     """Predicted stars of every catalogue item (columns in the order of ``items``) for each user,
@@ -308,7 +311,7 @@ class Ranker:
             )
         table = self._table([str(user)], np.array([-1]), seen, seen, None, only=targets)
         assert self.booster is not None
-        return np.asarray(self.booster.predict(table.features), dtype=np.float64)
+        return self._predict(table.features)
 
     def part_rank(self, part: str, users: Sequence[str], k: int) -> np.ndarray:
         """One candidate model's own top ``k`` (training items left out): how each part ranks alone."""
@@ -340,7 +343,7 @@ class Ranker:
         for start in range(0, len(rows), _BATCH):
             batch = slice(start, start + _BATCH)
             table = self._table(keys[batch], rows[batch], seen[batch], hide[batch], allowed)
-            fused = np.asarray(self.booster.predict(table.features)) if len(table.item) else np.zeros(0)
+            fused = self._predict(table.features)
             bounds = np.r_[0, np.cumsum(table.groups)]
             for u in range(len(table.groups)):
                 lo, hi = bounds[u], bounds[u + 1]
@@ -348,6 +351,15 @@ class Ranker:
                 out_items[start + u, : len(order)] = table.item[lo:hi][order]
                 out_scores[start + u, : len(order)] = fused[lo:hi][order]
         return Ranked(out_items, out_scores)
+
+    def _predict(self, features: np.ndarray) -> np.ndarray:
+        """Fusion scores of feature rows; a serving call's few hundred rows run on one thread (LightGBM's
+        thread start-up costs more than the trees)."""
+        assert self.booster is not None
+        if not len(features):
+            return np.zeros(0)
+        threads = 1 if len(features) < _PARALLEL_ROWS else 0
+        return np.asarray(self.booster.predict(features, num_threads=threads), dtype=np.float64)
 
     def _table(
         self,
