@@ -37,7 +37,9 @@ def _planted(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, Knowledge]:
         stray = rng.integers(0, CLUSTERS * PER_CLUSTER)
         for n, i in enumerate([*mine, stray]):
             rows.append((f"u{u:03d}", items[i], 5.0, 1_000_000 + 86_400 * n))
-    ratings = pd.DataFrame(rows, columns=["source", "target", "rating", "ts"]).drop_duplicates(["source", "target"])
+    ratings = pd.DataFrame(rows, columns=["source", "target", "rating", "ts"]).drop_duplicates(
+        ["source", "target"]
+    )
     brand = sp.csr_matrix(
         (np.ones(len(items), np.float32), (np.arange(len(items)), [_cluster(i) for i in range(len(items))]))
     )
@@ -45,7 +47,9 @@ def _planted(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, Knowledge]:
 
 
 def _own_cluster_share(top: np.ndarray, users: list[str]) -> float:
-    hits = [_cluster(i) == int(u[1:]) % CLUSTERS for row, u in zip(top, users, strict=True) for i in row if i >= 0]
+    hits = [
+        _cluster(i) == int(u[1:]) % CLUSTERS for row, u in zip(top, users, strict=True) for i in row if i >= 0
+    ]
     return float(np.mean(hits))
 
 
@@ -69,7 +73,12 @@ def test_each_personal_model_ranks_the_users_cluster_first(name: str) -> None:
 def test_popularity_weights_recent_interactions_more() -> None:
     day = 86_400
     ratings = pd.DataFrame(
-        {"source": ["a", "b", "c"], "target": ["old", "old", "new"], "rating": [5.0] * 3, "ts": [day, day, 701 * day]}
+        {
+            "source": ["a", "b", "c"],
+            "target": ["old", "old", "new"],
+            "rating": [5.0] * 3,
+            "ts": [day, day, 701 * day],
+        }
     )
     data = Interactions.build(ratings)
     plain = Popularity(half_life_days=float("inf")).fit(data).item_scores
@@ -100,7 +109,9 @@ def trained() -> tuple[Ranker, pd.DataFrame, np.ndarray]:
     return ranker, split.test, items
 
 
-def test_the_fused_ranking_puts_the_users_cluster_first(trained: tuple[Ranker, pd.DataFrame, np.ndarray]) -> None:
+def test_the_fused_ranking_puts_the_users_cluster_first(
+    trained: tuple[Ranker, pd.DataFrame, np.ndarray],
+) -> None:
     ranker, _, _ = trained
     users = list(ranker.trained_data().user_keys[:60])
     ranked = ranker.rank(users, k=5)
@@ -127,7 +138,9 @@ def test_the_ranker_learns_nothing_from_held_out_interactions(
     assert not pairs & held
 
 
-def test_a_newcomer_is_ranked_from_the_items_they_took(trained: tuple[Ranker, pd.DataFrame, np.ndarray]) -> None:
+def test_a_newcomer_is_ranked_from_the_items_they_took(
+    trained: tuple[Ranker, pd.DataFrame, np.ndarray],
+) -> None:
     ranker, _, items = trained
     taken = [items[PER_CLUSTER + 1], items[PER_CLUSTER + 2], items[PER_CLUSTER + 3]]  # cluster 1
     ranked = ranker.rank_new(taken, k=5)
@@ -135,7 +148,9 @@ def test_a_newcomer_is_ranked_from_the_items_they_took(trained: tuple[Ranker, pd
     assert not set(ranked.items[0]) & set(ranker.trained_data().item_rows(taken))
 
 
-def test_fused_scores_drop_when_the_anchor_is_taken_away(trained: tuple[Ranker, pd.DataFrame, np.ndarray]) -> None:
+def test_fused_scores_drop_when_the_anchor_is_taken_away(
+    trained: tuple[Ranker, pd.DataFrame, np.ndarray],
+) -> None:
     ranker, _, items = trained
     cluster1 = [items[PER_CLUSTER + n] for n in range(1, 6)]
     target = items[PER_CLUSTER + 7]
