@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from typing import Self
 
 import numpy as np
@@ -88,9 +89,11 @@ class InteractionGNN:
         n_nodes = n_users + n_items + n_entities
         # normalised once: the graph does not change while training
         norm_index, norm_weight = gcn_norm(edge_index, num_nodes=n_nodes, add_self_loops=False)
-        adjacency = (
-            torch.sparse_coo_tensor(norm_index, norm_weight, (n_nodes, n_nodes)).coalesce().to_sparse_csr()
-        )
+        with warnings.catch_warnings():
+            # CSR is torch's fastest sparse x dense product on CPU; its "beta" notice says nothing to act on
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            coo = torch.sparse_coo_tensor(norm_index, norm_weight, (n_nodes, n_nodes), check_invariants=False)
+            adjacency = coo.coalesce().to_sparse_csr()
         embedding = torch.nn.Embedding(n_nodes, self.dim)
         torch.nn.init.xavier_uniform_(embedding.weight)
         optimiser = torch.optim.Adam(embedding.parameters(), lr=self.lr)
@@ -160,5 +163,8 @@ def _propagate(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.T
 
 
 def _undirected(a: np.ndarray, b: np.ndarray) -> torch.Tensor:
-    a_t, b_t = torch.as_tensor(np.asarray(a, dtype=np.int64)), torch.as_tensor(np.asarray(b, dtype=np.int64))
+    a_t, b_t = (
+        torch.from_numpy(np.asarray(a, dtype=np.int64)),
+        torch.from_numpy(np.asarray(b, dtype=np.int64)),
+    )
     return torch.stack([torch.cat([a_t, b_t]), torch.cat([b_t, a_t])])
