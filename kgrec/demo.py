@@ -28,9 +28,8 @@ from loaders.demo import demo_dataset
 
 if TYPE_CHECKING:
     from explain import Explanation, ReportData
-    from gnn import TrainMetrics
     from kgrec.recommender import Recommender
-    from kgrec.results import Recommendation
+    from kgrec.results import FitResult, Recommendation
 
 __all__ = ["DEMO_STEPS", "DemoRun", "demo_settings", "run_demo"]
 
@@ -42,11 +41,12 @@ _RECOMMEND, _EXPLAIN, _PATHS, _REPORT_USERS = 5, 3, 2, 10
 
 @dataclass(frozen=True)
 class DemoRun:
-    """What the demo produced: test scores, the sample user's recommendations, the first few explained, and
-    the data of a merchandiser report (render it with :func:`explain.render_html`)."""
+    """What the demo produced: what training measured (rating and ranking metrics on the held-out part), the
+    sample user's recommendations, the first few explained, and the data of a merchandiser report (render it
+    with :func:`explain.render_html`)."""
 
     workspace: str
-    metrics: TrainMetrics
+    fit: FitResult
     user: str
     recommendations: list[Recommendation]
     explained: list[tuple[Recommendation, Explanation]]
@@ -75,6 +75,7 @@ def run_demo(
     training as they go.
     """
     from gnn import TrainConfig  # torch loads with the model, not with this module
+    from rank import RankConfig
 
     def step(number: int, what: str) -> None:
         if steps is not None:
@@ -84,15 +85,17 @@ def run_demo(
     rec.store.reset()
     step(2, "loading " + (f"magazine data from {magazine}" if magazine else "the demo catalogue"))
     rec.load_dataset(_dataset(magazine), progress=progress)
-    step(3, "training the rating model")
-    metrics = rec.fit(TrainConfig(seed=0), progress=progress)
+    step(3, "training the rating model and the ranker")
+    # the ranker's settings for a catalogue of a few hundred items: fewer iterations and trees than a shop's
+    small = RankConfig(seed=0, gnn_epochs=10, als_iterations=10, candidates=50, trees=150)
+    fit = rec.fit(TrainConfig(seed=0), small, progress=progress)
     sample = user or _busiest_user(rec)
     step(4, f"recommendations for {sample}")
     recommendations = rec.recommend(sample, k=_RECOMMEND)
     explained = [(r, rec.explain(sample, r.item, top=_PATHS)) for r in recommendations[:_EXPLAIN]]
     step(5, "report")
     report = rec.report(sample=_REPORT_USERS)
-    return DemoRun(rec.settings.workspace, metrics, sample, recommendations, explained, report)
+    return DemoRun(rec.settings.workspace, fit, sample, recommendations, explained, report)
 
 
 def _dataset(magazine: Path | None) -> Dataset:

@@ -3,7 +3,7 @@
 Example:
     >>> from kgrec import Recommender
     >>> rec = Recommender.connect()                       # doctest: +SKIP
-    >>> rec.fit()                                         # doctest: +SKIP
+    >>> rec.fit().ranking.at(10).ndcg                     # doctest: +SKIP
     >>> [r.item for r in rec.recommend("U00001", k=3)]    # doctest: +SKIP
     ['I00013', 'I00037', 'I00001']
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -20,12 +21,31 @@ from core.errors import ModelError, NotFoundError
 from core.progress import Progress
 from core.schema import EdgeType
 from core.settings import Settings
-from explain import Explainer, Explanation, LocalCounterfactualScorer, ReportData, collect_report
-from gnn import RatingModel, TrainConfig, Trainer, TrainMetrics
-from gnn.serving import ItemRanker, RankedItem
+from explain import (
+    Explainer,
+    Explanation,
+    LocalCounterfactualScorer,
+    PathScorer,
+    RankingScorer,
+    ReportData,
+    collect_report,
+)
+from gnn import RatingModel, TrainConfig, mae, rmse
 from kg import GraphStore
-from kgrec.results import Leaning, Prediction, Profile, Recommendation, SearchHit, SimilarItem
+from kgrec.models import TrainedModels
+from kgrec.results import (
+    Evaluation,
+    FitResult,
+    Leaning,
+    Prediction,
+    Profile,
+    Recommendation,
+    SearchHit,
+    SimilarItem,
+)
 from loaders import Dataset
+from rank import KS, RankConfig, Ranker, evaluate_ranking, train_stack
+from rank.serving import FusedServing, ServedItem
 
 __all__ = ["Recommender"]
 
@@ -33,15 +53,25 @@ __all__ = ["Recommender"]
 class Recommender:
     """Load data, train, save and serve recommendations from one kgrec graph.
 
+    Two trained models serve: the rating model (:mod:`gnn`: predicted stars) and the ranker (:mod:`rank`:
+    candidate models fused by LambdaRank, with the rating model as one of its features), which orders every
+    recommendation. Both are saved in the model folder, the ranker in its ``ranker/`` subfolder.
+
     Attributes:
         store: the graph in Neo4j.
         settings: where the workspace lives (model directory, Neo4j).
     """
 
-    def __init__(self, store: GraphStore, settings: Settings | None = None, model: RatingModel | None = None):
+    def __init__(
+        self,
+        store: GraphStore,
+        settings: Settings | None = None,
+        model: RatingModel | None = None,
+        ranker: Ranker | None = None,
+    ):
         self.store = store
         self.settings = settings or Settings()
-        self._model = model
+        self._models = TrainedModels(self.settings.model_path, model, ranker)
         self._explainer: Explainer | None = None
 
     @classmethod
@@ -52,15 +82,18 @@ class Recommender:
 
     @property
     def model(self) -> RatingModel | None:
-        """The trained model: after :meth:`fit` or :meth:`load`, else the workspace's saved one, if any.
+        """The trained rating model: after :meth:`fit` or :meth:`load`, else the workspace's saved one, if any.
 
         Loaded when first asked for, so that commands that do not serve (load, stats, a retrain) work in a
         workspace whose saved model cannot be read.
         """
-        path = self.settings.model_path
-        if self._model is None and ((path / "config.json").exists() or (path / "model.pt").exists()):
-            self.load(path)
-        return self._model
+        return self._models.model
+
+    @property
+    def ranker(self) -> Ranker | None:
+        """The trained ranker, saved and loaded with the model (``ranker/`` in the model folder); ``None``
+        when the model folder has none (one saved by a kgrec from before the ranker)."""
+        return self._models.ranker
 
     def close(self) -> None:
         self.store.close()
@@ -76,47 +109,86 @@ class Recommender:
         """Write a loaded dataset into the graph (see :mod:`loaders`)."""
         return self.store.write(dataset, progress=progress)
 
-    def fit(self, config: TrainConfig | None = None, progress: Progress | None = None) -> TrainMetrics:
-        """Train on the graph now in Neo4j, save the model and write item and user embeddings back.
+    def fit(
+        self,
+        config: TrainConfig | None = None,
+        rank_config: RankConfig | None = None,
+        split: Literal["random", "temporal"] = "random",
+        holdout: float = 0.2,
+        progress: Progress | None = None,
+    ) -> FitResult:
+        """Train the rating model and the ranker on the graph now in Neo4j (:func:`rank.train_stack`: one
+        per-user split, ``holdout`` of each user's ratings held out, at random or the latest), measure both
+        on the held-out part, save them and write item and user embeddings back.
+
+        The served models are the ones measured: trained on the training part of the split.
 
         Example:
-            >>> metrics = rec.fit(TrainConfig(split="temporal", seed=1))   # doctest: +SKIP
-            >>> metrics.test["blend"].rmse                                   # doctest: +SKIP
+            >>> result = rec.fit(TrainConfig(seed=1), split="temporal")    # doctest: +SKIP
+            >>> result.rating.test["blend"].rmse, result.ranking.at(10).ndcg   # doctest: +SKIP
         """
+        config = config or TrainConfig()
         export = self.store.export(progress)
         if export.edges["RATED"].empty:
             raise ModelError("the graph holds no ratings to train on; load a dataset first")
-        result = Trainer(config or TrainConfig()).fit(export, progress=progress)
-        self._model = result.model
+        rank_config = rank_config or RankConfig(seed=config.seed)
+        stack = train_stack(export, split, holdout, config.seed, config, rank_config, progress)
+        self._models = TrainedModels(self.settings.model_path, stack.model, stack.ranker)
         self._explainer = None
         self.save(self.settings.model_path)
         for node_type, label in (("item", "Item"), ("user", "User")):
             self.store.write_embeddings(
-                label, list(result.model.id_map.keys(node_type)), result.model.embeddings(node_type)
+                label, list(stack.model.id_map.keys(node_type)), stack.model.embeddings(node_type)
             )
-        return result.metrics
+        return FitResult(
+            rating=stack.rating,
+            ranking=stack.ranking,
+            parts=stack.parts,
+            fusion=stack.fusion,
+            split=split,
+            holdout=holdout,
+            seed=config.seed,
+        )
 
     def save(self, directory: Path | str) -> Path:
-        return self.trained_model().save(directory)
+        """Write the rating model to ``directory`` and the ranker, when there is one, to its ``ranker/``."""
+        return self._models.save(directory)
 
     def load(self, directory: Path | str) -> Recommender:
-        self._model = RatingModel.load(directory)
+        """Serve the models saved in ``directory`` (each read when first needed)."""
+        self._models = TrainedModels(Path(directory), RatingModel.load(directory))
         self._explainer = None
         return self
 
     def trained_model(self) -> RatingModel:
-        """The trained model (see :attr:`model`); raises :class:`ModelError` when there is none.
+        """The trained rating model (see :attr:`model`); raises :class:`ModelError` when there is none.
 
         Example:
             >>> rec.trained_model().id_map.num_nodes("item")   # doctest: +SKIP
             240
         """
-        model = self.model
-        if model is None:
-            raise ModelError(
-                "no trained model in this workspace; run `kgrec train` (or Recommender.fit) first"
-            )
-        return model
+        return self._models.trained_model()
+
+    def trained_ranker(self) -> Ranker:
+        """The trained ranker (see :attr:`ranker`); raises :class:`ModelError` when there is none."""
+        return self._models.trained_ranker()
+
+    def evaluate(self, ratings: pd.DataFrame) -> Evaluation:
+        """Both models on a ``user, item, rating`` frame (unseen users and items allowed): the rating
+        model's RMSE/MAE, and the fused ranking's top-K metrics with the frame's pairs as what each user
+        took (:func:`rank.evaluate_ranking`: the catalogue ranked, training items left out)."""
+        pairs = ratings[["user", "item"]]
+        predicted = self.predict_pairs(pairs)
+        truth = ratings["rating"].to_numpy(dtype=float)
+        test = pd.DataFrame({"source": pairs["user"].astype(str), "target": pairs["item"].astype(str)})
+        ranking, _ = evaluate_ranking(self.trained_ranker(), test, KS)
+        return Evaluation(
+            ratings=len(ratings),
+            rmse=rmse(predicted, truth),
+            mae=mae(predicted, truth),
+            cold_start=self.trained_model().cold_start(pairs),
+            ranking=ranking,
+        )
 
     # -- serving --------------------------------------------------------------------------------------
     def predict(self, user: str, items: Sequence[str]) -> list[Prediction]:
@@ -140,7 +212,13 @@ class Recommender:
         brand: str | None = None,
         category: str | None = None,
     ) -> list[Recommendation]:
-        """Top ``k`` items for a known user, optionally only of a brand and/or category (and subcategories)."""
+        """Top ``k`` items of the fused ranking for a user, optionally only of a brand and/or category (and
+        its subcategories).
+
+        The user's training items are always left out; with ``exclude_seen`` also whatever else the graph
+        says they rated. A user in the graph whom the ranker was not trained on is ranked from the items
+        the graph says they rated; one not in the graph is a :class:`NotFoundError`.
+        """
         return self.recommend_many([user], k, exclude_seen, brand, category)[user]
 
     def recommend_many(
@@ -151,8 +229,9 @@ class Recommender:
         brand: str | None = None,
         category: str | None = None,
     ) -> dict[str, list[Recommendation]]:
-        """Batched :meth:`recommend`: one encoder pass and one scoring matrix for all ``users``."""
-        ranked = self._ranker().recommend(users, k, exclude_seen, brand, category)
+        """Batched :meth:`recommend`: the ranker scores the users a batch at a time; each list is the same
+        as :meth:`recommend` gives for that user."""
+        ranked = self._serving().recommend(users, k, exclude_seen, brand, category)
         return {user: [_recommendation(r) for r in rows] for user, rows in ranked.items()}
 
     def recommend_for_new_user(
@@ -162,16 +241,18 @@ class Recommender:
         categories: Sequence[str] = (),
         k: int = 10,
     ) -> list[Recommendation]:
-        """Cold start: rank items for someone the model has not seen, from a few ratings or stated tastes.
+        """Cold start: the fused ranking for someone the models have not seen.
 
-        Users who rated the given items alike (within one star) stand in for the newcomer; with no ratings,
-        every known user does. Stated brands and categories restrict the candidates.
+        The items of ``ratings`` are what the newcomer took (each candidate model places them from those
+        items, :meth:`rank.Ranker.rank_new`) and are left out. Stated brands and categories restrict the
+        catalogue (any of the brands, and any of the categories); with nothing given, the list is what the
+        models rank without any interaction (mostly popularity).
         """
-        ranked = self._ranker().recommend_for_new_user(ratings, brands, categories, k)
+        ranked = self._serving().recommend_for_new_user(ratings, brands, categories, k)
         return [_recommendation(r) for r in ranked]
 
-    def _ranker(self) -> ItemRanker:
-        return ItemRanker(self.trained_model(), self.store)
+    def _serving(self) -> FusedServing:
+        return FusedServing(self.trained_ranker(), self.store)
 
     def similar_items(self, item: str, k: int = 10) -> list[SimilarItem]:
         """Items nearest to ``item`` by the model's embeddings, through Neo4j's vector index."""
@@ -199,12 +280,15 @@ class Recommender:
         ]
 
     def explainer(self) -> Explainer:
-        """The path explainer, scoring paths counterfactually with the trained model."""
+        """The path explainer: each path scored by how much it moves the fusion score that ranked the item
+        (:class:`explain.RankingScorer`), with the rating model's counterfactual drop in predicted stars
+        beside it; a model folder without a ranker scores paths on the predicted rating alone."""
         if self._explainer is None:
             schema = self.store.schema()
-            self._explainer = Explainer(
-                self.store, LocalCounterfactualScorer(self.trained_model(), schema), schema=schema
-            )
+            scorer: PathScorer = LocalCounterfactualScorer(self.trained_model(), schema)
+            if self.ranker is not None:
+                scorer = RankingScorer(self.ranker, scorer)
+            self._explainer = Explainer(self.store, scorer, schema=schema)
         return self._explainer
 
     def explain(self, user: str, item: str, top: int = 3) -> Explanation:
@@ -234,7 +318,8 @@ class Recommender:
         :func:`explain.render_html` or :func:`explain.render_markdown`.
         """
         chosen = list(users) if users is not None else self.store.top_raters(sample)
-        known = [u for u in chosen if self.trained_model().id_map.rows("user", [u])[0] >= 0][:sample]
+        rows = self.trained_ranker().trained_data().user_rows(chosen)
+        known = [u for u, r in zip(chosen, rows, strict=True) if r >= 0][:sample]
         recs = self.recommend_many(known, k, brand=brand, category=category)
         frame = pd.DataFrame(
             [(u, r.item, r.score) for u, rows in recs.items() for r in rows],
@@ -295,11 +380,12 @@ class Recommender:
         return model.linked_scores(user, names)
 
 
-def _recommendation(ranked: RankedItem) -> Recommendation:
+def _recommendation(ranked: ServedItem) -> Recommendation:
     card = ranked.card
     return Recommendation(
         item=ranked.item,
         score=ranked.score,
+        predicted_rating=ranked.predicted_rating,
         title=card.get("title"),
         brand=card.get("brand"),
         categories=card.get("categories") or [],

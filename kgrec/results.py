@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Leaning", "Prediction", "Profile", "Recommendation", "SearchHit", "SimilarItem"]
+from gnn import ColdStartCounts, TrainMetrics
+from rank import FusionReport, RankingMetrics
+
+__all__ = [
+    "Evaluation",
+    "FitResult",
+    "Leaning",
+    "Prediction",
+    "Profile",
+    "Recommendation",
+    "SearchHit",
+    "SimilarItem",
+]
 
 
 class _Result(BaseModel):
@@ -21,10 +33,16 @@ class Prediction(_Result):
 
 
 class Recommendation(_Result):
-    """A recommended item with its predicted rating and what the graph says about it."""
+    """A recommended item, in the fused ranking's order, and what the graph says about it.
+
+    ``score`` is the fusion score that ranked it (the LightGBM LambdaRank model's output: higher ranks
+    higher, comparable within one list, not stars); ``predicted_rating`` is the rating model's predicted
+    stars for the user and the item (``None`` where it cannot say).
+    """
 
     item: str
     score: float
+    predicted_rating: float | None = None
     title: str | None = None
     brand: str | None = None
     categories: list[str] = []
@@ -67,3 +85,33 @@ class Profile(_Result):
     ratings: int
     mean_rating: float | None
     leanings: dict[str, list[Leaning]]
+
+
+class FitResult(_Result):
+    """What :meth:`~kgrec.Recommender.fit` trained and measured on its held-out part.
+
+    ``rating``: the rating model's validation and test RMSE/MAE per part. ``ranking``: the fused ranking's
+    top-K metrics (see :mod:`rank.metrics`) on the held-out interactions; ``parts``: each candidate model's
+    own ranking on the same users. ``fusion``: what training the ranker found (feature importances, EASE's
+    ridge, candidate recall). ``split``, ``holdout`` and ``seed`` say how the ratings were split.
+    """
+
+    rating: TrainMetrics
+    ranking: RankingMetrics
+    parts: dict[str, RankingMetrics]
+    fusion: FusionReport
+    split: str
+    holdout: float
+    seed: int
+
+
+class Evaluation(_Result):
+    """The trained models on a ratings file: the rating model's RMSE/MAE over its ``ratings`` rows (with how
+    many users and items were cold), and the fused ranking's top-K metrics with the file's interactions as
+    the relevant items (users without one in the catalogue skipped and counted)."""
+
+    ratings: int
+    rmse: float
+    mae: float
+    cold_start: ColdStartCounts
+    ranking: RankingMetrics

@@ -38,7 +38,7 @@ class RankConfig(BaseModel):
 
     candidates: int = Field(default=100, ge=10)
     validation_fraction: float = Field(default=0.1, gt=0.0, lt=0.5)
-    fusion_users: int = Field(default=3000, ge=10)
+    fusion_users: int = Field(default=20000, ge=10)
     min_rating: float | None = None
     popularity_half_life_days: float = Field(default=365.0, gt=0.0)
     ease_grid: tuple[float, ...] = (50.0, 100.0, 250.0, 500.0, 1000.0)

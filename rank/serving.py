@@ -38,9 +38,6 @@ from rank.ranker import Ranker
 
 __all__ = ["FusedServing", "ServedItem"]
 
-_BLOCK = 512
-"""Users per call of the rating model when adding predicted stars (bounds its ``[users, items]`` block)."""
-
 
 @dataclass(frozen=True)
 class ServedItem:
@@ -178,22 +175,18 @@ class FusedServing:
         return picks[:k]
 
     def _with_ratings(self, picks: dict[str, list[_Pick]]) -> dict[str, list[ServedItem]]:
-        """The picks with the rating model's predicted stars, a block of users (and their items) per call."""
+        """The picks with the rating model's predicted stars, one call per user with just their items (so
+        a user's stars do not depend on who else is in the batch)."""
         rating = self.ranker.rating
-        users = list(picks)
         served: dict[str, list[ServedItem]] = {}
-        for start in range(0, len(users), _BLOCK):
-            block = users[start : start + _BLOCK]
-            items = np.asarray(sorted({p.item for u in block for p in picks[u]}), dtype=str)
-            stars = np.full((len(block), len(items)), np.nan)
+        for user, chosen in picks.items():
+            items = np.asarray([p.item for p in chosen], dtype=str)
+            stars = np.full(len(items), np.nan)
             if rating is not None and len(items):
-                stars = np.asarray(rating(block, items), dtype=np.float64)
-            column = {item: n for n, item in enumerate(items)}
-            for row, user in enumerate(block):
-                served[user] = [
-                    ServedItem(p.item, p.score, _stars(stars[row, column[p.item]]), p.card)
-                    for p in picks[user]
-                ]
+                stars = np.asarray(rating([user], items), dtype=np.float64)[0]
+            served[user] = [
+                ServedItem(p.item, p.score, _stars(s), p.card) for p, s in zip(chosen, stars, strict=True)
+            ]
         return served
 
 

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from kgrec.cli.output import err, out, print_explanation, progress_bar, recommendation_table, scores_table
+from kgrec.cli.output import (
+    err,
+    out,
+    print_explanation,
+    progress_bar,
+    ranking_tables,
+    recommendation_table,
+    scores_table,
+)
 from kgrec.cli.session import open_recommender, settings_of
 from kgrec.demo import demo_settings, run_demo
 
@@ -37,7 +45,9 @@ def demo(
     settings = demo_settings(settings_of(ctx))
     with open_recommender(settings, need_model=False) as rec, progress_bar(False) as progress:
         run = run_demo(rec, magazine=magazine, user=user, steps=_step, progress=progress)
-    out.print(scores_table("test", run.metrics.test))
+    out.print(scores_table("rating: test", run.fit.rating.test))
+    for table in ranking_tables("ranking on the test split", {"fusion": run.fit.ranking} | run.fit.parts):
+        out.print(table)
     out.print(recommendation_table(f"recommendations for {run.user}", run.recommendations))
     for recommendation, explanation in run.explained:
         out.print(f"why {recommendation.title or recommendation.item}:", highlight=False)

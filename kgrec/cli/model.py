@@ -1,4 +1,4 @@
-"""``kgrec train``, ``kgrec predict`` and ``kgrec evaluate``: the rating model."""
+"""``kgrec train``, ``kgrec predict`` and ``kgrec evaluate``: the rating model and the ranker."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from typing import Annotated, Literal
 
 import typer
 
-from kgrec.cli.output import JsonFlag, emit_json, fail, out, progress_bar, scores_table
+from kgrec.cli.output import (
+    JsonFlag,
+    emit_json,
+    fail,
+    importance_table,
+    out,
+    progress_bar,
+    ranking_tables,
+    scores_table,
+)
 from kgrec.cli.session import open_recommender, settings_of
 from loaders import read_pairs, read_table
 
@@ -17,22 +26,26 @@ __all__ = ["evaluate", "predict", "train"]
 def train(
     ctx: typer.Context,
     split: Annotated[
-        str, typer.Option(help="random (80/10/10) or temporal (each user's latest held out)")
+        str, typer.Option(help="random (per user, at random) or temporal (each user's latest held out)")
     ] = "random",
+    holdout: Annotated[float, typer.Option(help="share of each user's ratings held out for the test")] = 0.2,
     seed: Annotated[int, typer.Option(help="seed of the split and the training")] = 0,
     model_dir: Annotated[
-        Path | None, typer.Option(help="where to save the model (default: the workspace's)")
+        Path | None, typer.Option(help="where to save the models (default: the workspace's)")
     ] = None,
     text: Annotated[
         bool, typer.Option("--text/--no-text", help="item text embeddings when available")
     ] = True,
     as_json: JsonFlag = False,
 ) -> None:
-    """Train the rating model on the graph now in Neo4j; print validation and test RMSE/MAE."""
+    """Train the rating model and the ranker on the graph now in Neo4j; print rating metrics (validation and
+    test RMSE/MAE) and ranking metrics at 10 and 20 of the fusion and each part on the test split."""
     from gnn import TrainConfig  # torch loads only for the commands that need the model
 
     if split not in ("random", "temporal"):
         fail(f"--split must be random or temporal, got {split!r}")
+    if not 0.0 < holdout < 1.0:
+        fail(f"--holdout must be between 0 and 1, got {holdout}")
     settings = settings_of(ctx)
     if model_dir is not None:
         settings = settings.model_copy(update={"model_dir": model_dir})
@@ -42,13 +55,18 @@ def train(
         open_recommender(settings, quiet=as_json, need_model=False) as rec,
         progress_bar(as_json) as progress,
     ):
-        metrics = rec.fit(config, progress=progress)
+        result = rec.fit(config, split=kind, holdout=holdout, progress=progress)
     if as_json:
-        emit_json(metrics.model_dump())
+        emit_json(result.model_dump())
         return
-    out.print(scores_table("validation", metrics.val))
-    out.print(scores_table("test", metrics.test))
-    out.print(f"model saved to {settings.model_path}; embeddings written to Neo4j")
+    out.print(scores_table("rating: validation", result.rating.val))
+    out.print(scores_table("rating: test", result.rating.test))
+    for table in ranking_tables(
+        f"ranking on the test split ({split})", {"fusion": result.ranking} | result.parts
+    ):
+        out.print(table)
+    out.print(importance_table(result.fusion.importances))
+    out.print(f"models saved to {settings.model_path}; embeddings written to Neo4j")
 
 
 def predict(
@@ -56,7 +74,7 @@ def predict(
     input: Annotated[Path, typer.Option("--input", help="CSV/TSV of user,item pairs (header optional)")],
     output: Annotated[Path, typer.Option("--out", help="CSV to write: user,item,prediction")],
 ) -> None:
-    """Score (user, item) pairs with the trained model."""
+    """Score (user, item) pairs with the trained rating model."""
     pairs = read_pairs(input)
     with open_recommender(settings_of(ctx)) as rec:
         predicted = rec.predict_pairs(pairs)
@@ -69,24 +87,22 @@ def evaluate(
     ratings: Annotated[Path, typer.Option(help="ratings file in any layout `kgrec load table` reads")],
     as_json: JsonFlag = False,
 ) -> None:
-    """RMSE and MAE of the trained model on a ratings file (unseen users and items allowed)."""
-    from gnn import mae, rmse
-
+    """Both models on a ratings file (unseen users and items allowed): RMSE and MAE of the rating model, and
+    ranking metrics at 10 and 20 of the fused ranking with the file's pairs as what each user took."""
     frame = read_table(ratings).ratings
     with open_recommender(settings_of(ctx), quiet=as_json) as rec:
-        predicted = rec.predict_pairs(frame[["user", "item"]])
-        cold = rec.trained_model().cold_start(frame[["user", "item"]])
-    truth = frame["rating"].to_numpy(dtype=float)
-    payload = {
-        "ratings": len(frame),
-        "rmse": rmse(predicted, truth),
-        "mae": mae(predicted, truth),
-        "cold_start": cold.model_dump(),
-    }
+        result = rec.evaluate(frame)
     if as_json:
-        emit_json(payload)
-    else:
-        out.print(
-            f"{len(frame):,} ratings: RMSE {payload['rmse']:.4f}  MAE {payload['mae']:.4f}  "
-            f"(cold users {cold.cold_users}, cold items {cold.cold_items})"
-        )
+        emit_json(result.model_dump())
+        return
+    cold = result.cold_start
+    out.print(
+        f"{result.ratings:,} ratings: RMSE {result.rmse:.4f}  MAE {result.mae:.4f}  "
+        f"(cold users {cold.cold_users}, cold items {cold.cold_items})"
+    )
+    ranking = result.ranking
+    out.print(
+        f"ranking: {ranking.users:,} users evaluated, {ranking.skipped_users:,} without a catalogue item"
+    )
+    for table in ranking_tables("fused ranking", {"fusion": ranking}):
+        out.print(table)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from explain import Explanation
     from gnn import Scores
     from kgrec.results import Recommendation
+    from rank import RankingMetrics
 
 __all__ = [
     "JsonFlag",
@@ -32,7 +33,9 @@ __all__ = [
     "notes",
     "out",
     "print_explanation",
+    "importance_table",
     "progress_bar",
+    "ranking_tables",
     "recommendation_table",
     "scores_table",
 ]
@@ -95,10 +98,44 @@ def scores_table(title: str, scores: dict[str, Scores]) -> Table:
     return table
 
 
+def ranking_tables(title: str, rankings: dict[str, RankingMetrics]) -> list[Table]:
+    """One table per cut-off K: a row per ranking (the fusion, each part) with every top-K metric."""
+    first = next(iter(rankings.values()))
+    tables = []
+    for k in [m.k for m in first.at_k]:
+        table = Table(
+            "ranking",
+            "NDCG",
+            "Recall",
+            "HitRate",
+            "MRR",
+            "MAP",
+            "coverage",
+            "pop. pct",
+            title=f"{title} @{k}",
+        )
+        for name, metrics in rankings.items():
+            m = metrics.at(k)
+            cells = (m.ndcg, m.recall, m.hit_rate, m.mrr, m.map, m.coverage)
+            table.add_row(name, *(f"{v:.4f}" for v in cells), f"{m.popularity_percentile:.1f}")
+        tables.append(table)
+    return tables
+
+
+def importance_table(importances: dict[str, float]) -> Table:
+    """The fusion's features by share of LightGBM gain, largest first."""
+    table = Table("feature", "gain share", title="fusion feature importances")
+    for name, share in sorted(importances.items(), key=lambda kv: -kv[1]):
+        table.add_row(name, f"{share:.1%}")
+    return table
+
+
 def recommendation_table(title: str, rows: list[Recommendation]) -> Table:
-    table = Table("#", "item", "title", "brand", "predicted", title=title)
+    """Recommended items in ranked order: the fusion score and the predicted stars."""
+    table = Table("#", "item", "title", "brand", "score", "predicted", title=title)
     for n, r in enumerate(rows, start=1):
-        table.add_row(str(n), r.item, r.title or "", r.brand or "", f"{r.score:.2f}")
+        stars = "-" if r.predicted_rating is None else f"{r.predicted_rating:.2f}"
+        table.add_row(str(n), r.item, r.title or "", r.brand or "", f"{r.score:.3f}", stars)
     return table
 
 

@@ -1,13 +1,16 @@
-"""``kgrec recommend``, ``similar``, ``search`` and ``profile``: what the trained model serves."""
+"""``kgrec recommend``, ``similar``, ``search`` and ``profile``: what the trained models serve."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from kgrec.cli.output import JsonFlag, emit_json, out, recommendation_table
+from kgrec.cli.output import JsonFlag, emit_json, fail, out, recommendation_table
 from kgrec.cli.session import open_recommender, settings_of
 
 __all__ = ["profile", "recommend", "search", "similar"]
@@ -15,20 +18,50 @@ __all__ = ["profile", "recommend", "search", "similar"]
 
 def recommend(
     ctx: typer.Context,
-    user: str,
+    user: Annotated[str | None, typer.Argument(help="the user (or --users FILE for many)")] = None,
+    users: Annotated[
+        Path | None, typer.Option("--users", help="file with one user id per line: one list per user")
+    ] = None,
     k: Annotated[int, typer.Option("--k", help="how many items")] = 10,
     brand: Annotated[str | None, typer.Option(help="only items of this brand")] = None,
     category: Annotated[str | None, typer.Option(help="only items in this category or below it")] = None,
-    include_seen: Annotated[bool, typer.Option(help="also items the user already rated")] = False,
+    include_seen: Annotated[
+        bool, typer.Option(help="also items the user rated since training (training items never)")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Top items for a user."""
+    """Top items of the fused ranking for a user, or for every user of --users FILE in one process.
+
+    With --json, one user gives a JSON array of recommendations; --users gives JSON lines, one object
+    ``{"user": ..., "recommendations": [...]}`` per user, in the file's order (a repeated id once).
+    """
+    if (user is None) == (users is None):
+        fail("give either a USER or --users FILE")
+    chosen = [user] if user is not None else _user_lines(users)
     with open_recommender(settings_of(ctx), quiet=as_json) as rec:
-        rows = rec.recommend(user, k, not include_seen, brand, category)
-    if as_json:
-        emit_json([r.model_dump() for r in rows])
-    else:
-        out.print(recommendation_table(f"recommendations for {user}", rows))
+        lists = rec.recommend_many(chosen, k, not include_seen, brand, category)
+    if users is None:
+        rows = lists[chosen[0]]
+        if as_json:
+            emit_json([r.model_dump() for r in rows])
+        else:
+            out.print(recommendation_table(f"recommendations for {chosen[0]}", rows))
+        return
+    for who in dict.fromkeys(chosen):
+        if as_json:
+            line = {"user": who, "recommendations": [r.model_dump() for r in lists[who]]}
+            sys.stdout.write(json.dumps(line) + "\n")
+        else:
+            out.print(recommendation_table(f"recommendations for {who}", lists[who]))
+
+
+def _user_lines(path: Path | None) -> list[str]:
+    if path is None or not path.exists():
+        fail(f"{path}: file not found")
+    chosen = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not chosen:
+        fail(f"{path}: no user ids in it")
+    return chosen
 
 
 def similar(
