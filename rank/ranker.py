@@ -40,6 +40,7 @@ from rank.config import RankConfig
 from rank.ease import Ease, tune_ease
 from rank.evaluate import top_k
 from rank.features import PARTS, CandidateTable, candidate_table, feature_names
+from rank.fusion import fit_lambdarank
 from rank.interactions import Interactions, Keys
 from rank.kg_gcn import KnowledgeGCN
 from rank.knowledge import Knowledge
@@ -154,7 +155,7 @@ class Ranker:
         truth = held.matrix[val_rows[chosen]]
         labels = np.asarray(truth[table.user, table.item]).ravel().astype(np.float32)
         recall = float(labels.sum()) / max(int(truth.sum()), 1)
-        self.booster, val_ndcg = self._fit_fusion(table, labels, rng)
+        self.booster, val_ndcg = fit_lambdarank(table, labels, self.features, cfg, rng)
         seconds["fusion"] = time.perf_counter() - mark
         say("fusion", 1, 1)
 
@@ -209,48 +210,6 @@ class Ranker:
             np.float32
         )
         return parts
-
-    def _fit_fusion(
-        self, table: CandidateTable, labels: np.ndarray, rng: np.random.Generator
-    ) -> tuple[lgb.Booster, float]:
-        cfg = self.config
-        has_positive = np.add.reduceat(labels, np.r_[0, np.cumsum(table.groups)[:-1]]) > 0
-        has_positive &= table.groups > 0
-        row_group = np.repeat(np.arange(len(table.groups)), table.groups)
-        keep_rows = has_positive[row_group]
-        groups = table.groups[has_positive]
-        x, y = table.features[keep_rows], labels[keep_rows]
-        if len(groups) < 10:
-            raise ModelError(f"only {len(groups)} validation users have a held-out item among the candidates")
-        is_eval = np.zeros(len(groups), dtype=bool)
-        is_eval[rng.choice(len(groups), max(1, len(groups) // 5), replace=False)] = True
-        group_of_row = np.repeat(is_eval, groups)
-        model = lgb.LGBMRanker(
-            objective="lambdarank",
-            n_estimators=cfg.trees,
-            learning_rate=cfg.learning_rate,
-            num_leaves=cfg.leaves,
-            min_child_samples=50,
-            subsample=0.8,
-            subsample_freq=1,
-            colsample_bytree=0.9,
-            random_state=cfg.seed,
-            verbose=-1,
-            lambdarank_truncation_level=20,
-        )
-        model.fit(
-            x[~group_of_row],
-            y[~group_of_row],
-            group=groups[~is_eval],
-            eval_set=[(x[group_of_row], y[group_of_row])],
-            eval_group=[groups[is_eval]],
-            eval_at=[10],
-            feature_name=self.features,
-            callbacks=[lgb.early_stopping(40, verbose=False)],
-        )
-        best = model.best_score_["valid_0"]["ndcg@10"] if model.best_score_ else float("nan")
-        booster = model.booster_
-        return booster, float(best)
 
     def _batched_table(self, keys: list[str], rows: np.ndarray, seen: sp.csr_matrix) -> CandidateTable:
         """The training table of many users, built a batch at a time (user positions kept)."""
