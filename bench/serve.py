@@ -1,7 +1,12 @@
 """Serving benchmark: ``Recommender.recommend`` latency against a brute-force numpy scan, same run.
 
-1. amazon-hin (trained here if the workspace has no model): p50/p99 of ``recommend(user, k=10)`` over
-   1,000 users (after 100 untimed warm-up calls; the first call's time is printed apart), against a numpy scan of every item with the model's MF factors (dot products + argpartition).
+``recommend`` serves the fused ranking: every candidate model scores the catalogue for the user, their
+top lists are unioned, the fusion model ranks the union (with the rating model's predicted stars as a
+feature), and one Neo4j query fetches the cards and drops what the graph says the user rated.
+
+1. amazon-hin (trained here if the workspace has no model and ranker): p50/p99 of ``recommend(user,
+   k=10)`` over 1,000 users (after 100 untimed warm-up calls; the first call's time is printed apart),
+   against a numpy scan of every item with the rating model's MF factors (dot products + argpartition).
 2. A generated catalogue of 100,000 items (the demo generator, scaled): the same two measures.
 
     .venv/bin/python bench/serve.py [--users 1000] [--skip-large]
@@ -54,7 +59,7 @@ def _measure(rec: Recommender, users: list[str]) -> dict[str, dict[str, float]]:
 
 def _trained(workspace: str, load: object, config: TrainConfig) -> Recommender:
     rec = Recommender.connect(Settings(workspace=workspace))
-    if rec.model is None:
+    if rec.model is None or rec.ranker is None:
         rec.store.reset()
         rec.load_dataset(load() if callable(load) else load)  # type: ignore[arg-type]
         rec.fit(config)
