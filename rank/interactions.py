@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,15 @@ class Interactions:
         matrix = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=shape)
         return cls(users.astype(str), items.astype(str), r, c, pairs["ts"].to_numpy(), matrix)
 
+    @cached_property
+    def _user_index(self) -> pd.Index:
+        # built once: a serving call looks users up at every request
+        return pd.Index(self.user_keys)
+
+    @cached_property
+    def _item_index(self) -> pd.Index:
+        return pd.Index(self.item_keys)
+
     @property
     def n_users(self) -> int:
         return len(self.user_keys)
@@ -80,11 +90,11 @@ class Interactions:
 
     def user_rows(self, keys: Keys) -> np.ndarray:
         """Row per user key, ``-1`` for a user without training interactions."""
-        return pd.Index(self.user_keys).get_indexer([str(k) for k in keys])
+        return self._user_index.get_indexer(pd.Index([str(k) for k in keys]))
 
     def item_rows(self, keys: Keys) -> np.ndarray:
         """Column per item key, ``-1`` for an item outside the catalogue."""
-        return pd.Index(self.item_keys).get_indexer([str(k) for k in keys])
+        return self._item_index.get_indexer(pd.Index([str(k) for k in keys]))
 
     def popularity(self) -> np.ndarray:
         """Interactions per item, ``[n_items]``."""

@@ -37,13 +37,29 @@ KS = (10, 20)
 
 
 class RatingModelScores:
-    """The rating model as the ranker's ``predicted_rating`` feature: stars of ``items`` for ``users``."""
+    """The rating model as the ranker's ``predicted_rating`` feature: stars of ``items`` for ``users``.
+
+    The model scores its whole catalogue in its own column order, with the per-item decoder terms cached
+    across calls; naming the items instead would recompute those terms at every call. Its columns are
+    mapped to ``items`` once per catalogue (an item the model does not hold is NaN).
+    """
 
     def __init__(self, model: RatingModel) -> None:
         self.model = model
+        self._items: np.ndarray | None = None
+        self._columns = np.zeros(0, dtype=np.int64)
 
     def __call__(self, users: Sequence[str], items: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.score_items(list(users), list(items)), dtype=np.float32)
+        if items is self._items:
+            columns = self._columns
+        else:
+            columns = np.asarray(self.model.id_map.rows("item", list(items)), dtype=np.int64)
+            if self._items is None or len(items) >= len(self._items):  # keep the catalogue's mapping
+                self._items, self._columns = items, columns
+        scores = np.asarray(self.model.score_items(list(users)), dtype=np.float32)
+        out = scores[:, np.maximum(columns, 0)]
+        out[:, columns < 0] = np.nan
+        return out
 
 
 @dataclass(frozen=True)
