@@ -45,7 +45,7 @@ from rank import (
     train_stack,
 )
 from rank.als import Als
-from rank.ease import tune_ease
+from rank.ease import Ease, tune_ease
 from rank.evaluate import top_k
 from rank.popularity import Popularity
 
@@ -92,7 +92,7 @@ def peers(ratings: pd.DataFrame, items: np.ndarray, kind: SplitKind, seed: int) 
     val_rows = np.flatnonzero(np.diff(held.matrix.indptr) > 0)
     val_rel = [held.matrix.indices[held.matrix.indptr[r] : held.matrix.indptr[r + 1]] for r in val_rows]
     tuned, grid = tune_ease(fit_part, val_rows, val_rel, EASE_GRID)
-    ease = type(tuned)(tuned.l2).fit(train)
+    ease = Ease(tuned.l2).fit(train)
     out["ease"] = (_peer_top(ease, train, rows, max(KS)), time.perf_counter() - started)
     return {
         "metrics": {name: ranking_metrics(top, relevant, KS, popularity) for name, (top, _) in out.items()},

@@ -16,8 +16,6 @@ Example:
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from core.errors import ModelError
+from core.files import replace_folder
 from gnn.config import TrainConfig
 from gnn.features import FeatureScaler
 from gnn.idmap import IdMap
@@ -61,23 +60,7 @@ class Checkpoint:
 
         An existing checkpoint there is replaced only once the new one is complete.
         """
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-        try:
-            tmp.mkdir()
-            self._write(tmp)
-            old = None
-            if target.exists():
-                old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-                target.rename(old)
-            tmp.rename(target)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError as e:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise ModelError(f"could not save the model to {target}: {e}") from e
-        return target
+        return replace_folder(directory, self._write, "the model")
 
     @classmethod
     def load(cls, directory: str | Path) -> Checkpoint:

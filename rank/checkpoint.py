@@ -10,8 +10,6 @@ Example:
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from pathlib import Path
 
 import lightgbm as lgb
@@ -19,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from core.errors import ModelError
+from core.files import replace_folder
 from rank.als import Als
 from rank.config import RankConfig
 from rank.ease import Ease
@@ -35,11 +34,12 @@ FORMAT = 1
 
 def save_ranker(ranker: Ranker, directory: str | Path) -> Path:
     """Write a trained ranker to ``directory`` (replaced whole)."""
+    return replace_folder(directory, lambda staging: _write(ranker, staging), "the ranker")
+
+
+def _write(ranker: Ranker, staging: Path) -> None:
     data = ranker.trained_data()
     assert ranker.knowledge is not None and ranker.booster is not None
-    target = Path(directory)
-    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
-    staging.mkdir(parents=True)
     arrays: dict[str, np.ndarray] = {
         "user_keys": data.user_keys,
         "item_keys": data.item_keys,
@@ -78,10 +78,6 @@ def save_ranker(ranker: Ranker, directory: str | Path) -> Path:
         "ease_l2": ease.l2,
     }
     (staging / "meta.json").write_text(json.dumps(meta, indent=1))
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
-    return target
 
 
 def load_ranker(directory: str | Path) -> Ranker:
