@@ -13,17 +13,16 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
-import re
 import secrets
-import shutil
 import signal
 import socket
 import string
 import subprocess
-import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +31,12 @@ import neo4j
 from core.errors import ConfigError, Neo4jError
 from core.progress import Progress
 from core.settings import Settings
+from kg.distribution import Neo4jDistribution
 
 __all__ = ["ManagedNeo4j", "ServerStatus", "read_password"]
 
 _ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
-_ADMIN_ENTRY_POINT = "org.neo4j.server.startup.Neo4jAdminCommand"
+_ADMIN_ENTRY_POINT = "org.neo4j.cli.AdminTool"
 _JVM_OPENS = (
     "--add-opens=java.base/java.nio=ALL-UNNAMED",
     "--add-opens=java.base/java.io=ALL-UNNAMED",
@@ -45,17 +45,6 @@ _JVM_OPENS = (
     "--add-opens=java.base/java.lang=ALL-UNNAMED",
     "--enable-native-access=ALL-UNNAMED",
     "-Dio.netty.tryReflectionSetAccessible=true",
-)
-_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>kgrec</groupId><artifactId>kgrec-neo4j-{artifact}</artifactId><version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>{dependencies}</dependencies>
-</project>
-"""
-_DEPENDENCY = (
-    "<dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId>"
-    "<version>{version}</version>{classifier}</dependency>"
 )
 
 
@@ -84,95 +73,10 @@ class ManagedNeo4j:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.install_dir = settings.cache / "neo4j" / settings.neo4j_version
+        self.jars = Neo4jDistribution(settings)
         self.root = settings.workspace_dir / "neo4j"
         self.password_file = settings.workspace_dir / "neo4j-password"
         self._state_file = self.root / "run" / "kgrec-server.json"
-
-    # -- installation -------------------------------------------------------------------------------
-    @property
-    def lib_dir(self) -> Path:
-        return self.install_dir / "lib"
-
-    @property
-    def plugins_dir(self) -> Path:
-        return self.install_dir / "plugins"
-
-    def installed(self) -> bool:
-        return (self.lib_dir / ".complete").exists() and (self.install_dir / ".plugins-complete").exists()
-
-    def install(self, progress: Progress | None = None) -> None:
-        """Fetch the Neo4j jars (and APOC core) with ``mvn`` unless already cached. Idempotent."""
-        if self.installed():
-            return
-        if shutil.which("mvn") is None or shutil.which("java") is None:
-            raise ConfigError("the managed Neo4j needs 'java' (17) and 'mvn' on PATH; or set NEO4J_URI")
-        self.install_dir.mkdir(parents=True, exist_ok=True)
-        if not (self.lib_dir / ".complete").exists():
-            if progress:
-                progress(f"fetching Neo4j {self.settings.neo4j_version} from Maven Central", 0, 0)
-            neo4j_dep = _DEPENDENCY.format(
-                group="org.neo4j", artifact="neo4j", version=self.settings.neo4j_version, classifier=""
-            )
-            self._fetch("server", neo4j_dep, self.lib_dir)
-            (self.lib_dir / ".complete").write_text(self.settings.neo4j_version)
-        if progress:
-            progress(f"fetching APOC core {self.settings.apoc_version}", 0, 0)
-        # apoc-core's jar needs apoc-common's result classes beside it in plugins/.
-        apoc = "".join(
-            _DEPENDENCY.format(
-                group="org.neo4j.procedure", artifact=a, version=self.settings.apoc_version, classifier=""
-            )
-            for a in ("apoc-common", "apoc-core")
-        )
-        # APOC is optional: kgrec's own queries use plain Cypher, and the server runs without it.
-        with contextlib.suppress(Neo4jError):
-            self._fetch("apoc", apoc, self.install_dir / "apoc")
-        self._split_plugin_jars(self.install_dir / "apoc")
-        (self.install_dir / ".plugins-complete").write_text(self.settings.apoc_version)
-
-    @property
-    def plugin_deps_dir(self) -> Path:
-        return self.install_dir / "plugin-deps"
-
-    def _split_plugin_jars(self, fetched: Path) -> None:
-        """Plugin jars go to ``plugins/``; their libraries to ``plugin-deps/`` unless Neo4j ships them.
-
-        Neo4j scans every class of every jar in ``plugins/``, so third-party jars there can stop procedure
-        registration; they only need to be on the class path.
-        """
-        self.plugins_dir.mkdir(parents=True, exist_ok=True)
-        self.plugin_deps_dir.mkdir(parents=True, exist_ok=True)
-        shipped = {_artifact(j.name) for j in self.lib_dir.glob("*.jar")}
-        for jar in sorted(fetched.glob("*.jar")) if fetched.exists() else []:
-            if jar.name.startswith("apoc-"):
-                jar.rename(self.plugins_dir / jar.name)
-            elif _artifact(jar.name) not in shipped:
-                jar.rename(self.plugin_deps_dir / jar.name)
-        shutil.rmtree(fetched, ignore_errors=True)
-
-    def _fetch(self, name: str, dependencies: str, target: Path) -> None:
-        with tempfile.TemporaryDirectory(dir=self.install_dir) as tmp:
-            pom = Path(tmp) / "pom.xml"
-            pom.write_text(_POM.format(artifact=name, dependencies=dependencies))
-            staging = Path(tmp) / "jars"
-            cmd = [
-                "mvn",
-                "-B",
-                "-q",
-                "-f",
-                str(pom),
-                "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
-                "-DincludeScope=runtime",
-                f"-DoutputDirectory={staging}",
-            ]
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if done.returncode != 0 or not staging.exists():
-                tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
-                raise Neo4jError(f"mvn could not fetch {name} jars: {' | '.join(tail)}")
-            if target.exists():
-                shutil.rmtree(target)
-            staging.rename(target)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def password(self) -> str:
@@ -196,33 +100,74 @@ class ManagedNeo4j:
         state = self._state()
         return f"bolt://127.0.0.1:{state['port']}" if state else None
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the workspace's server lock: one start or stop at a time, whichever process asks.
+
+        Two ``kgrec neo4j start`` at once used to write the same ``neo4j.conf`` and state file; the second
+        now waits here, then finds the first one's server answering and adopts it.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".kgrec-server.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _orphans(self) -> list[int]:
+        """Processes of a Neo4j server for this workspace that the state file does not name."""
+        state = self._state()
+        known = int(state["pid"]) if state else -1
+        marker = f"--home-dir={self.root}".encode()
+        found = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if _ENTRY_POINT.encode() in argv and marker in argv and int(proc.name) != known:
+                found.append(int(proc.name))
+        return found
+
     def start(self, progress: Progress | None = None, timeout: float = 180.0) -> str:
-        """Start the server unless it already runs; return its bolt URI once it answers."""
-        running = self.uri()
-        if running and _answers(running, self.password()):
-            return running
-        if running:
-            self.stop()
-        self.install(progress)
+        """Start the server unless it already runs; return its bolt URI once it answers.
+
+        Under the workspace lock: a state file naming a dead process is removed, and a server of this
+        workspace that no state file names (left by a crashed start) is stopped before a new one starts.
+        """
+        with self._locked():
+            running = self.uri()
+            if running and _answers(running, self.password()):
+                return running
+            self._stop_unlocked()
+            return self._start_unlocked(progress, timeout)
+
+    def _start_unlocked(self, progress: Progress | None, timeout: float) -> str:
+        self.jars.install(progress)
         port = _free_port()
         dirs = {name: self.root / name for name in ("conf", "data", "logs", "run", "import")}
-        for path in dirs.values():
-            path.mkdir(parents=True, exist_ok=True)
-        (dirs["conf"] / "neo4j.conf").write_text(_config(port, dirs, self.plugins_dir))
+        _private(self.settings.workspace_dir, self.root, *dirs.values())
+        (dirs["conf"] / "neo4j.conf").write_text(_config(port, dirs, self.jars.plugins_dir))
         env = {**os.environ, "NEO4J_HOME": str(self.root), "NEO4J_CONF": str(dirs["conf"])}
-        classpath = f"{self.plugins_dir}/*:{self.lib_dir}/*:{self.plugin_deps_dir}/*"
+        classpath = self.jars.classpath
         if not (dirs["data"] / "dbms" / "auth.ini").exists():
-            # Set before the first start so the server never runs with the default neo4j/neo4j login.
-            admin = [
-                "java",
-                "-cp",
-                classpath,
-                _ADMIN_ENTRY_POINT,
-                "dbms",
-                "set-initial-password",
-                self.password(),
-            ]
-            done = subprocess.run(admin, env=env, capture_output=True, text=True, check=False)
+            # Set before the first start so the server never runs with the default neo4j/neo4j login. The
+            # password goes in a 0600 argument file that java expands itself: on the command line it would
+            # be readable by every user in /proc/PID/cmdline. AdminTool is called directly because the
+            # neo4j-admin bootstrapper re-launches java with every argument on its command line.
+            argfile = dirs["run"] / "set-initial-password.args"
+            argfile.unlink(missing_ok=True)
+            fd = os.open(argfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(f'-cp "{classpath}"\n{_ADMIN_ENTRY_POINT}\ndbms\nset-initial-password\n')
+                handle.write(f'"{self.password()}"\n')
+            try:
+                done = subprocess.run(
+                    ["java", f"@{argfile}"], env=env, capture_output=True, text=True, check=False
+                )
+            finally:
+                argfile.unlink(missing_ok=True)
             if done.returncode != 0:
                 raise Neo4jError(f"could not set the initial Neo4j password: {done.stderr.strip()[-300:]}")
         if progress:
@@ -247,6 +192,7 @@ class ManagedNeo4j:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                umask=0o077,  # the store, logs and transaction files are the user's alone
             )
         self._state_file.write_text(json.dumps({"pid": proc.pid, "port": port}))
         uri = f"bolt://127.0.0.1:{port}"
@@ -259,28 +205,37 @@ class ManagedNeo4j:
             if _answers(uri, self.password()):
                 return uri
             time.sleep(0.5)
-        self.stop()
+        self._stop_unlocked()
         raise Neo4jError(f"Neo4j did not answer within {timeout:.0f}s; see {dirs['logs']}/console.log")
 
     def stop(self, timeout: float = 60.0) -> bool:
-        """Stop the server (SIGTERM, then SIGKILL after ``timeout``). Returns whether one was running."""
+        """Stop the server and any orphan of this workspace. Returns whether one was running."""
+        with self._locked():
+            return self._stop_unlocked(timeout)
+
+    def _stop_unlocked(self, timeout: float = 60.0) -> bool:
         state = self._state()
-        if state is None:
-            return False
-        pid = int(state["pid"])
-        os.killpg(pid, signal.SIGTERM)
+        pids = [int(state["pid"])] if state else []
+        pids += self._orphans()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
+        for pid in pids:
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+        # A state file is removed whether it named a live server or a dead one (a stale file).
         self._state_file.unlink(missing_ok=True)
-        return True
+        return bool(pids)
 
     def status(self) -> ServerStatus:
         state = self._state()
         uri = self.uri()
-        plugins = tuple(sorted(p.name for p in self.plugins_dir.glob("*.jar"))) if self.installed() else ()
+        jars = self.jars
+        plugins = tuple(sorted(p.name for p in jars.plugins_dir.glob("*.jar"))) if jars.installed() else ()
         return ServerStatus(
             uri=uri,
             running=state is not None,
@@ -309,9 +264,11 @@ def _config(port: int, dirs: dict[str, Path], plugins: Path) -> str:
     )
 
 
-def _artifact(jar_name: str) -> str:
-    """``commons-text-1.10.0.jar`` -> ``commons-text``."""
-    return re.sub(r"-\d[^-]*(-[A-Za-z]+)?\.jar$", "", jar_name)
+def _private(*paths: Path) -> None:
+    """Create the directories if needed and make them the user's alone (0700), as the graph data is."""
+    for path in paths:
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)
 
 
 def _free_port() -> int:

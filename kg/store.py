@@ -39,6 +39,7 @@ from core.schema import (
 from core.settings import Settings
 from kg.connection import connect_driver
 from kg.export import GraphExport
+from kg.guard import explained, refused_operation
 from kg.records import (
     CatalogueCountsRecord,
     GraphStats,
@@ -78,14 +79,19 @@ class GraphStore:
 
     # -- low level ----------------------------------------------------------------------------------
     def _run(
-        self, query: str, params: Mapping[str, Any] | None = None, *, write: bool
+        self, query: str, params: Mapping[str, Any] | None = None, *, write: bool, plan: bool = False
     ) -> list[dict[str, Any]]:
+        """Run one statement in a transaction; with ``plan``, return ``[plan]`` of an ``EXPLAIN`` instead."""
+
+        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
+            result = tx.run(query, dict(params or {}))
+            return [result.consume().plan or {}] if plan else [r.data() for r in result]
+
         try:
             with self._driver.session(
                 database=self.database, default_access_mode=neo4j.WRITE_ACCESS if write else neo4j.READ_ACCESS
             ) as session:
-                work = session.execute_write if write else session.execute_read
-                return work(lambda tx: [r.data() for r in tx.run(query, dict(params or {}))])
+                return session.execute_write(work) if write else session.execute_read(work)
         except ClientError as e:
             if not write and e.code and ("AccessMode" in e.code or "ForbiddenOnReadOnly" in e.code):
                 raise WriteRefusedError("this query writes; rerun with --write to allow it") from e
@@ -102,6 +108,23 @@ class GraphStore:
     def write_query(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a query in a write transaction."""
         return self._run(query, params, write=True)
+
+    def typed_query(
+        self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False
+    ) -> list[dict[str, Any]]:
+        """Run Cypher that a person typed: read-only unless ``write``, and its plan checked by :mod:`kg.guard`.
+
+        The read path refuses what a read transaction would still allow (terminating other sessions'
+        transactions, cache procedures, ``LOAD CSV``) before anything runs.
+        """
+        if not write:
+            plan = self._run(explained(query), params, write=False, plan=True)[0]
+            refused = refused_operation(plan)
+            if refused:
+                raise WriteRefusedError(
+                    f"read-only Cypher may not use {refused}; rerun with --write to allow it"
+                )
+        return self._run(query, params, write=write)
 
     def _batched(
         self, query: str, rows: Sequence[dict[str, Any]], load_id: str, step: str, progress: Progress | None

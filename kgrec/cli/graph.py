@@ -46,10 +46,14 @@ def cypher(
     write: Annotated[bool, typer.Option("--write", help="Allow the query to write.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run a Cypher query, read-only unless --write. Values go in as $parameters."""
+    """Run a Cypher query, read-only unless --write. Values go in as $parameters.
+
+    Read-only also refuses TERMINATE TRANSACTIONS, LOAD CSV and procedures outside a short allow-list
+    (schema introspection, full-text and vector index look-ups).
+    """
     params = dict(_param(p) for p in param)
     with open_store(settings_of(ctx), quiet=as_json) as store:
-        rows = store.write_query(query, params) if write else store.read(query, params)
+        rows = store.typed_query(query, params, write=write)
     if as_json:
         emit_json(rows)
         return

@@ -21,11 +21,11 @@ def setup(ctx: typer.Context) -> None:
     """Fetch what kgrec runs on (the Neo4j jars) unless already there. Quick when done before."""
     settings = settings_of(ctx)
     server = ManagedNeo4j(settings)
-    if server.installed():
-        err.print(f"[dim]Neo4j {settings.neo4j_version} jars present in {server.install_dir}[/dim]")
+    if server.jars.installed():
+        err.print(f"[dim]Neo4j {settings.neo4j_version} jars present in {server.jars.install_dir}[/dim]")
         return
-    server.install(progress=_note)
-    err.print(f"Neo4j {settings.neo4j_version} installed in {server.install_dir}")
+    server.jars.install(progress=_note)
+    err.print(f"Neo4j {settings.neo4j_version} installed in {server.jars.install_dir}")
 
 
 @neo4j_app.command("start")
