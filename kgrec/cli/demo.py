@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from kgrec.cli.output import (
     err,
@@ -23,7 +24,7 @@ __all__ = ["demo"]
 
 
 def _step(what: str, number: int, total: int) -> None:
-    err.print(f"[bold]{number}/{total}[/bold] {what}")
+    err.print(Text.assemble((f"{number}/{total}", "bold"), " ", what))
 
 
 def demo(

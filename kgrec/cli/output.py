@@ -7,6 +7,7 @@ Results go to stdout (tables, or JSON with ``--json``); notes, progress and erro
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ import typer
 from rich import progress as bars
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from core.progress import Progress
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "JsonFlag",
     "emit_json",
+    "dim",
     "err",
     "fail",
     "notes",
@@ -38,23 +41,56 @@ __all__ = [
     "ranking_tables",
     "recommendation_table",
     "scores_table",
+    "visible",
 ]
 
+# Control characters except tab and newline; \x1b starts every ANSI escape sequence.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    r"""Text from the data made safe for a terminal: control characters shown as ``\xNN``, never acted on.
+
+    Example:
+        >>> visible("red\x1b[31m title")
+        'red\\x1b[31m title'
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class _PlainConsole(Console):
+    """A console for which every string is plain text: catalogue data is never markup.
+
+    Titles such as ``[feat. x]`` or ``[/]`` are printed as they are (rich would read them as markup tags and
+    drop or reject them), and escape sequences in the data are shown, not sent to the terminal. Styled
+    output is built as :class:`rich.text.Text`, which does not pass through here.
+    """
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        kwargs.update(markup=False, emoji=False, highlight=False)
+        return super().render_str(visible(text), **kwargs)
+
+
 # The consoles hold no settings: each finds sys.stdout/sys.stderr when it writes (so CliRunner captures).
-out = Console()
-err = Console(stderr=True)
+out = _PlainConsole()
+err = _PlainConsole(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def fail(message: str) -> NoReturn:
     """Print the one error line and exit with status 1."""
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err.print(Text.assemble(("error:", "red"), " ", visible(message)), soft_wrap=True)
     raise typer.Exit(1)
 
 
 def emit_json(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def dim(message: str) -> Text:
+    """A secondary line (a note, a progress stage), in the dim style."""
+    return Text(visible(message), style="dim")
 
 
 def notes(quiet: bool) -> Progress | None:
@@ -63,7 +99,7 @@ def notes(quiet: bool) -> Progress | None:
         return None
 
     def note(stage: str, done: int, total: int) -> None:
-        err.print(f"[dim]{stage}[/dim]")
+        err.print(dim(stage))
 
     return note
 

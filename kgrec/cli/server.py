@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from kg import ManagedNeo4j
-from kgrec.cli.output import JsonFlag, emit_json, err, out
+from kgrec.cli.output import JsonFlag, dim, emit_json, err, out
 from kgrec.cli.session import open_store, settings_of
 
 __all__ = ["neo4j_app", "setup"]
@@ -14,7 +14,7 @@ neo4j_app = typer.Typer(help="Run the workspace's own Neo4j server.", no_args_is
 
 
 def _note(stage: str, done: int, total: int) -> None:
-    err.print(f"[dim]{stage}[/dim]")
+    err.print(dim(stage))
 
 
 def setup(ctx: typer.Context) -> None:
@@ -22,7 +22,7 @@ def setup(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
     server = ManagedNeo4j(settings)
     if server.jars.installed():
-        err.print(f"[dim]Neo4j {settings.neo4j_version} jars present in {server.jars.install_dir}[/dim]")
+        err.print(dim(f"Neo4j {settings.neo4j_version} jars present in {server.jars.install_dir}"))
         return
     server.jars.install(progress=_note)
     err.print(f"Neo4j {settings.neo4j_version} installed in {server.jars.install_dir}")
