@@ -10,10 +10,15 @@ STAMP := $(VENV)/.kgrec-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 setup: $(STAMP)
 	@$(VENV)/bin/kgrec setup
 
-# Headless Chromium and its driver render the HTML report in the browser test; Debian's packages, installed once.
+# Headless Chromium and its driver render the HTML report in the browser test; Debian's packages, installed
+# once: as root directly, through sudo where it asks no password, otherwise the exact command is printed.
+APT_CHROMIUM := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 chromium:
-	@(command -v chromium && command -v chromedriver) >/dev/null || (apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; \
+	elif [ "$$(id -u)" = 0 ]; then sh -c '$(APT_CHROMIUM)' >/dev/null; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo sh -c '$(APT_CHROMIUM)' >/dev/null; \
+	else echo "make test needs Chromium and its driver for the browser test; as root, run: $(APT_CHROMIUM)" >&2; \
+		exit 1; fi
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
