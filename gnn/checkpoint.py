@@ -64,24 +64,31 @@ class Checkpoint:
 
     @classmethod
     def load(cls, directory: str | Path) -> Checkpoint:
-        """Read a checkpoint written by :meth:`save`."""
+        """Read a checkpoint written by :meth:`save`; anything missing, garbled or of the wrong structure in
+        its files is one :class:`ModelError` naming the folder, never a traceback from torch or pickle."""
         path = Path(directory)
         try:
-            meta = json.loads((path / "meta.json").read_text())
-            if meta.get("format") != FORMAT:
-                raise ModelError(
-                    f"{path}: checkpoint format {meta.get('format')}, this kgrec reads {FORMAT}; train again"
-                )
-            config = TrainConfig.model_validate_json((path / "config.json").read_text())
-            metrics_path = path / "metrics.json"
-            metrics = (
-                TrainMetrics.model_validate_json(metrics_path.read_text()) if metrics_path.exists() else None
+            return cls._read(path)
+        except ModelError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any defect of the files, whatever layer reports it
+            raise ModelError(f"could not load a model from {path}: {type(e).__name__}: {e}") from e
+
+    @classmethod
+    def _read(cls, path: Path) -> Checkpoint:
+        meta = json.loads((path / "meta.json").read_text())
+        if meta.get("format") != FORMAT:
+            raise ModelError(
+                f"{path}: checkpoint format {meta.get('format')}, this kgrec reads {FORMAT}; train again"
             )
-            state = torch.load(path / "model.pt", weights_only=True)
-            id_map = IdMap.load(path / "id_map.json")
-            scaler = FeatureScaler.load(path / "scaler.json")
-        except (OSError, ValueError, KeyError, RuntimeError) as e:
-            raise ModelError(f"could not load a model from {path}: {e}") from e
+        config = TrainConfig.model_validate_json((path / "config.json").read_text())
+        metrics_path = path / "metrics.json"
+        metrics = (
+            TrainMetrics.model_validate_json(metrics_path.read_text()) if metrics_path.exists() else None
+        )
+        state = torch.load(path / "model.pt", weights_only=True)
+        id_map = IdMap.load(path / "id_map.json")
+        scaler = FeatureScaler.load(path / "scaler.json")
         graph = HeteroData()
         for t, n in state["num_nodes"].items():
             graph[t].num_nodes = n

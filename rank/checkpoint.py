@@ -81,19 +81,26 @@ def _write(ranker: Ranker, staging: Path) -> None:
 
 
 def load_ranker(directory: str | Path) -> Ranker:
-    """Read a ranker written by :func:`save_ranker`; a missing or foreign folder is a :class:`ModelError`."""
+    """Read a ranker written by :func:`save_ranker`; a missing, garbled or foreign folder is one
+    :class:`ModelError` naming it, never a traceback from numpy or LightGBM."""
     folder = Path(directory)
     try:
-        meta = json.loads((folder / "meta.json").read_text())
-        if meta.get("format") != FORMAT:
-            raise ModelError(
-                f"{folder}: ranker format {meta.get('format')!r}, this kgrec reads {FORMAT}; train again"
-            )
-        with np.load(folder / "ranker.npz", allow_pickle=False) as z:
-            a = {k: z[k] for k in z.files}
-        booster = lgb.Booster(model_file=str(folder / "fusion.txt"))
-    except (OSError, ValueError, KeyError, lgb.basic.LightGBMError) as e:
-        raise ModelError(f"cannot read the ranker in {folder}: {e}; train again") from e
+        return _read(folder)
+    except ModelError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any defect of the files, whatever layer reports it
+        raise ModelError(f"cannot read the ranker in {folder}: {type(e).__name__}: {e}; train again") from e
+
+
+def _read(folder: Path) -> Ranker:
+    meta = json.loads((folder / "meta.json").read_text())
+    if meta.get("format") != FORMAT:
+        raise ModelError(
+            f"{folder}: ranker format {meta.get('format')!r}, this kgrec reads {FORMAT}; train again"
+        )
+    with np.load(folder / "ranker.npz", allow_pickle=False) as z:
+        a = {k: z[k] for k in z.files}
+    booster = lgb.Booster(model_file=str(folder / "fusion.txt"))
     shape = (len(a["user_keys"]), len(a["item_keys"]))
     matrix = sp.csr_matrix((np.ones(len(a["rows"]), np.float32), (a["rows"], a["cols"])), shape=shape)
     data = Interactions(a["user_keys"], a["item_keys"], a["rows"], a["cols"], a["ts"], matrix)

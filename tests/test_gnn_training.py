@@ -127,6 +127,27 @@ def test_checkpoint_round_trip_gives_identical_predictions(trained, tmp_path):
         RatingModel.load(tmp_path / "missing")
 
 
+def test_a_garbled_or_foreign_checkpoint_is_one_model_error(trained, tmp_path):
+    import torch
+
+    model = trained[0].model
+    good = (model.save(tmp_path / "model") / "model.pt").read_bytes()
+    damages = {
+        "model.pt": (b"\x80\x04not a torch file" * 50, good[: len(good) // 2]),
+        "id_map.json": (b"[1, 2",),
+    }
+    for name, contents in damages.items():
+        for content in contents:
+            path = model.save(tmp_path / "model")
+            (path / name).write_bytes(content)
+            with pytest.raises(ModelError, match="could not load a model from"):
+                RatingModel.load(path)
+    path = model.save(tmp_path / "model")
+    torch.save({"net": [1, 2, 3]}, path / "model.pt")  # a torch file of another structure
+    with pytest.raises(ModelError, match="could not load a model from"):
+        RatingModel.load(path)
+
+
 def test_cold_items_are_scored_from_graph_neighbours(trained, planted):
     result, _ = trained
     _, truth = planted

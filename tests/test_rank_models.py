@@ -171,6 +171,19 @@ def test_a_checkpoint_ranks_as_the_trained_ranker(
     assert np.allclose(before.scores, after.scores)
 
 
+def test_a_garbled_ranker_is_one_model_error(
+    trained: tuple[Ranker, pd.DataFrame, np.ndarray], tmp_path: Path
+) -> None:
+    folder = save_ranker(trained[0], tmp_path / "ranker")
+    (folder / "ranker.npz").write_bytes(b"PK\x03\x04 not an archive")
+    with pytest.raises(ModelError, match="train again"):
+        load_ranker(folder)
+    folder = save_ranker(trained[0], tmp_path / "ranker")
+    (folder / "fusion.txt").write_text("tree\nnot a model\n")
+    with pytest.raises(ModelError, match="train again"):
+        load_ranker(folder)
+
+
 def test_a_folder_without_a_ranker_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="train again"):
         load_ranker(tmp_path)
