@@ -5,19 +5,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.kgrec-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
-.PHONY: setup chromium demo test lint bench clean
+.PHONY: setup system-packages demo test lint bench clean
 
 setup: $(STAMP)
 	@$(VENV)/bin/kgrec setup
 
-# Headless Chromium and its driver render the HTML report in the browser test; Debian's packages, installed
-# once: as root directly, through sudo where it asks no password, otherwise the exact command is printed.
-APT_CHROMIUM := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
-chromium:
-	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; \
-	elif [ "$$(id -u)" = 0 ]; then sh -c '$(APT_CHROMIUM)' >/dev/null; \
-	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo sh -c '$(APT_CHROMIUM)' >/dev/null; \
-	else echo "make test needs Chromium and its driver for the browser test; as root, run: $(APT_CHROMIUM)" >&2; \
+# Debian packages the tests use: headless Chromium and its driver render the HTML report in the browser test,
+# promtool (package prometheus) checks deploy/alerts.yml. Installed once: as root directly, through sudo where
+# it asks no password, otherwise the exact command is printed.
+APT_PACKAGES := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver prometheus
+system-packages:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v promtool >/dev/null; then exit 0; \
+	elif [ "$$(id -u)" = 0 ]; then sh -c '$(APT_PACKAGES)' >/dev/null; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo sh -c '$(APT_PACKAGES)' >/dev/null; \
+	else echo "make test needs Chromium, its driver and promtool; as root, run: $(APT_PACKAGES)" >&2; \
 		exit 1; fi
 
 $(STAMP): pyproject.toml
@@ -29,7 +30,7 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/kgrec demo
 
-test: setup chromium lint
+test: setup system-packages lint
 	$(PY) -m pytest
 
 lint: setup

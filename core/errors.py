@@ -7,6 +7,7 @@
     ├── Neo4jError           the graph database could not be reached, started or queried
     │   └── WriteRefusedError   a write query sent on the read-only path
     ├── LoadError            input data rejected (carries file, line and field)
+    ├── InputError           an argument out of range (``k`` of a list, a filter naming nothing)
     ├── SchemaError          an invalid label, relationship type or entity name
     ├── ModelError           training, checkpoints or prediction failed
     └── NotFoundError        a user, item or other key that the graph does not hold
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "InputError",
     "KGRecError",
     "LoadError",
     "ModelError",
@@ -54,6 +56,10 @@ class ModelError(KGRecError):
 
 class NotFoundError(KGRecError):
     """A user, item or other key that the graph does not hold."""
+
+
+class InputError(KGRecError):
+    """An argument out of its range: ``k`` of a list, a brand or category filter that names nothing."""
 
 
 class LoadError(KGRecError):

@@ -31,6 +31,10 @@ class PathKind(StrEnum):
     ALSO_VIEWED = "also_viewed"
     SIMILAR_USERS = "similar_users"
     ENTITY = "entity"
+    USER_LINK = "user_link"
+    """Through a user linked to the user (a friend, a nearest neighbour) who rated the item."""
+    USER_ENTITY = "user_entity"
+    """Through a user who shares a user entity with the user (the same city, age band...) and rated the item."""
 
 
 def item_link_kind(rel_type: str) -> str:

@@ -4,13 +4,16 @@ Core schema::
 
     (:User {id})-[:RATED {rating, ts}]->(:Item {id, title, description, price})
     (:Item)-[:MADE_BY]->(:Brand {name})
-    (:Item)-[:IN_CATEGORY]->(:Category {name})-[:SUBCATEGORY_OF]->(:Category)
+    (:Item)-[:IN_CATEGORY]->(:Category {path, name, depth})-[:SUBCATEGORY_OF]->(:Category)
     (:Item)-[:ALSO_BOUGHT]->(:Item)
     (:Item)-[:ALSO_VIEWED]->(:Item)
 
 A dataset may bring further entity types linked to items (``View``, ``Genre``, ``City``...) and further
 item-to-item links. They are registered under validated identifiers: an entity label ``X`` is keyed by
 ``id`` and reached by ``(:Item)-[:HAS_X]->(:X)``; an item link ``REL`` is ``(:Item)-[:REL]->(:Item)``.
+User-side knowledge is registered the same way: a user entity ``X`` (``Age``, ``Occupation``, ``City``...)
+is reached by ``(:User)-[:HAS_X]->(:X)``, a user link ``REL`` (``FRIEND``...) is ``(:User)-[:REL]->(:User)``.
+A label is an item entity or a user entity, never both (the relationship type ``HAS_X`` names one side).
 Everything downstream (export, training, explanations) enumerates :class:`Schema` and so picks them up.
 
 Example:
@@ -19,13 +22,17 @@ Example:
     'HAS_GENRE'
     >>> s.entity("Genre").edge_type
     ('item', 'has_genre', 'genre')
+    >>> u = s.with_user_entity("Age").with_user_link("FRIEND")
+    >>> u.user_entity("Age").edge_type, u.rel_type("FRIEND").edge_type
+    (('user', 'has_age', 'age'), ('user', 'friend', 'user'))
 """
 
 from __future__ import annotations
 
 import keyword
 import re
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 
 from core.errors import SchemaError
 
@@ -33,13 +40,18 @@ __all__ = [
     "ALSO_BOUGHT",
     "ALSO_VIEWED",
     "BRAND",
+    "CARTED",
     "CATEGORY",
+    "EVENT",
+    "EVENT_RELS",
     "IN_CATEGORY",
     "ITEM",
     "MADE_BY",
+    "PURCHASED",
     "RATED",
     "SUBCATEGORY_OF",
     "USER",
+    "VIEWED",
     "EdgeType",
     "EntityType",
     "NodeType",
@@ -105,7 +117,7 @@ class EntityType:
 USER = NodeType("User", "id")
 ITEM = NodeType("Item", "id")
 BRAND = NodeType("Brand", "name")
-CATEGORY = NodeType("Category", "name")
+CATEGORY = NodeType("Category", "path")  # the full path from its root: "Books > History"
 
 RATED = RelType("RATED", USER, ITEM)
 MADE_BY = RelType("MADE_BY", ITEM, BRAND)
@@ -114,10 +126,19 @@ SUBCATEGORY_OF = RelType("SUBCATEGORY_OF", CATEGORY, CATEGORY)
 ALSO_BOUGHT = RelType("ALSO_BOUGHT", ITEM, ITEM)
 ALSO_VIEWED = RelType("ALSO_VIEWED", ITEM, ITEM)
 
+# Shopper behaviour posted to the HTTP service (kgrec.service): per user and item, how many times and when
+# last (``count``, ``last``), idempotent by the ``Event`` node of each event id. Not part of the training
+# schema: reserved, so that Schema.discover does not take them for item links.
+VIEWED = RelType("VIEWED", USER, ITEM)
+CARTED = RelType("CARTED", USER, ITEM)
+PURCHASED = RelType("PURCHASED", USER, ITEM)
+EVENT_RELS = (VIEWED, CARTED, PURCHASED)
+EVENT = NodeType("Event", "id")
+
 _CORE_NODES = (USER, ITEM, BRAND, CATEGORY)
 _CORE_RELS = (RATED, MADE_BY, IN_CATEGORY, SUBCATEGORY_OF, ALSO_BOUGHT, ALSO_VIEWED)
-_RESERVED_LABELS = {n.label for n in _CORE_NODES}
-_RESERVED_RELS = {r.type for r in _CORE_RELS}
+_RESERVED_LABELS = {n.label for n in _CORE_NODES} | {EVENT.label}
+_RESERVED_RELS = {r.type for r in _CORE_RELS} | {r.type for r in EVENT_RELS}
 
 
 def validate_label(name: str) -> str:
@@ -166,47 +187,76 @@ def _snake(label: str) -> str:
 
 @dataclass(frozen=True)
 class Schema:
-    """The core schema plus the entity types and item links a dataset registered.
+    """The core schema plus the entity types and links a dataset registered, on the item and the user side.
 
-    Immutable: ``with_entity`` and ``with_item_link`` return a new schema.
+    Immutable: ``with_entity``, ``with_item_link``, ``with_user_entity`` and ``with_user_link`` return a new
+    schema.
     """
 
     entities: tuple[EntityType, ...] = ()
     item_links: tuple[RelType, ...] = field(default=())
+    user_entities: tuple[EntityType, ...] = ()
+    user_links: tuple[RelType, ...] = ()
 
     @classmethod
     def core(cls) -> Schema:
         return cls()
 
     @classmethod
-    def discover(cls, labels: list[str], rel_types: list[str]) -> Schema:
-        """Rebuild the schema from the labels and relationship types a database holds."""
+    def discover(cls, labels: list[str], rel_types: list[str], user_sourced: Collection[str] = ()) -> Schema:
+        """Rebuild the schema from the labels and relationship types a database holds; ``user_sourced``
+        names the relationship types that start at users (user entities and user links)."""
         schema = cls()
         for label in sorted(labels):
             if label in _RESERVED_LABELS or not _LABEL.match(label):
                 continue
-            if f"HAS_{label.upper()}" in rel_types:
-                schema = schema.with_entity(label)
-        entity_rels = {e.relationship for e in schema.entities}
+            rel = f"HAS_{label.upper()}"
+            if rel in rel_types:
+                schema = schema.with_user_entity(label) if rel in user_sourced else schema.with_entity(label)
+        entity_rels = {e.relationship for e in schema.entities + schema.user_entities}
         for rel in sorted(rel_types):
             if rel in _RESERVED_RELS or rel in entity_rels or not _REL.match(rel) or rel.startswith("HAS_"):
                 continue
-            schema = schema.with_item_link(rel)
+            schema = schema.with_user_link(rel) if rel in user_sourced else schema.with_item_link(rel)
         return schema
 
     def with_entity(self, label: str) -> Schema:
         validate_label(label)
         if any(e.label == label for e in self.entities):
             return self
+        if any(e.label == label for e in self.user_entities):
+            raise SchemaError(f"{label!r} is a user entity already; an item entity needs another label")
         node = NodeType(label, "id")
         entity = EntityType(node, RelType(f"HAS_{label.upper()}", ITEM, node))
-        return Schema(self.entities + (entity,), self.item_links)
+        return replace(self, entities=self.entities + (entity,))
 
     def with_item_link(self, rel_type: str) -> Schema:
         validate_rel_type(rel_type)
         if any(r.type == rel_type for r in self.item_links):
             return self
-        return Schema(self.entities, self.item_links + (RelType(rel_type, ITEM, ITEM),))
+        if any(r.type == rel_type for r in self.user_links):
+            raise SchemaError(f"{rel_type!r} is a user link already; an item link needs another type")
+        return replace(self, item_links=self.item_links + (RelType(rel_type, ITEM, ITEM),))
+
+    def with_user_entity(self, label: str) -> Schema:
+        """Register ``(:User)-[:HAS_X]->(:X)`` for the label ``X`` (an age band, an occupation, a city...)."""
+        validate_label(label)
+        if any(e.label == label for e in self.user_entities):
+            return self
+        if any(e.label == label for e in self.entities):
+            raise SchemaError(f"{label!r} is an item entity already; a user entity needs another label")
+        node = NodeType(label, "id")
+        entity = EntityType(node, RelType(f"HAS_{label.upper()}", USER, node))
+        return replace(self, user_entities=self.user_entities + (entity,))
+
+    def with_user_link(self, rel_type: str) -> Schema:
+        """Register ``(:User)-[:REL]->(:User)`` (friends, nearest neighbours...)."""
+        validate_rel_type(rel_type)
+        if any(r.type == rel_type for r in self.user_links):
+            return self
+        if any(r.type == rel_type for r in self.item_links):
+            raise SchemaError(f"{rel_type!r} is an item link already; a user link needs another type")
+        return replace(self, user_links=self.user_links + (RelType(rel_type, USER, USER),))
 
     def entity(self, label: str) -> EntityType:
         for e in self.entities:
@@ -216,13 +266,27 @@ class Schema:
             f"no entity type {label!r} in the schema (have: {[e.label for e in self.entities]})"
         )
 
+    def user_entity(self, label: str) -> EntityType:
+        for e in self.user_entities:
+            if e.label == label:
+                return e
+        raise SchemaError(
+            f"no user entity {label!r} in the schema (have: {[e.label for e in self.user_entities]})"
+        )
+
     @property
     def node_types(self) -> tuple[NodeType, ...]:
-        return _CORE_NODES + tuple(e.node for e in self.entities)
+        return _CORE_NODES + tuple(e.node for e in self.entities + self.user_entities)
 
     @property
     def rel_types(self) -> tuple[RelType, ...]:
-        return _CORE_RELS + tuple(e.rel for e in self.entities) + self.item_links
+        return (
+            _CORE_RELS
+            + tuple(e.rel for e in self.entities)
+            + self.item_links
+            + tuple(e.rel for e in self.user_entities)
+            + self.user_links
+        )
 
     def node_type(self, label: str) -> NodeType:
         for n in self.node_types:

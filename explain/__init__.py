@@ -7,8 +7,10 @@ reports the rating model's counterfactual beside it when given one). With a trai
 :class:`gnn.RatingModel` alone, paths are scored counterfactually on the predicted rating:
 :class:`LocalCounterfactualScorer` (all paths in one call that recomputes only the nodes each removal
 changes) or :class:`CounterfactualScorer` (the reference: one whole-graph pass per path, same numbers).
-Without a model, :class:`ShapeScorer`. :func:`render_html` and :func:`render_markdown` turn
-:class:`ReportData` (see :func:`collect_report`) into a self-contained report.
+Without a model, :class:`ShapeScorer`. Only paths with a positive score (removing them lowers the score
+that ranked the item) are offered as reasons, in sentences sized to the effect (:mod:`explain.sentences`);
+those that work against the item are kept apart in :attr:`Explanation.despite`. :func:`render_html` and
+:func:`render_markdown` turn :class:`ReportData` (see :func:`collect_report`) into a self-contained report.
 
 Example:
     >>> from explain import Explainer, LocalCounterfactualScorer, RankingScorer
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from explain.collect import collect_report
 from explain.explainer import Explainer
+from explain.markdown import render_markdown
 from explain.models import ExplainedPath, Explanation, PathNode, PathRecordError, PathRel
 from explain.ranking_scorer import RankingScorer, RanksForUser, anchors
 from explain.report import (
@@ -30,7 +33,6 @@ from explain.report import (
     ReportSummary,
     gini,
     render_html,
-    render_markdown,
     summarise,
 )
 from explain.scoring import (

@@ -55,8 +55,8 @@ def collect_report(
     facts = store.item_facts(frame["item"].unique().tolist())
     if brand is not None:
         frame = frame[[i in facts and brand in facts[i]["brands"] for i in frame["item"]]]
-    if category is not None:
-        frame = frame[[i in facts and category in facts[i]["categories"] for i in frame["item"]]]
+    if category is not None:  # a name or a path, with subcategories: as recommendations are filtered
+        frame = frame[frame["item"].isin(store.items_of(category=category) or set())]
     if sample is not None:
         keep = sorted(frame["user"].unique())[:sample]
         frame = frame[frame["user"].isin(keep)]

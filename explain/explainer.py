@@ -4,7 +4,7 @@ Example:
     >>> from explain import Explainer
     >>> explanation = Explainer(store).explain("U00002", "I00014", top=3)  # doctest: +SKIP
     >>> print(explanation.paths[0].sentence)  # doctest: +SKIP
-    You rated *Crema Co Grinder 1* 5★; *Crema Co Grinder 2* is also made by Crema Co, and ...
+    Strong reason: you rated *Crema Co Grinder 1* 5★; *Crema Co Grinder 2* is also made by Crema Co, and ...
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 from core.schema import Schema
 from explain.models import ExplainedPath, Explanation, from_record
+from explain.ranking_scorer import anchors
 from explain.scoring import PathScorer, ShapeScorer
-from explain.sentences import sentence
+from explain.sentences import named, no_support_note, sentence, strength_of
 from kg import GraphStore
 from kg.paths import candidate_paths
 
@@ -85,7 +86,13 @@ class Explainer:
         return paths
 
     def explain(self, user: str, item: str, top: int = 3) -> Explanation:
-        """The ``top`` paths from ``user`` to ``item``, best score first.
+        """The ``top`` paths that support ``item`` for ``user``, best score first, and apart from them up to
+        ``top`` paths that work against it (``despite``, most negative first).
+
+        A path supports the item when its score is positive: removing it lowers the score that ranked the
+        item. Each path's ``strength`` sizes its score against the scorer's spread
+        (:func:`explain.sentences.strength_of`) and its sentence says so. When no path supports the item,
+        ``paths`` is empty and ``note`` says so plainly.
 
         Raises:
             NotFoundError: the user or the item is not in the graph.
@@ -99,37 +106,60 @@ class Explainer:
         scores = self.scorer(user, item, chosen)
         for p, s in zip(chosen, scores.values, strict=True):
             p.score = s
+            p.strength = strength_of(s, scores.spread)
+            p.sentence = sentence(p, self.audience)
         if scores.rating_drops is not None:
             for p, drop in zip(chosen, scores.rating_drops, strict=True):
                 p.support["rating_drop"] = drop
-        ranked = sorted(chosen, key=lambda p: (-p.score, p.kind, [n.key for n in p.nodes]))
+        supporting = sorted(
+            (p for p in chosen if p.score > 0), key=lambda p: (-p.score, p.kind, [n.key for n in p.nodes])
+        )
+        against = sorted(
+            (p for p in chosen if p.score < 0), key=lambda p: (p.score, p.kind, [n.key for n in p.nodes])
+        )
         if paths:
             name = paths[0].nodes[-1].name
         else:
             facts = self.store.item_facts([item])
             name = facts[item]["name"] if item in facts else item
+        kept = _diverse(supporting, top, self.max_per_kind)
         return Explanation(
             user=user,
             item=item,
             item_name=name,
             scoring=self.scorer.name,
             predicted=scores.predicted,
-            paths=_diverse(ranked, top, self.max_per_kind),
+            paths=kept,
+            despite=_diverse(against, top, self.max_per_kind),
+            note="" if kept else no_support_note(named(name, item), len(paths), self.scorer.name),
+            spread=scores.spread,
             candidates=len(paths),
         )
 
 
 def _diverse(ranked: Sequence[ExplainedPath], top: int, per_kind: int | None) -> list[ExplainedPath]:
-    """The first ``top`` of ``ranked`` with at most ``per_kind`` of one kind."""
-    out: list[ExplainedPath] = []
+    """The first ``top`` of ``ranked`` with at most ``per_kind`` of one kind, paths through an interaction
+    not yet given taken first (two paths from the same rated item are one reason told twice), in the order
+    of ``ranked``; a path whose sentence reads like one already taken (parallel links) is left out."""
+    chosen: list[int] = []
     taken: dict[str, int] = {}
-    for p in ranked:
-        if per_kind is None or taken.get(p.kind, 0) < per_kind:
-            out.append(p)
+    seen: set[frozenset[str]] = set()
+    told: set[str] = set()
+    for fresh_only in (True, False):
+        for k, p in enumerate(ranked):
+            if len(chosen) == top:
+                break
+            if k in chosen or p.sentence in told:
+                continue
+            if (per_kind is not None and taken.get(p.kind, 0) >= per_kind) or (
+                fresh_only and anchors(p) in seen
+            ):
+                continue
+            chosen.append(k)
             taken[p.kind] = taken.get(p.kind, 0) + 1
-        if len(out) == top:
-            break
-    return out
+            seen.add(anchors(p))
+            told.add(p.sentence)
+    return [ranked[k] for k in sorted(chosen)]
 
 
 def preselect(paths: Sequence[ExplainedPath], limit: int) -> list[ExplainedPath]:

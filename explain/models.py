@@ -55,6 +55,10 @@ class ExplainedPath(BaseModel):
     ``support``: figures the sentence quotes (``fans``/``both`` of the anchor item, ``agree`` for similar
     users); under ``"ranking"`` with the rating model beside it, also ``rating_drop``, the path's drop in
     predicted rating (the ``"counterfactual"`` score).
+
+    ``strength``: how the sentence sizes the effect (see :func:`explain.sentences.strength_of`):
+    ``"strong"`` or ``"marginal"`` for a path that supports the item, ``"against"`` for one that works
+    against it (listed under :attr:`Explanation.despite`), ``""`` when the scorer gives no spread to size by.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -64,15 +68,23 @@ class ExplainedPath(BaseModel):
     rels: list[PathRel]
     support: dict[str, float | int] = Field(default_factory=dict)
     score: float = 0.0
+    strength: str = ""
     sentence: str = ""
 
 
 class Explanation(BaseModel):
-    """Why ``item`` is recommended to ``user``: the top paths, best first.
+    """Why ``item`` is recommended to ``user``: the paths that support it, best first, and apart from them
+    the paths that work against it.
+
+    ``paths`` holds only paths with a positive score (removing the path lowers the score that ranked the
+    item); ``despite`` the paths with a negative score, most negative first: the item is recommended in spite
+    of them, and they are never offered as a reason. A path that moves nothing (score 0) is in neither. When
+    no path supports the item, ``paths`` is empty and ``note`` says so plainly.
 
     ``scoring`` names how paths were scored (``"ranking"``, ``"counterfactual"`` or ``"shape"``, see
     :class:`ExplainedPath`); ``predicted`` is the rating model's predicted rating for the pair when a model
-    scored the paths.
+    scored the paths; ``spread`` the score difference the sizing words are relative to (see
+    :func:`explain.sentences.strength_of`), ``None`` when the scorer gives none.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -83,7 +95,15 @@ class Explanation(BaseModel):
     scoring: str
     predicted: float | None = None
     paths: list[ExplainedPath]
+    despite: list[ExplainedPath] = Field(default_factory=list)
+    note: str = ""
+    spread: float | None = None
     candidates: int = Field(0, ge=0, description="candidate paths found before keeping the top ones")
+
+    @property
+    def supported(self) -> bool:
+        """Whether at least one path supports the item."""
+        return bool(self.paths)
 
 
 def from_record(record: PathRecord) -> ExplainedPath:

@@ -13,8 +13,14 @@ supports the item's place in the ranking; negative: the item would rank higher w
 ranker did not train on (a rating outside its training part, or one below its ``min_rating``) moves nothing
 and scores 0 without a call.
 
-Paths with the same anchors share one call: a pair whose 12 scored paths go through 5 distinct anchor items
-costs 6 calls of ``fused_scores`` (the full set and each removal). With a ``rating_scorer`` (the rating
+Paths with the same anchors share one removal: a pair whose 12 scored paths go through 5 distinct anchor
+items costs one ``fused_scores_many`` call for the full set and the 5 removals together (a ranker without it:
+6 calls of ``fused_scores``), plus one ``rank_new`` for the spread.
+
+The spread (``PathScores.spread``) is what the sizing words of :func:`explain.sentences.strength_of` are
+relative to: the fusion score of the first minus that of the ``list_size``-th item (10) of the user's own list
+(the user placed the same way, :meth:`rank.Ranker.rank_new`, the list rescored with ``fused_scores`` together
+with the target). A path whose removal costs the item a quarter of that spread is a strong reason. With a ``rating_scorer`` (the rating
 model's :class:`explain.LocalCounterfactualScorer`), each path's drop in predicted rating is reported too
 (``PathScores.rating_drops``; :class:`explain.Explainer` puts it in the path's ``support`` as
 ``rating_drop``).
@@ -49,7 +55,7 @@ from core.schema import ITEM, USER
 from explain.models import ExplainedPath
 from explain.scoring import PathScorer, PathScores
 
-__all__ = ["RankingScorer", "RanksForUser", "RatingLookup", "TrainedInteractions", "anchors"]
+__all__ = ["RankedLists", "RankingScorer", "RanksForUser", "RatingLookup", "TrainedInteractions", "anchors"]
 
 
 class TrainedInteractions(Protocol):
@@ -74,6 +80,13 @@ class RatingLookup(Protocol):
     def __call__(self, users: Sequence[str], items: np.ndarray) -> np.ndarray: ...
 
 
+class RankedLists(Protocol):
+    """Ranked catalogue columns per user, ``-1`` padded (:class:`rank.Ranked`)."""
+
+    @property
+    def items(self) -> np.ndarray: ...
+
+
 class RanksForUser(Protocol):
     """What :class:`RankingScorer` needs of a ranker (:class:`rank.Ranker` has it)."""
 
@@ -81,6 +94,10 @@ class RanksForUser(Protocol):
 
     def fused_scores(self, user: str, taken: Sequence[str], items: Sequence[str]) -> np.ndarray:
         """The fusion score of ``items`` for ``user`` known by the items ``taken``."""
+        ...
+
+    def rank_new(self, taken: Sequence[str], k: int) -> RankedLists:
+        """The fused top ``k`` of a newcomer known by the items ``taken`` (one row)."""
         ...
 
     def trained_data(self) -> TrainedInteractions: ...
@@ -109,13 +126,17 @@ class RankingScorer:
         ranker: a trained :class:`rank.Ranker` (``rating`` set when the predicted rating is wanted).
         rating_scorer: optionally the rating model's counterfactual scorer; its per-path drops in predicted
             rating come back as ``PathScores.rating_drops`` and its prediction as ``predicted``.
+        list_size: the spread is the fusion score of the user's first item minus that of this one (10).
     """
 
     name = "ranking"
 
-    def __init__(self, ranker: RanksForUser, rating_scorer: PathScorer | None = None) -> None:
+    def __init__(
+        self, ranker: RanksForUser, rating_scorer: PathScorer | None = None, *, list_size: int = 10
+    ) -> None:
         self.ranker = ranker
         self.rating_scorer = rating_scorer
+        self.list_size = list_size
 
     def taken(self, user: str) -> list[str]:
         """The user's training items (keys), as the ranker knows them; empty for a user it never saw."""
@@ -127,7 +148,7 @@ class RankingScorer:
         return [str(k) for k in data.item_keys[m.indices[m.indptr[row] : m.indptr[row + 1]]]]
 
     def __call__(self, user: str, item: str, paths: Sequence[ExplainedPath]) -> PathScores:
-        fused, values = self.effects(user, item, [anchors(p) for p in paths])
+        fused, values, spread = self._measure(user, item, [anchors(p) for p in paths], with_spread=True)
         predicted: float | None = None
         drops: list[float] | None = None
         if self.rating_scorer is not None:
@@ -136,7 +157,7 @@ class RankingScorer:
         elif self.ranker.rating is not None:
             stars = float(self.ranker.rating([user], np.asarray([item]))[0, 0])
             predicted = None if np.isnan(stars) else round(stars, 6)
-        return PathScores(values, predicted=predicted, fused=fused, rating_drops=drops)
+        return PathScores(values, predicted=predicted, fused=fused, rating_drops=drops, spread=spread)
 
     def effects(
         self, user: str, item: str, removals: Sequence[Collection[str]]
@@ -147,18 +168,43 @@ class RankingScorer:
         Removed items the user did not take change nothing (0, no call); equal removals share one call. The
         fusion score is ``None`` when no removal needed it.
         """
+        fused, values, _ = self._measure(user, item, removals, with_spread=False)
+        return fused, values
+
+    def _measure(
+        self, user: str, item: str, removals: Sequence[Collection[str]], *, with_spread: bool
+    ) -> tuple[float | None, list[float], float | None]:
+        """:meth:`effects`, and the spread (see the module docstring) when asked and some removal counts."""
         taken = self.taken(user)
         held = set(taken)
         effective = [frozenset(r) & held for r in removals]
         distinct = sorted({r for r in effective if r}, key=sorted)
         if not distinct:
-            return None, [0.0] * len(removals)
+            return None, [0.0] * len(removals), None
         ranker = self._with_rating_memo()
-        full = float(ranker.fused_scores(user, taken, [item])[0])
-        without = {
-            r: float(ranker.fused_scores(user, [t for t in taken if t not in r], [item])[0]) for r in distinct
-        }
-        return round(full, 6), [round(full - without[r], 6) if r else 0.0 for r in effective]
+        listed = self._listed(ranker, taken, item) if with_spread else []
+        takens = [taken] + [[t for t in taken if t not in r] for r in distinct]
+        many = getattr(ranker, "fused_scores_many", None)
+        if many is not None:  # every removal in one table (rank.Ranker)
+            table = np.asarray(many(user, takens, [item, *listed]))
+            scores, after = table[0], table[1:, 0]
+        else:
+            scores = ranker.fused_scores(user, taken, [item, *listed])
+            after = np.array([ranker.fused_scores(user, t, [item])[0] for t in takens[1:]])
+        full = float(scores[0])
+        spread = None
+        if len(scores) >= 2:
+            top = np.sort(scores)[::-1][: self.list_size]
+            spread = round(float(top[0] - top[-1]), 6) or None
+        without = {r: float(a) for r, a in zip(distinct, after, strict=True)}
+        values = [round(full - without[r], 6) if r else 0.0 for r in effective]
+        return round(full, 6), values, spread
+
+    def _listed(self, ranker: RanksForUser, taken: Sequence[str], item: str) -> list[str]:
+        """The keys of the user's fused top ``list_size`` (placed from ``taken``), the target left out."""
+        columns = ranker.rank_new(taken, self.list_size).items[0]
+        keys = ranker.trained_data().item_keys
+        return [str(keys[c]) for c in columns if c >= 0 and str(keys[c]) != item]
 
     def _with_rating_memo(self) -> RanksForUser:
         """A shallow copy of the ranker whose rating model answers a repeated question from memory: the
@@ -172,19 +218,22 @@ class RankingScorer:
 
 
 class _RatingMemo:
-    """The last answer of a rating lookup, given again for the same users and items (same array object or
-    equal keys); anything else is asked of the lookup."""
+    """A rating lookup that answers each user once per catalogue: the row of a user asked before (the
+    pair's user, the newcomer of ``rank_new``) is given again, also inside a batch that repeats it."""
 
     def __init__(self, lookup: RatingLookup) -> None:
         self.lookup = lookup
-        self.key: tuple[tuple[str, ...], np.ndarray] | None = None
-        self.value: np.ndarray | None = None
+        self.items: np.ndarray | None = None
+        self.rows: dict[str, np.ndarray] = {}
 
     def __call__(self, users: Sequence[str], items: np.ndarray) -> np.ndarray:
-        key = (tuple(str(u) for u in users), np.asarray(items))
-        if self.key is not None and self.value is not None and key[0] == self.key[0]:
-            old = self.key[1]
-            if key[1] is old or (key[1].shape == old.shape and np.array_equal(key[1], old)):
-                return self.value
-        self.key, self.value = key, self.lookup(users, items)
-        return self.value
+        items = np.asarray(items)
+        old = self.items
+        if old is None or not (items is old or (items.shape == old.shape and np.array_equal(items, old))):
+            self.items, self.rows = items, {}
+        keys = [str(u) for u in users]
+        missing = sorted(set(keys) - set(self.rows))
+        if missing:
+            for user, row in zip(missing, self.lookup(missing, items), strict=True):
+                self.rows[user] = row
+        return np.stack([self.rows[u] for u in keys]) if keys else self.lookup(keys, items)

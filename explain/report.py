@@ -1,5 +1,9 @@
 """The merchandiser report: pure functions from already-computed recommendations and explanations to one
-self-contained HTML page (inline CSS and SVG, no scripts, fonts, images or links to fetch) or Markdown.
+self-contained HTML page (inline CSS and SVG, no scripts, fonts, images or links to fetch); the Markdown
+rendering of the same data is :func:`explain.markdown.render_markdown`.
+
+Only paths that support an item are shown as its reasons ("why"); paths that work against it appear apart,
+under "despite"; recommendations with no supporting path are counted and listed with the note that says so.
 
 Example:
     >>> data = ReportData(title="Coffee", slice="Category: Coffee", generated="2026-11-28",
@@ -18,7 +22,7 @@ from html import escape
 from pydantic import BaseModel, ConfigDict, Field
 
 from explain.models import ExplainedPath, Explanation
-from explain.sentences import kind_title
+from explain.sentences import display_name, kind_title
 from explain.svg import LABEL_COLOURS, path_svg
 
 __all__ = [
@@ -28,10 +32,11 @@ __all__ = [
     "ReportSummary",
     "gini",
     "path_text",
+    "display",
     "render_html",
-    "render_markdown",
     "sentence_html",
     "summarise",
+    "why",
 ]
 
 
@@ -77,7 +82,10 @@ class ReportData(BaseModel):
 class ReportSummary(BaseModel):
     """The figures of a report.
 
-    ``path_kinds``: every shown path per kind; ``top_kinds``: the kind of each recommendation's best path.
+    ``explained``: share of recommendations with at least one supporting path; ``unsupported``: how many
+    have none; ``despite``: paths shown as working against their item.
+    ``path_kinds``: every supporting path shown, per kind; ``top_kinds``: the kind of each recommendation's
+    best path.
     ``*_coverage``: share of the catalogue's items/brands/categories that appear in the recommendations.
     ``gini``: concentration of recommendations over catalogue items (0 even, 1 all on one item).
     """
@@ -85,6 +93,8 @@ class ReportSummary(BaseModel):
     users: int
     recommendations: int
     explained: float
+    unsupported: int
+    despite: int
     path_kinds: dict[str, int]
     top_kinds: dict[str, int]
     brands: dict[str, int]
@@ -126,7 +136,7 @@ def summarise(data: ReportData) -> ReportSummary:
     names: dict[str, str] = {}
     brands: Counter[str] = Counter()
     categories: Counter[str] = Counter()
-    explained = 0
+    explained = despite = 0
     for r in recs:
         items[r.item] += 1
         names[r.item] = r.name
@@ -134,6 +144,7 @@ def summarise(data: ReportData) -> ReportSummary:
         categories.update(r.categories)
         paths = r.explanation.paths if r.explanation else []
         kinds.update(p.kind for p in paths)
+        despite += len(r.explanation.despite) if r.explanation else 0
         if paths:
             explained += 1
             top[paths[0].kind] += 1
@@ -146,6 +157,8 @@ def summarise(data: ReportData) -> ReportSummary:
         users=len({r.user for r in recs}),
         recommendations=len(recs),
         explained=share(explained, len(recs)),
+        unsupported=len(recs) - explained,
+        despite=despite,
         path_kinds=dict(kinds.most_common()),
         top_kinds=dict(top.most_common()),
         brands=dict(brands.most_common()),
@@ -155,7 +168,10 @@ def summarise(data: ReportData) -> ReportSummary:
         brand_coverage=share(len(brands), cat.brands),
         category_coverage=share(len(categories), cat.categories),
         gini=gini(list(items.values()), max(cat.items, len(items))),
-        top_items=[(i, names[i], n) for i, n in sorted(items.items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
+        top_items=[
+            (i, display(names[i], i), n)
+            for i, n in sorted(items.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        ],
     )
 
 
@@ -187,9 +203,22 @@ def path_text(path: ExplainedPath) -> str:
     return " ".join(parts)
 
 
+def display(name: str, key: str) -> str:
+    """An item's name for tables and headings: its name, or "item 530" when it has none of its own."""
+    return display_name(name, key)
+
+
+def why(r: ExplainedRecommendation) -> str:
+    """The recommendation's best reason, or the note saying that no path supports it."""
+    e = r.explanation
+    if e is None:
+        return ""
+    return e.paths[0].sentence if e.paths else e.note
+
+
 def _named(name: str, key: str) -> str:
-    """An item's name, with its key in small print when the two differ."""
-    return escape(name) + (f" <small>({escape(key)})</small>" if key != name else "")
+    """An item's name, with its key in small print when it has a name of its own."""
+    return escape(display(name, key)) + (f" <small>({escape(key)})</small>" if name and key != name else "")
 
 
 def _pct(x: float) -> str:
@@ -245,7 +274,8 @@ def render_html(data: ReportData) -> str:
         '<section class="cards">',
         f'<div class="card"><b>{s.users}</b>users</div>',
         f'<div class="card"><b>{s.recommendations}</b>recommendations</div>',
-        f'<div class="card"><b>{_pct(s.explained)}</b>explained by a graph path</div>',
+        f'<div class="card"><b>{_pct(s.explained)}</b>supported by a graph path</div>',
+        f'<div class="card"><b>{s.unsupported}</b>without a supporting path</div>',
         f'<div class="card"><b>{s.gini:.2f}</b>popularity concentration (Gini)</div>',
         "</section>",
         "<h2>What drives the recommendations</h2>",
@@ -283,24 +313,23 @@ def render_html(data: ReportData) -> str:
     samples = [r for r in data.recommendations if r.explanation and r.explanation.paths][: data.samples]
     for k, r in enumerate(samples):
         assert r.explanation is not None
-        best = r.explanation.paths[0]
         parts.append(
-            f'<div class="sample"><h3>{h(r.name)} for user {h(r.user)}</h3>'
-            f"{path_svg(best, uid=f'arrow{k}')}"
-            "<ul>"
-            + "".join(
-                f'<li>{sentence_html(p.sentence)} <span class="score">({h(kind_title(p.kind))}, '
-                f"score {p.score:.3f})</span></li>"
-                for p in r.explanation.paths
+            f'<div class="sample"><h3>{h(display(r.name, r.item))} for user {h(r.user)}</h3>'
+            f"{path_svg(r.explanation.paths[0], uid=f'arrow{k}')}"
+            f"<ul>{_path_items(r.explanation.paths)}</ul>"
+            + (
+                f"<p>Despite:</p><ul>{_path_items(r.explanation.despite)}</ul>"
+                if r.explanation.despite
+                else ""
             )
-            + "</ul></div>"
+            + "</div>"
         )
     if not samples:
         parts.append("<p>No recommendation in this slice has an explaining path.</p>")
+    parts += _apart_html(data.recommendations, s)
     parts.append("<h2>Recommendations by user</h2>")
     rows = []
     for r in sorted(data.recommendations, key=lambda r: (r.user, r.rank)):
-        why = r.explanation.paths[0].sentence if r.explanation and r.explanation.paths else ""
         predicted = f"{r.predicted:.2f}" if r.predicted is not None else ""
         rows.append(
             [
@@ -309,7 +338,7 @@ def render_html(data: ReportData) -> str:
                 _named(r.name, r.item),
                 h(", ".join(r.brands)),
                 predicted,
-                sentence_html(why),
+                sentence_html(why(r)),
             ]
         )
     parts.append(_table(["User", "#", "Item", "Brand", "Predicted", "Why"], rows))
@@ -317,73 +346,43 @@ def render_html(data: ReportData) -> str:
     return "\n".join(parts)
 
 
-# -- Markdown --------------------------------------------------------------------------------------------------
+def _path_items(paths: Sequence[ExplainedPath]) -> str:
+    return "".join(
+        f'<li>{sentence_html(p.sentence)} <span class="score">({escape(kind_title(p.kind))}, '
+        f"score {p.score:+.3f})</span></li>"
+        for p in paths
+    )
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
-    return out + [""]
-
-
-def render_markdown(data: ReportData) -> str:
-    """The same report as Markdown; path pictures become one-line path texts."""
-    s = summarise(data)
-    out = [
-        f"# {data.title}",
-        "",
-        f"{data.slice} · generated {data.generated}",
-        "",
-        f"- **{s.users}** users, **{s.recommendations}** recommendations",
-        f"- **{_pct(s.explained)}** explained by at least one graph path",
-        f"- popularity concentration (Gini over {data.catalogue.items} items): **{s.gini:.2f}**",
-        "",
-        "## What drives the recommendations",
-        "",
+def _apart_html(recs: Sequence[ExplainedRecommendation], s: ReportSummary) -> list[str]:
+    """The sections for what is not a reason: recommendations no path supports, paths against an item."""
+    parts = [
+        "<h2>Without a supporting path</h2>",
+        f"<p>{s.unsupported} of {s.recommendations} recommendations have no path that raises their score: "
+        "they come from the user's history as a whole.</p>",
     ]
-    out += _md_table(
-        ["Path kind", "Top path of", "All paths"],
-        [[kind_title(k), str(s.top_kinds.get(k, 0)), str(n)] for k, n in s.path_kinds.items()],
-    )
-    out += ["## Coverage", ""]
-    out += _md_table(
-        ["", "Recommended", "In catalogue", "Coverage"],
-        [
-            ["Items", str(s.distinct_items), str(data.catalogue.items), _pct(s.item_coverage)],
-            ["Brands", str(len(s.brands)), str(data.catalogue.brands), _pct(s.brand_coverage)],
-            ["Categories", str(len(s.categories)), str(data.catalogue.categories), _pct(s.category_coverage)],
-        ],
-    )
-    out += _md_table(["Brand", "Recommendations"], [[b, str(n)] for b, n in list(s.brands.items())[:15]])
-    out += _md_table(
-        ["Category", "Recommendations"], [[c, str(n)] for c, n in list(s.categories.items())[:15]]
-    )
-    out += ["## Most recommended items", ""]
-    out += _md_table(["Item", "Recommendations"], [[f"{name} ({i})", str(n)] for i, name, n in s.top_items])
-    out += ["## Why: sample recommendations", ""]
-    samples = [r for r in data.recommendations if r.explanation and r.explanation.paths][: data.samples]
-    for r in samples:
-        assert r.explanation is not None
-        out += [f"### {r.name} for user {r.user}", "", f"`{path_text(r.explanation.paths[0])}`", ""]
-        out += [f"- {p.sentence} ({kind_title(p.kind)}, score {p.score:.3f})" for p in r.explanation.paths]
-        out.append("")
-    out += ["## Recommendations by user", ""]
-    out += _md_table(
-        ["User", "#", "Item", "Brand", "Predicted", "Why"],
-        [
-            [
-                r.user,
-                str(r.rank),
-                f"{r.name} ({r.item})",
-                ", ".join(r.brands),
-                f"{r.predicted:.2f}" if r.predicted is not None else "",
-                r.explanation.paths[0].sentence if r.explanation and r.explanation.paths else "",
-            ]
-            for r in sorted(data.recommendations, key=lambda r: (r.user, r.rank))
-        ],
-    )
-    return "\n".join(out)
+    bare = [r for r in recs if r.explanation is not None and not r.explanation.paths]
+    if bare:
+        parts.append(
+            _table(
+                ["User", "Item", "Note"],
+                [[escape(r.user), _named(r.name, r.item), sentence_html(why(r))] for r in bare],
+            )
+        )
+    parts += [
+        "<h2>Despite: paths that work against a recommendation</h2>",
+        f"<p>{s.despite} paths would rank their item higher if they were not there; none is given as a "
+        "reason.</p>",
+    ]
+    against = [(r, p) for r in recs if r.explanation is not None for p in r.explanation.despite]
+    if against:
+        parts.append(
+            _table(
+                ["User", "Item", "Path", "Score"],
+                [
+                    [escape(r.user), _named(r.name, r.item), sentence_html(p.sentence), f"{p.score:+.3f}"]
+                    for r, p in against
+                ],
+            )
+        )
+    return parts

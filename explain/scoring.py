@@ -37,6 +37,7 @@ __all__ = [
     "PathScores",
     "PredictsWithDrop",
     "PredictsWithout",
+    "STAR",
     "ShapeScorer",
     "edge_rows",
 ]
@@ -52,12 +53,21 @@ class PathScores:
     The ranking scorer (:class:`explain.RankingScorer`) also gives ``fused``, the pair's fusion score from
     all the user's interactions (``None`` when no path needed it), and, with a rating scorer beside it,
     ``rating_drops``: each path's drop in predicted rating.
+
+    ``spread``: the score difference that sizes the effects (:func:`explain.sentences.strength_of`): for the
+    ranking scorer the fusion score of the user's first item minus their tenth's; for the counterfactual
+    scorers one star (:data:`STAR`); ``None`` (the shape scorer) when the scores have no such scale.
     """
 
     values: list[float]
     predicted: float | None = None
     fused: float | None = None
     rating_drops: list[float] | None = None
+    spread: float | None = None
+
+
+STAR = 1.0
+"""The spread of the counterfactual scorers: one star of predicted rating."""
 
 
 class PathScorer(Protocol):
@@ -164,7 +174,7 @@ class CounterfactualScorer:
             rows = edge_rows(path, self.schema, self.model.id_map, self._keep)
             after = float(self.model.predict(pair, drop_edges=rows)[0]) if rows else base
             values.append(round(base - after, 6))
-        return PathScores(values, predicted=round(base, 6))
+        return PathScores(values, predicted=round(base, 6), spread=STAR)
 
 
 class LocalCounterfactualScorer(CounterfactualScorer):
@@ -189,4 +199,4 @@ class LocalCounterfactualScorer(CounterfactualScorer):
         removals = [edge_rows(p, self.schema, m.id_map, self._keep) for p in paths]
         after = m.predict_without(user, item, removals) if paths else np.empty(0)
         values = [round(base - float(a), 6) if r else 0.0 for r, a in zip(removals, after, strict=True)]
-        return PathScores(values, predicted=round(base, 6))
+        return PathScores(values, predicted=round(base, 6), spread=STAR)

@@ -12,6 +12,7 @@ Example:
 """
 
 from kg.connection import connect_driver
+from kg.events import EventRow, EventWrite
 from kg.export import GraphExport
 from kg.records import (
     CatalogueCountsRecord,
@@ -31,6 +32,8 @@ from kg.store import GraphStore
 
 __all__ = [
     "CatalogueCountsRecord",
+    "EventRow",
+    "EventWrite",
     "GraphExport",
     "GraphStats",
     "GraphStore",

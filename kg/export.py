@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import neo4j
 import pandas as pd
+from neo4j.exceptions import Neo4jError as DriverError
 
-from core.schema import Schema
+import kg.queries as q
+from core.errors import Neo4jError
+from core.progress import Progress
+from core.schema import RATED, Schema
 
-__all__ = ["GraphExport"]
+__all__ = ["GraphExport", "export_graph"]
 
 
 @dataclass
@@ -38,3 +43,42 @@ class GraphExport:
 
     def node_keys(self, label: str) -> list[str]:
         return [str(k) for k in self.nodes[label]["key"].tolist()]
+
+
+def export_graph(
+    driver: neo4j.Driver, database: str, schema: Schema, progress: Progress | None = None
+) -> GraphExport:
+    """Every node label and relationship type of ``schema`` (item and user side alike) read into frames, one
+    streamed query each (what :meth:`kg.GraphStore.export` returns)."""
+    steps = len(schema.node_types) + len(schema.rel_types)
+    nodes: dict[str, pd.DataFrame] = {}
+    edges: dict[str, pd.DataFrame] = {}
+    for done, node in enumerate(schema.node_types, start=1):
+        nodes[node.label] = _frame(driver, database, q.export_nodes(node), ["key"])
+        if progress:
+            progress("export", done, steps)
+    for done, rel in enumerate(schema.rel_types, start=len(schema.node_types) + 1):
+        cols = ["source", "target", "rating", "ts"] if rel == RATED else ["source", "target"]
+        edges[rel.type] = _frame(driver, database, q.export_links(rel), cols)
+        if progress:
+            progress("export", done, steps)
+    return GraphExport(schema, nodes, edges)
+
+
+def _frame(driver: neo4j.Driver, database: str, query: str, columns: list[str]) -> pd.DataFrame:
+    try:
+        frame = driver.execute_query(
+            query,
+            database_=database,
+            routing_=neo4j.RoutingControl.READ,
+            result_transformer_=neo4j.Result.to_df,
+        )
+    except DriverError as e:
+        raise Neo4jError(str(e)) from e
+    if frame.empty:
+        return pd.DataFrame({c: [] for c in columns})
+    key = "key" if "key" in frame else "source"
+    frame[key] = frame[key].astype(str)
+    if "target" in frame:
+        frame["target"] = frame["target"].astype(str)
+    return frame

@@ -1,4 +1,4 @@
-"""What a read-only Cypher query may do: the plan is checked before the query runs.
+"""What text from a person may do in a query: read-only Cypher checked by its plan, search text escaped.
 
 A read transaction already stops writes, but Neo4j still lets it terminate other sessions' transactions
 (``TERMINATE TRANSACTIONS``), clear the query caches (``db.clearQueryCaches()``), read files on the server
@@ -17,10 +17,11 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["READ_PROCEDURES", "explained", "refused_operation"]
+__all__ = ["READ_PROCEDURES", "explained", "lucene_escaped", "refused_operation"]
 
 #: Procedures a read-only query may call: schema introspection, index look-ups, health.
 READ_PROCEDURES = frozenset(
@@ -71,3 +72,17 @@ def refused_operation(plan: Mapping[str, Any]) -> str | None:
 def explained(query: str) -> str:
     """The query prefixed with ``EXPLAIN``: Neo4j plans it without running it."""
     return f"EXPLAIN {query}"
+
+
+_LUCENE_SPECIAL = re.compile(r'([+\-!(){}\[\]^"~*?:\\/]|&&|\|\|)')
+_LUCENE_WORDS = re.compile(r"\b(AND|OR|NOT|TO)\b")
+
+
+def lucene_escaped(text: str) -> str:
+    r"""Search text as plain words for a Lucene full-text index: operators and keywords escaped.
+
+    Example:
+        >>> lucene_escaped('title:"a" AND b*')
+        'title\\:\\"a\\" and b\\*'
+    """
+    return _LUCENE_WORDS.sub(lambda m: m.group().lower(), _LUCENE_SPECIAL.sub(r"\\\1", text))

@@ -45,6 +45,8 @@ def _patterns(schema: Schema) -> list[str]:
         *(q.item_link_paths(link) for link in links),
         q.SIMILAR_USER_PATHS,
         *(q.entity_paths(e) for e in schema.entities),
+        *(q.user_link_paths(link) for link in schema.user_links),
+        *(q.user_entity_paths(e) for e in schema.user_entities),
     ]
 
 
@@ -93,8 +95,9 @@ def candidate_paths(
     records: list[PathRecord] = []
     for query in _patterns(schema):
         records.extend(_record(row, schema) for row in store.read(query, params))
-    # every kind but similar users is anchored on an item the user rated: its fans back the path
-    anchored = [p for p in records if p["kind"] != PathKind.SIMILAR_USERS]
+    # paths through an item the user rated (all kinds but those through other users): its fans back them
+    through_users = (PathKind.SIMILAR_USERS, PathKind.USER_LINK, PathKind.USER_ENTITY)
+    anchored = [p for p in records if p["kind"] not in through_users]
     anchors = sorted({p["nodes"][1]["key"] for p in anchored})
     if anchors:
         rows = store.read(q.CO_RATING_SUPPORT, {**params, "anchors": anchors})
@@ -108,7 +111,7 @@ def _record(row: dict[str, Any], schema: Schema) -> PathRecord:
     nodes: list[PathNodeRecord] = []
     for n in row["nodes"]:
         label = _label(n["labels"], schema)
-        key = n["id"] if schema.node_type(label).key == "id" else n["name"]
+        key = n[schema.node_type(label).key]  # id, path (categories) or name (brands)
         nodes.append({"label": label, "key": str(key), "name": str(n["title"] or n["name"] or key)})
     index = {(n["label"], n["key"]): k for k, n in enumerate(nodes)}
     rels: list[PathRelRecord] = []

@@ -73,8 +73,10 @@ class RaterRecord(TypedDict):
 
 
 class LeaningRecord(TypedDict):
-    """A node (brand, category, entity) that the user's rated items reach, with those ratings' figures."""
+    """A node (brand, category, entity) that the user's rated items reach, with those ratings' figures:
+    ``key`` identifies it (a category's path), ``name`` is for display."""
 
+    key: str
     name: str
     ratings: int
     mean_rating: float

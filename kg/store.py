@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -21,7 +20,7 @@ from neo4j.exceptions import ClientError, ServiceUnavailable
 from neo4j.exceptions import Neo4jError as DriverError
 
 import kg.queries as q
-from core.errors import Neo4jError, WriteRefusedError
+from core.errors import InputError, Neo4jError, SchemaError, WriteRefusedError
 from core.progress import Progress
 from core.schema import (
     BRAND,
@@ -38,8 +37,8 @@ from core.schema import (
 )
 from core.settings import Settings
 from kg.connection import connect_driver
-from kg.export import GraphExport
-from kg.guard import explained, refused_operation
+from kg.export import GraphExport, export_graph
+from kg.guard import explained, lucene_escaped, refused_operation
 from kg.records import (
     CatalogueCountsRecord,
     GraphStats,
@@ -50,9 +49,13 @@ from kg.records import (
     SearchHitRecord,
     SimilarItemRecord,
 )
-from loaders.records import Dataset
+from kg.users import register_user_side, user_rows, user_sourced, write_user_side
+from loaders.records import Dataset, category_key, category_tree, split_category
 
 __all__ = ["GraphStore"]
+
+# A load is one transaction; a large one may run longer than the server's default limit for queries.
+_LOAD_TIMEOUT_S = 3600.0
 
 
 class GraphStore:
@@ -127,10 +130,15 @@ class GraphStore:
         return self._run(query, params, write=write)
 
     def _batched(
-        self, query: str, rows: Sequence[dict[str, Any]], load_id: str, step: str, progress: Progress | None
+        self,
+        tx: neo4j.ManagedTransaction,
+        query: str,
+        rows: Sequence[dict[str, Any]],
+        step: str,
+        progress: Progress | None,
     ) -> int:
         for start in range(0, len(rows), self.batch_size):
-            self.write_query(query, {"rows": list(rows[start : start + self.batch_size]), "load_id": load_id})
+            tx.run(query, {"rows": list(rows[start : start + self.batch_size])}).consume()
             if progress:
                 progress(step, min(start + self.batch_size, len(rows)), len(rows))
         return len(rows)
@@ -140,44 +148,62 @@ class GraphStore:
         """The schema of what the database holds: core plus the entity types and item links found."""
         labels = self.read(q.LIST_LABELS)[0]["labels"]
         types = self.read(q.LIST_REL_TYPES)[0]["types"]
-        return Schema.discover(labels, types)
+        return Schema.discover(labels, types, user_sourced(self.read, types))
 
     def ensure_schema(self, schema: Schema) -> None:
         """Create uniqueness constraints on every key and the indexes, ``IF NOT EXISTS``."""
+        self.write_query(q.DROP_NAME_KEYED_CATEGORY_CONSTRAINT)
         for node in schema.node_types:
             self.write_query(q.create_key_constraint(node))
-        for statement in (q.CREATE_ITEM_TEXT_INDEX, *q.CREATE_LOAD_ID_INDEXES):
-            self.write_query(statement)
+        self.write_query(q.CREATE_ITEM_TEXT_INDEX)
         self.write_query(q.AWAIT_INDEXES)
 
     # -- loading ------------------------------------------------------------------------------------
     def write(self, dataset: Dataset, progress: Progress | None = None) -> dict[str, int]:
-        """Store a dataset with batched ``UNWIND ... MERGE``; on any failure remove what this load created.
+        """Store a dataset with batched ``UNWIND ... MERGE`` statements, all in one transaction.
+
+        The load is all-or-nothing: it commits whole or leaves the graph as it was, whatever stops it (an
+        error, Ctrl-C, ``kill -9`` of this process, which closes the connection and so rolls the
+        transaction back, or a crash of Neo4j, whose recovery keeps only committed transactions). Updated
+        ratings and properties roll back with the rest. Concurrent loads each see the other whole or not
+        at all; a deadlock between them is retried by the driver's transaction function.
 
         Returns the number of rows sent per node label and relationship type.
         """
+        self.check_category_keys()
         schema = self.schema()
         for label in dataset.entities:
             schema = schema.with_entity(label)
         for rel in dataset.item_links:
             if rel not in {r.type for r in schema.rel_types}:
                 schema = schema.with_item_link(rel)
+        schema = register_user_side(schema, dataset)
         self.ensure_schema(schema)
-        load_id = uuid.uuid4().hex
+
+        @neo4j.unit_of_work(timeout=_LOAD_TIMEOUT_S)
+        def load(tx: neo4j.ManagedTransaction) -> dict[str, int]:
+            return self._write(tx, dataset, schema, progress)
+
         try:
-            written = self._write(dataset, schema, load_id, progress)
-        except BaseException:
-            self.remove_load(load_id, schema)
-            raise
+            with self._driver.session(database=self.database) as session:
+                written = session.execute_write(load)
+        except ClientError as e:
+            raise Neo4jError(
+                f"the load was rolled back, the graph is as it was: {e.code}: {e.message}"
+            ) from e
+        except (DriverError, ServiceUnavailable) as e:
+            raise Neo4jError(f"the load was rolled back, the graph is as it was: {e}") from e
         dataset.report.written = written
         return written
 
-    def _write(self, ds: Dataset, schema: Schema, load_id: str, progress: Progress | None) -> dict[str, int]:
+    def _write(
+        self, tx: neo4j.ManagedTransaction, ds: Dataset, schema: Schema, progress: Progress | None
+    ) -> dict[str, int]:
         written: dict[str, int] = {}
 
         def nodes(node: NodeType, rows: list[dict[str, Any]]) -> None:
             written[node.label] = written.get(node.label, 0) + self._batched(
-                q.merge_nodes(node), rows, load_id, node.label, progress
+                tx, q.merge_nodes(node), rows, node.label, progress
             )
 
         def links(rel: RelType, frame: pd.DataFrame) -> None:
@@ -185,7 +211,7 @@ class GraphStore:
                 {"source": s, "target": t}
                 for s, t in frame[["source", "target"]].astype(str).itertuples(index=False)
             ]
-            written[rel.type] = self._batched(q.merge_links(rel), rows, load_id, rel.type, progress)
+            written[rel.type] = self._batched(tx, q.merge_links(rel), rows, rel.type, progress)
 
         item_rows = {
             k: {"key": k, "props": {}}
@@ -206,16 +232,10 @@ class GraphStore:
             props = {f: _plain(rec[f]) for f in ("title", "description", "price")}
             item_rows[str(rec["id"])]["props"] = {k: v for k, v in props.items() if v is not None}
         nodes(ITEM, list(item_rows.values()))
-        nodes(USER, [{"key": u, "props": {}} for u in pd.unique(ds.ratings["user"].astype(str))])
+        nodes(USER, user_rows(ds))
         nodes(BRAND, [{"key": b, "props": {}} for b in pd.unique(ds.brands["brand"].astype(str))])
-        depth: dict[str, int] = {}
-        parent_links: set[tuple[str, str]] = set()
-        for path in ds.categories["path"]:
-            for level, name in enumerate(path):
-                depth[name] = min(depth.get(name, level), level)
-                if level:
-                    parent_links.add((name, path[level - 1]))
-        nodes(CATEGORY, [{"key": c, "props": {"depth": d}} for c, d in depth.items()])
+        tree, parent_links = category_tree(ds.categories["path"])
+        nodes(CATEGORY, [{"key": k, "props": {"name": n, "depth": d}} for k, (n, d) in tree.items()])
         for entity, frame in ds.entities.items():
             nodes(
                 schema.entity(entity).node,
@@ -226,10 +246,10 @@ class GraphStore:
             {"user": u, "item": i, "rating": float(r), "ts": int(t)}
             for u, i, r, t in ratings[["user", "item", "rating", "ts"]].itertuples(index=False)
         ]
-        written[RATED.type] = self._batched(q.MERGE_RATINGS, rows, load_id, RATED.type, progress)
+        written[RATED.type] = self._batched(tx, q.MERGE_RATINGS, rows, RATED.type, progress)
         links(MADE_BY, ds.brands.rename(columns={"item": "source", "brand": "target"}))
         leaf = pd.DataFrame(
-            {"source": ds.categories["item"], "target": [p[-1] for p in ds.categories["path"]]}
+            {"source": ds.categories["item"], "target": [category_key(p) for p in ds.categories["path"]]}
         )
         links(IN_CATEGORY, leaf.drop_duplicates())
         links(SUBCATEGORY_OF, pd.DataFrame(sorted(parent_links), columns=["source", "target"]))
@@ -237,19 +257,8 @@ class GraphStore:
             links(schema.entity(entity).rel, frame.rename(columns={"item": "source", "value": "target"}))
         for rel, frame in ds.item_links.items():
             links(schema.rel_type(rel), frame)
+        write_user_side(ds, schema, nodes, links)
         return written
-
-    def remove_load(self, load_id: str, schema: Schema | None = None) -> None:
-        """Delete every node and relationship that the load ``load_id`` created."""
-        schema = schema or self.schema()
-        for rel in schema.rel_types:
-            while self.write_query(q.delete_load_relationships(rel), {"load_id": load_id, "limit": 50_000})[
-                0
-            ]["n"]:
-                pass
-        for node in schema.node_types:
-            while self.write_query(q.delete_load_nodes(node), {"load_id": load_id, "limit": 10_000})[0]["n"]:
-                pass
 
     def merge_ratings_naive(self, rows: Sequence[dict[str, Any]]) -> None:
         """One ``MERGE`` transaction per rating: the slow way, kept only as the benchmark's peer."""
@@ -291,12 +300,19 @@ class GraphStore:
         return pd.DataFrame(self.read(q.RATED_BY_USER, {"user": user}), columns=["item", "rating", "ts"])
 
     def items_of(self, brand: str | None = None, category: str | None = None) -> set[str] | None:
-        """Item keys of a brand and/or a category (with its subcategories); ``None`` when unfiltered."""
+        """Item keys of a brand and/or a category with its subcategories (``category``: a name, meaning every
+        category of that name, or a path from the root, ``A > B``); ``None`` when unfiltered."""
         chosen: set[str] | None = None
         if brand is not None:
             chosen = {r["item"] for r in self.read(q.ITEMS_OF_BRAND, {"brand": brand})}
+            if not chosen:
+                raise InputError(f"no item of brand {brand!r} in the graph")
         if category is not None:
-            in_category = {r["item"] for r in self.read(q.ITEMS_IN_CATEGORY, {"category": category})}
+            self.check_category_keys()
+            params = {"path": category_key(split_category(category)), "name": category}
+            in_category = {r["item"] for r in self.read(q.ITEMS_IN_CATEGORY, params)}
+            if not in_category:
+                raise InputError(f"no item in a category named or pathed {category!r} in the graph")
             chosen = in_category if chosen is None else chosen & in_category
         return chosen
 
@@ -305,9 +321,18 @@ class GraphStore:
         rows = cast(list[ItemCardRecord], self.read(q.ITEM_CARDS, {"items": list(items), "user": unseen_by}))
         return {r["item"]: r for r in rows}
 
-    def search(self, query: str, limit: int = 50) -> list[SearchHitRecord]:
-        """Full-text matches on item title and description, best first."""
-        return cast(list[SearchHitRecord], self.read(q.SEARCH_ITEMS, {"query": query, "limit": limit}))
+    def search(self, query: str, limit: int = 50, lucene: bool = False) -> list[SearchHitRecord]:
+        """Full-text matches on item title and description, best first.
+
+        The text is searched for as words: Lucene's operators in it (``AND``, ``"``, ``*``, ``:``, ...) are
+        escaped, unless ``lucene`` asks for the raw query syntax.
+        """
+        text = query if lucene else lucene_escaped(query)
+        try:
+            rows = self.read(q.SEARCH_ITEMS, {"query": text, "limit": limit})
+        except Neo4jError as e:
+            raise InputError(f"not a valid Lucene query: {query!r}") from e
+        return cast(list[SearchHitRecord], rows)
 
     def leanings(self, user: str, limit: int = 10) -> dict[RelType, list[LeaningRecord]]:
         """Per item-to-entity relationship of the schema (brand, category, any further entity type): the
@@ -342,6 +367,14 @@ class GraphStore:
         """Items, brands, and categories that hold items directly: the denominators of coverage."""
         return cast(CatalogueCountsRecord, self.read(q.CATALOGUE_COUNTS)[0])
 
+    def check_category_keys(self) -> None:
+        """Raise ``SchemaError`` if Category nodes lack a ``path``: written before categories were keyed by it."""
+        if legacy := self.read(q.NAME_KEYED_CATEGORIES)[0]["n"]:
+            raise SchemaError(
+                f"this graph keys its {legacy:,} categories by name, as kgrec did before categories were keyed "
+                "by their path; reload it: `kgrec reset --yes`, then `kgrec load ...` again (and retrain)"
+            )
+
     # -- reading ------------------------------------------------------------------------------------
     def stats(self) -> GraphStats:
         """Node count per label and relationship count per type of the schema the database holds."""
@@ -352,39 +385,8 @@ class GraphStore:
 
     def export(self, progress: Progress | None = None) -> GraphExport:
         """The whole graph as frames (see :class:`kg.export.GraphExport`), streamed per label and type."""
-        schema = self.schema()
-        steps = len(schema.node_types) + len(schema.rel_types)
-        nodes: dict[str, pd.DataFrame] = {}
-        edges: dict[str, pd.DataFrame] = {}
-        for done, node in enumerate(schema.node_types, start=1):
-            nodes[node.label] = self._frame(q.export_nodes(node), ["key"])
-            if progress:
-                progress("export", done, steps)
-        for done, rel in enumerate(schema.rel_types, start=len(schema.node_types) + 1):
-            cols = ["source", "target", "rating", "ts"] if rel == RATED else ["source", "target"]
-            edges[rel.type] = self._frame(q.export_links(rel), cols)
-            if progress:
-                progress("export", done, steps)
-        return GraphExport(schema, nodes, edges)
-
-    def _frame(self, query: str, columns: list[str]) -> pd.DataFrame:
-        try:
-            frame = self._driver.execute_query(
-                query,
-                database_=self.database,
-                routing_=neo4j.RoutingControl.READ,
-                result_transformer_=neo4j.Result.to_df,
-            )
-        except DriverError as e:
-            raise Neo4jError(str(e)) from e
-        if frame.empty:
-            return pd.DataFrame({c: [] for c in columns})
-        frame["key" if "key" in frame else "source"] = frame["key" if "key" in frame else "source"].astype(
-            str
-        )
-        if "target" in frame:
-            frame["target"] = frame["target"].astype(str)
-        return frame
+        self.check_category_keys()
+        return export_graph(self._driver, self.database, self.schema(), progress)
 
 
 def _plain(value: Any) -> Any:

@@ -11,13 +11,16 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ModelError
+from core.files import replace_folder
 from gnn import RatingModel
 from rank import Ranker, RatingModelScores, load_ranker, save_ranker
 
-__all__ = ["RANKER_DIR", "TrainedModels"]
+__all__ = ["RANKER_DIR", "ModelVersion", "TrainedModels", "model_version"]
 
 RANKER_DIR = "ranker"
 """The ranker's folder inside the model folder (written by :func:`rank.save_ranker`)."""
@@ -72,9 +75,50 @@ class TrainedModels:
             )
         return ranker
 
+    @classmethod
+    def read(cls, directory: Path) -> TrainedModels:
+        """Both models of ``directory`` read now rather than when first asked for (what a server swaps in
+        whole); a :class:`ModelError` when either is missing."""
+        models = cls(directory)
+        models.trained_ranker()
+        return models
+
     def save(self, directory: Path | str) -> Path:
-        """Write the rating model to ``directory`` and the ranker, when there is one, to its ``ranker/``."""
-        path = self.trained_model().save(directory)
-        if self.ranker is not None:
-            save_ranker(self.ranker, path / RANKER_DIR)
-        return path
+        """Write the rating model to ``directory`` and the ranker, when there is one, to its ``ranker/``:
+        one folder swapped in whole (:func:`core.files.replace_folder`), so a reader never finds the new
+        rating model beside the old ranker, or none."""
+        model, ranker = self.trained_model(), self.ranker
+
+        def write(folder: Path) -> None:
+            model.save(folder)
+            if ranker is not None:
+                save_ranker(ranker, folder / RANKER_DIR)
+
+        return replace_folder(directory, write, "the models")
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """Which saved models a folder holds: ``version``, a hash of the files that describe them (settings,
+    metrics, id map: it changes with every training), and ``trained_at``, when they were written (epoch
+    seconds)."""
+
+    version: str
+    trained_at: float
+
+
+_DESCRIBING = ("meta.json", "config.json", "metrics.json", "id_map.json", f"{RANKER_DIR}/meta.json")
+
+
+def model_version(directory: Path) -> ModelVersion | None:
+    """The version of the models saved in ``directory``; ``None`` while it holds no complete pair."""
+    digest = hashlib.sha256()
+    try:
+        trained_at = (directory / RANKER_DIR / "meta.json").stat().st_mtime
+        for name in _DESCRIBING:
+            path = directory / name
+            if path.exists():
+                digest.update(name.encode() + b"\0" + path.read_bytes())
+    except OSError:  # absent, or swapped away while being read: not a complete pair now
+        return None
+    return ModelVersion(digest.hexdigest()[:12], trained_at)

@@ -17,9 +17,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from core.errors import ModelError, NotFoundError
+from core.errors import InputError, ModelError, NotFoundError
 from core.progress import Progress
-from core.schema import EdgeType
 from core.settings import Settings
 from explain import (
     Explainer,
@@ -33,10 +32,10 @@ from explain import (
 from gnn import RatingModel, TrainConfig, mae, rmse
 from kg import GraphStore
 from kgrec.models import TrainedModels
+from kgrec.profiles import user_profile
 from kgrec.results import (
     Evaluation,
     FitResult,
-    Leaning,
     Prediction,
     Profile,
     Recommendation,
@@ -47,7 +46,16 @@ from loaders import Dataset
 from rank import KS, RankConfig, Ranker, evaluate_ranking, train_stack
 from rank.serving import FusedServing, ServedItem
 
-__all__ = ["Recommender"]
+__all__ = ["MAX_K", "Recommender"]
+
+#: The longest list one call returns.
+MAX_K = 1000
+
+
+def _bounded(k: int) -> int:
+    if not 1 <= k <= MAX_K:
+        raise InputError(f"k must be between 1 and {MAX_K}, got {k}")
+    return k
 
 
 class Recommender:
@@ -116,12 +124,14 @@ class Recommender:
         split: Literal["random", "temporal"] = "random",
         holdout: float = 0.2,
         progress: Progress | None = None,
+        test_ratings: pd.DataFrame | None = None,
     ) -> FitResult:
         """Train the rating model and the ranker on the graph now in Neo4j (:func:`rank.train_stack`: one
         per-user split, ``holdout`` of each user's ratings held out, at random or the latest), measure both
         on the held-out part, save them and write item and user embeddings back.
 
-        The served models are the ones measured: trained on the training part of the split.
+        The served models are the ones measured: trained on the training part of the split. With
+        ``test_ratings`` (``user, item, rating[, ts]``) they train on all loaded ratings but a validation slice.
 
         Example:
             >>> result = rec.fit(TrainConfig(seed=1), split="temporal")    # doctest: +SKIP
@@ -132,7 +142,7 @@ class Recommender:
         if export.edges["RATED"].empty:
             raise ModelError("the graph holds no ratings to train on; load a dataset first")
         rank_config = rank_config or RankConfig(seed=config.seed)
-        stack = train_stack(export, split, holdout, config.seed, config, rank_config, progress)
+        stack = train_stack(export, split, holdout, config.seed, config, rank_config, progress, test_ratings)
         self._models = TrainedModels(self.settings.model_path, stack.model, stack.ranker)
         self._explainer = None
         self.save(self.settings.model_path)
@@ -146,8 +156,10 @@ class Recommender:
             parts=stack.parts,
             fusion=stack.fusion,
             split=split,
-            holdout=holdout,
+            holdout=0.0 if test_ratings is not None else holdout,
             seed=config.seed,
+            given_test=test_ratings is not None,
+            test_overlap=stack.test_overlap,
         )
 
     def save(self, directory: Path | str) -> Path:
@@ -213,7 +225,8 @@ class Recommender:
         category: str | None = None,
     ) -> list[Recommendation]:
         """Top ``k`` items of the fused ranking for a user, optionally only of a brand and/or category (and
-        its subcategories).
+        its subcategories). ``category`` is a name, standing for every category of that name ("Women" under
+        "Fashion & Style" and under "Health"), or a path from the root, ``"Fashion & Style > Women"``.
 
         The user's training items are always left out; with ``exclude_seen`` also whatever else the graph
         says they rated. A user in the graph whom the ranker was not trained on is ranked from the items
@@ -231,6 +244,7 @@ class Recommender:
     ) -> dict[str, list[Recommendation]]:
         """Batched :meth:`recommend`: the ranker scores the users a batch at a time; each list is the same
         as :meth:`recommend` gives for that user."""
+        k = _bounded(k)
         ranked = self._serving().recommend(users, k, exclude_seen, brand, category)
         return {user: [_recommendation(r) for r in rows] for user, rows in ranked.items()}
 
@@ -248,6 +262,7 @@ class Recommender:
         catalogue (any of the brands, and any of the categories); with nothing given, the list is what the
         models rank without any interaction (mostly popularity).
         """
+        k = _bounded(k)
         ranked = self._serving().recommend_for_new_user(ratings, brands, categories, k)
         return [_recommendation(r) for r in ranked]
 
@@ -256,6 +271,7 @@ class Recommender:
 
     def similar_items(self, item: str, k: int = 10) -> list[SimilarItem]:
         """Items nearest to ``item`` by the model's embeddings, through Neo4j's vector index."""
+        k = _bounded(k)
         if not self.store.has_item(item):
             raise NotFoundError(f"item {item!r} is not in the graph")
         return [
@@ -263,9 +279,14 @@ class Recommender:
             for r in self.store.similar_items(item, k)
         ]
 
-    def search(self, query: str, user: str | None = None, k: int = 10) -> list[SearchHit]:
-        """Full-text search on titles and descriptions; re-ranked by the user's predicted rating if given."""
-        hits = self.store.search(query, limit=max(50, k))
+    def search(
+        self, query: str, user: str | None = None, k: int = 10, lucene: bool = False
+    ) -> list[SearchHit]:
+        """Full-text search on titles and descriptions; re-ranked by the user's predicted rating if given.
+
+        The query is plain words unless ``lucene`` asks for Lucene's query syntax (``title:x AND y*``).
+        """
+        hits = self.store.search(query, limit=max(50, _bounded(k)), lucene=lucene)
         if user is None or not hits:
             return [
                 SearchHit(item=h["item"], text_score=float(h["score"]), title=h["title"]) for h in hits[:k]
@@ -292,7 +313,7 @@ class Recommender:
         return self._explainer
 
     def explain(self, user: str, item: str, top: int = 3) -> Explanation:
-        """The graph paths from ``user`` to ``item`` that the model relies on most, with sentences.
+        """The graph paths that support ``item`` for ``user``, with sentences (see :class:`explain.Explanation`).
 
         Example:
             >>> for path in rec.explain("U00002", "I00014").paths:   # doctest: +SKIP
@@ -330,54 +351,18 @@ class Recommender:
         )
 
     def profile(self, user: str, limit: int = 10) -> Profile:
-        """The brands, categories and other entities a user leans to, from the graph and the model.
-
-        Per entity label, the ``limit`` most-rated: weighted by their share of the user's rating mass, and
-        with the model's mean predicted rating of their items for the user when a trained model knows the
-        user (``None`` otherwise, also when the saved model cannot be read).
+        """The brands, categories and other entities a user leans to, from the graph and the model
+        (:func:`kgrec.profiles.user_profile`).
 
         Example:
             >>> [(b.name, round(b.weight, 2)) for b in rec.profile("U00001").leanings["Brand"]]  # doctest: +SKIP
             [('Crema Co', 0.71), ('Inkwell', 0.29)]
         """
-        rated = self.store.rated_items(user)
-        if rated.empty and not self.store.has_user(user):
-            raise NotFoundError(f"user {user!r} is not in the graph")
-        found = self.store.leanings(user, limit)
-        names = {rel.edge_type: [str(r["name"]) for r in rows] for rel, rows in found.items()}
-        predicted = self._linked_scores(user, names)
-        leanings = {}
-        for rel, rows in found.items():
-            mass = sum(r["ratings"] * r["mean_rating"] for r in rows) or 1.0
-            scores = predicted.get(rel.edge_type) or [None] * len(rows)
-            leanings[rel.target.label] = [
-                Leaning(
-                    name=str(r["name"]),
-                    ratings=r["ratings"],
-                    mean_rating=r["mean_rating"],
-                    weight=r["ratings"] * r["mean_rating"] / mass,
-                    predicted=p,
-                )
-                for r, p in zip(rows, scores, strict=True)
-            ]
-        return Profile(
-            user=user,
-            ratings=len(rated),
-            mean_rating=float(rated["rating"].mean()) if len(rated) else None,
-            leanings=leanings,
-        )
-
-    def _linked_scores(
-        self, user: str, names: dict[EdgeType, list[str]]
-    ) -> dict[EdgeType, list[float | None]]:
-        """The model's part of a profile; empty without a usable model (profile works from the graph alone)."""
         try:
             model = self.model
-        except ModelError:
-            return {}
-        if model is None or model.id_map.rows("user", [user])[0] < 0:
-            return {}
-        return model.linked_scores(user, names)
+        except ModelError:  # profile works from the graph alone when the saved model cannot be read
+            model = None
+        return user_profile(self.store, model, user, limit)
 
 
 def _recommendation(ranked: ServedItem) -> Recommendation:

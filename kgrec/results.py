@@ -94,6 +94,9 @@ class FitResult(_Result):
     top-K metrics (see :mod:`rank.metrics`) on the held-out interactions; ``parts``: each candidate model's
     own ranking on the same users. ``fusion``: what training the ranker found (feature importances, EASE's
     ridge, candidate recall). ``split``, ``holdout`` and ``seed`` say how the ratings were split.
+    ``given_test``: measured on ratings given to ``fit`` (a test file) instead of a hold-out of the graph's
+    (``holdout`` is then 0); ``test_overlap``: graph ratings left out of training because the test file holds
+    the same pair. ``rating.ratings`` counts the training, validation and test ratings.
     """
 
     rating: TrainMetrics
@@ -103,6 +106,8 @@ class FitResult(_Result):
     split: str
     holdout: float
     seed: int
+    given_test: bool = False
+    test_overlap: int = 0
 
 
 class Evaluation(_Result):

@@ -7,13 +7,15 @@ Example:
     0
 """
 
-from loaders.formats import read_amazon2018, read_hin, read_movielens, read_pairs, read_table
+from loaders.formats import read_amazon2018, read_movielens, read_pairs, read_table
+from loaders.hin import read_hin
 from loaders.reading import ErrorBudget
-from loaders.records import Dataset, ItemRow, LoadReport, RatingRow, Rejection
+from loaders.records import Dataset, FileUse, ItemRow, LoadReport, RatingRow, Rejection
 
 __all__ = [
     "Dataset",
     "ErrorBudget",
+    "FileUse",
     "ItemRow",
     "LoadReport",
     "RatingRow",

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from loaders.records import Dataset, LoadReport
+from loaders.records import Dataset, LoadReport, category_key
 
 __all__ = ["DEMO_TREE", "DemoTruth", "demo_dataset", "write_demo_files"]
 
@@ -95,13 +95,14 @@ def demo_dataset(
 
 
 def write_demo_files(directory: Path, **kwargs: int) -> dict[str, Path]:
-    """Write the demo catalogue as plain tables that ``kgrec load table`` reads back."""
+    """Write the demo catalogue as plain tables that ``kgrec load table`` reads back (categories as paths,
+    ``Kitchen > Coffee``, so the tree survives the round trip)."""
     directory.mkdir(parents=True, exist_ok=True)
     dataset, _ = demo_dataset(**kwargs)
     paths = {name: directory / f"{name}.csv" for name in ("ratings", "brand", "category", "items")}
     dataset.ratings.to_csv(paths["ratings"], index=False)
     dataset.brands.to_csv(paths["brand"], index=False, header=False)
-    dataset.categories.assign(path=[p[-1] for p in dataset.categories["path"]]).to_csv(
+    dataset.categories.assign(path=[category_key(p) for p in dataset.categories["path"]]).to_csv(
         paths["category"], index=False, header=False
     )
     dataset.items.to_csv(paths["items"], index=False)

@@ -1,4 +1,4 @@
-"""Readers for the dataset layouts kgrec knows: HIN benchmark, Amazon 2018, any table, MovieLens.
+"""Readers for the dataset layouts kgrec knows: Amazon 2018, any table, MovieLens (HIN: :mod:`loaders.hin`).
 
 Each returns a :class:`loaders.Dataset` of validated frames plus its :class:`loaders.LoadReport`, and
 raises :class:`core.errors.LoadError` naming file and line when the input breaks the error budget.
@@ -16,56 +16,21 @@ from pydantic import ValidationError
 
 from core.errors import LoadError, SchemaError
 from core.schema import ALSO_BOUGHT, ALSO_VIEWED, entity_label_for, validate_rel_type
-from loaders.reading import ErrorBudget, Table, open_text, ratings_frame, read_json_lines, sniff_table
-from loaders.records import Dataset, ItemRow, LoadReport
+from loaders.cleaning import brand_name, category_path, clean_field, parse_price
+from loaders.reading import (
+    ErrorBudget,
+    Table,
+    open_text,
+    pair_frame,
+    ratings_frame,
+    read_json_lines,
+    sniff_table,
+)
+from loaders.records import Dataset, ItemRow, LoadReport, split_category
+from loaders.sidecars import attach_ml100k_users
 from loaders.text import clean_text
 
-__all__ = ["read_amazon2018", "read_hin", "read_movielens", "read_pairs", "read_table"]
-
-_HIN_RATINGS = "user_item.dat"
-_HIN_ENTITY = re.compile(r"^item_([a-z][a-z0-9_]*)\.dat$")
-
-
-def read_hin(directory: Path, budget: ErrorBudget | None = None) -> Dataset:
-    """Read the HIN benchmark layout: ``user_item.dat`` plus ``item_<entity>.dat`` files.
-
-    ``brand`` and ``category`` map to the core schema; every other ``item_<name>.dat`` becomes an entity
-    type of its own (``item_view.dat`` -> ``View``).
-
-    Example:
-        >>> ds = read_hin(Path("../shared/data/amazon-hin"))   # doctest: +SKIP
-        >>> len(ds.ratings)                                      # doctest: +SKIP
-        195791
-    """
-    budget = budget or ErrorBudget()
-    directory = Path(directory)
-    ratings_path = directory / _HIN_RATINGS
-    report = LoadReport(source=str(directory))
-    table = sniff_table(ratings_path, delimiter="\t", header=False)
-    ratings = ratings_frame(
-        _named(table, ("user", "item", "rating", "ts")), file=str(ratings_path), report=report
-    )
-    dataset = Dataset(report=report, ratings=ratings)
-    for path in sorted(directory.glob("item_*.dat")):
-        match = _HIN_ENTITY.match(path.name)
-        if match is None:
-            continue
-        pairs = _pairs(path, report, delimiter=",")
-        name = match.group(1)
-        if name == "brand":
-            dataset.brands = pairs.rename(columns={"target": "brand"})
-        elif name == "category":
-            dataset.categories = pd.DataFrame(
-                {"item": pairs["source"], "path": [(c,) for c in pairs["target"]]}
-            )
-        else:
-            dataset.entities[_entity_label(name, path)] = pairs.rename(
-                columns={"source": "item", "target": "value"}
-            )
-    if not dataset.brands.empty:
-        dataset.brands = dataset.brands.rename(columns={"source": "item"})
-    budget.check(report)
-    return dataset
+__all__ = ["read_amazon2018", "read_movielens", "read_pairs", "read_table"]
 
 
 def read_amazon2018(
@@ -77,9 +42,11 @@ def read_amazon2018(
 ) -> Dataset:
     """Read the Amazon review data 2018 layout: product metadata plus a ratings CSV or review JSON lines.
 
-    Titles are stripped of markup (falling back to the description's first sentence when nothing is left),
-    ``category`` lists become a hierarchy (root first), ``also_buy``/``also_view`` become item links to
-    items present in the metadata. The same asin on several lines is read once (the first line wins).
+    The cleaning rules of :mod:`loaders.cleaning` apply (entities decoded, feature text cut from category
+    lists, brand link texts reduced to the name, prices and price ranges parsed, titles stripped of markup
+    and falling back to the description's first sentence) and ``report.cleaning`` counts what each changed.
+    ``category`` lists become paths (root first), ``also_buy``/``also_view`` item links to items present in
+    the metadata. The same asin on several lines is read once (the first line wins).
     """
     if (ratings is None) == (reviews is None):
         raise LoadError("give exactly one of ratings (CSV) or reviews (JSON lines)", file=str(meta))
@@ -96,14 +63,21 @@ def read_amazon2018(
         if asin in items:
             report.duplicates_dropped += 1
             continue
+        counts = report.cleaning
+        title = clean_field(obj.get("title"), counts, "title")
+        description = clean_field(obj.get("description"), counts, "description")
+        if title is None and description:
+            title = _first_sentence(description)
+            counts.titles_from_description += 1
+        path = category_path(obj.get("category") or [], counts)
         try:
             item = ItemRow(
                 id=asin,
-                title=clean_text(obj.get("title")) or _first_sentence(clean_text(obj.get("description"))),
-                description=obj.get("description"),
-                price=_price(obj.get("price")),
-                brand=obj.get("brand") or None,
-                categories=[obj["category"]] if obj.get("category") else [],
+                title=title,
+                description=description,
+                price=parse_price(obj.get("price"), counts),
+                brand=brand_name(obj.get("brand"), counts),
+                categories=[path] if path else [],
             )
         except ValidationError as e:
             err = e.errors()[0]
@@ -178,7 +152,8 @@ def read_table(
     ``asin``, ``rating``, ``timestamp``/``ts``), by the options, or by position (user, item, rating, ts).
     Extra columns are ignored. ``item_attrs`` maps a label to a two-column (item, value) file:
     ``Brand`` and ``Category`` fill the core schema, any other label becomes an entity type.
-    ``item_links`` maps a relationship type to a two-column (item, item) file.
+    ``item_links`` maps a relationship type to a two-column (item, item) file. A ``Category`` value may be
+    a path, ``Outdoor > Camping``: the item is in its last category, and the path is the tree above it.
     """
     budget = budget or ErrorBudget()
     report = LoadReport(source=str(ratings))
@@ -198,12 +173,12 @@ def read_table(
         ratings=ratings_frame(_columns(table, cols), file=str(ratings), report=report, scale=scale),
     )
     for label, path in (item_attrs or {}).items():
-        pairs = _pairs(Path(path), report, delimiter=delimiter)
+        pairs = pair_frame(Path(path), report, delimiter=delimiter, header=header)
         if label.lower() == "brand":
             dataset.brands = pairs.rename(columns={"source": "item", "target": "brand"})
         elif label.lower() == "category":
             dataset.categories = pd.DataFrame(
-                {"item": pairs["source"], "path": [(c,) for c in pairs["target"]]}
+                {"item": pairs["source"], "path": [split_category(c) or (c,) for c in pairs["target"]]}
             )
         else:
             dataset.entities[_entity_label(label, Path(path))] = pairs.rename(
@@ -214,7 +189,7 @@ def read_table(
             name = rel if rel in (ALSO_BOUGHT.type, ALSO_VIEWED.type) else validate_rel_type(rel.upper())
         except SchemaError as e:
             raise LoadError(str(e), file=str(path)) from e
-        dataset.item_links[name] = _pairs(Path(path), report, delimiter=delimiter)
+        dataset.item_links[name] = pair_frame(Path(path), report, delimiter=delimiter, header=header)
     budget.check(report)
     return dataset
 
@@ -261,7 +236,8 @@ _ML_GENRES = (
 def read_movielens(directory: Path, budget: ErrorBudget | None = None) -> Dataset:
     """Read MovieLens: the 100K layout (``u.data``, ``u.item``) or the ``ratings.csv``/``movies.csv`` one.
 
-    Genres become categories; titles come from the movie file.
+    Genres become categories; titles come from the movie file; 100K's ``u.user`` gives user entities
+    (:func:`loaders.sidecars.attach_ml100k_users`: age band, gender, occupation, zip prefix).
     """
     budget = budget or ErrorBudget()
     directory = Path(directory)
@@ -284,8 +260,7 @@ def read_movielens(directory: Path, budget: ErrorBudget | None = None) -> Datase
         movies = _mlcsv_movies(directory / "movies.csv", report)
     else:
         raise LoadError("no MovieLens ratings file (u.data or ratings.csv)", file=str(directory))
-    budget.check(report)
-    return Dataset(
+    dataset = Dataset(
         report=report,
         ratings=ratings,
         items=pd.DataFrame(
@@ -293,6 +268,9 @@ def read_movielens(directory: Path, budget: ErrorBudget | None = None) -> Datase
         ),
         categories=pd.DataFrame([(m, (g,)) for m, _, gs in movies for g in gs], columns=["item", "path"]),
     )
+    attach_ml100k_users(dataset, directory / "u.user")  # 100K's user attributes, when the folder has them
+    budget.check(report)
+    return dataset
 
 
 def _ml100k_movies(path: Path, report: LoadReport) -> list[tuple[str, str | None, list[str]]]:
@@ -334,35 +312,11 @@ def _columns(table: Table, cols: Mapping[str, int | None]) -> Iterator[tuple[int
         yield number, {name: fields[index] for name, index in chosen.items()}
 
 
-def _pairs(path: Path, report: LoadReport, delimiter: str | None) -> pd.DataFrame:
-    """Read an (item, other) two-column file, rejecting rows with a missing id."""
-    table = sniff_table(path, delimiter=delimiter)
-    kept = []
-    for number, fields in table.rows():
-        report.rows_read += 1
-        source, target = fields[0].strip(), fields[1].strip()
-        if not source or not target:
-            report.reject(str(path), number, "missing id", "source" if not source else "target")
-            continue
-        kept.append((source, clean_text(target) or target))
-    frame = pd.DataFrame(kept, columns=["source", "target"]).drop_duplicates()
-    report.rows_accepted += len(frame)
-    report.duplicates_dropped += len(kept) - len(frame)
-    return frame.reset_index(drop=True)
-
-
 def _entity_label(name: str, path: Path) -> str:
     try:
         return entity_label_for(name)
     except SchemaError as e:
         raise LoadError(str(e), file=str(path)) from e
-
-
-def _price(value: object) -> float | None:
-    if value is None:
-        return None
-    match = re.search(r"\d+(?:\.\d+)?", str(value).replace(",", ""))
-    return float(match.group()) if match else None
 
 
 def _first_sentence(text: str | None, limit: int = 80) -> str | None:

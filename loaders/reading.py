@@ -6,7 +6,9 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -16,8 +18,17 @@ from pydantic import ValidationError
 
 from core.errors import LoadError
 from loaders.records import LoadReport, RatingRow
+from loaders.text import clean_text
 
-__all__ = ["ErrorBudget", "Table", "open_text", "ratings_frame", "read_json_lines", "sniff_table"]
+__all__ = [
+    "ErrorBudget",
+    "Table",
+    "open_text",
+    "pair_frame",
+    "ratings_frame",
+    "read_json_lines",
+    "sniff_table",
+]
 
 
 @dataclass(frozen=True)
@@ -48,12 +59,36 @@ class ErrorBudget:
 
 
 def open_text(path: Path) -> IO[str]:
-    """Open a text file, transparently un-gzipping ``.gz``."""
+    """Open a text file, transparently un-gzipping ``.gz``; a folder or a ``.gz`` that is not gzip is a
+    :class:`LoadError` before anything is read."""
     if not path.exists():
         raise LoadError("file not found", file=str(path))
+    if path.is_dir():
+        raise LoadError("is a folder; expected a file", file=str(path))
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
+        with open(path, "rb") as raw:
+            if raw.read(2) != _GZIP_MAGIC:
+                raise LoadError("named .gz but not gzip-compressed", file=str(path))
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline="")
     return open(path, encoding="utf-8", errors="replace", newline="")
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+# The sniffer reads at most this much of a line: a 10 MB line is not a layout to guess from.
+_SNIFF_LINE = 1 << 16
+# What reading a damaged compressed file raises part-way through (a truncated .gz raises EOFError).
+_DAMAGED = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+@contextmanager
+def _reading(path: Path, line: Callable[[], int]) -> Iterator[None]:
+    """Turn a damaged compressed stream or an unreadable CSV record into a LoadError at the line reached."""
+    try:
+        yield
+    except _DAMAGED as e:
+        raise LoadError(f"compressed data is truncated or corrupt ({e})", file=str(path), line=line()) from e
+    except csv.Error as e:
+        raise LoadError(f"unreadable record: {e}", file=str(path), line=line()) from e
 
 
 @dataclass(frozen=True)
@@ -66,21 +101,28 @@ class Table:
     width: int
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """Yield ``(line_number, fields)``; blank lines are skipped, a wrong width is a ``LoadError``."""
+        """Yield ``(line_number, fields)``; blank lines are skipped, a wrong width is a ``LoadError``.
+
+        The line number is the physical line a record starts on, so a quoted field that spans lines does not
+        shift the numbers of the records after it.
+        """
         with open_text(self.path) as handle:
             reader = csv.reader(handle, delimiter=self.delimiter)
-            for number, fields in enumerate(reader, start=1):
-                if number == 1 and self.header is not None:
-                    continue
-                if not fields or (len(fields) == 1 and not fields[0].strip()):
-                    continue
-                if len(fields) != self.width:
-                    raise LoadError(
-                        f"expected {self.width} columns, found {len(fields)}",
-                        file=str(self.path),
-                        line=number,
-                    )
-                yield number, fields
+            end = 0  # the physical line the previous record ended on
+            with _reading(self.path, lambda: end + 1):
+                for record, fields in enumerate(reader, start=1):
+                    number, end = end + 1, reader.line_num
+                    if record == 1 and self.header is not None:
+                        continue
+                    if not fields or (len(fields) == 1 and not fields[0].strip()):
+                        continue
+                    if len(fields) != self.width:
+                        raise LoadError(
+                            f"expected {self.width} columns, found {len(fields)}",
+                            file=str(self.path),
+                            line=number,
+                        )
+                    yield number, fields
 
     def column(self, wanted: str | int | None, names: tuple[str, ...], default: int | None) -> int | None:
         """Index of a column chosen by name or position, else the first header name in ``names``."""
@@ -103,8 +145,8 @@ class Table:
 
 def sniff_table(path: Path, delimiter: str | None = None, header: bool | None = None) -> Table:
     """Detect delimiter (tab, comma, semicolon, pipe, whitespace) and whether the first row is a header."""
-    with open_text(path) as handle:
-        sample = [line for line in (handle.readline() for _ in range(20)) if line.strip()]
+    with open_text(path) as handle, _reading(path, lambda: 1):
+        sample = [line for line in (handle.readline(_SNIFF_LINE) for _ in range(20)) if line.strip()]
     if not sample:
         raise LoadError("file is empty", file=str(path))
     if delimiter is None:
@@ -114,9 +156,79 @@ def sniff_table(path: Path, delimiter: str | None = None, header: bool | None = 
     first = next(csv.reader([sample[0]], delimiter=delimiter))
     if header is None:
         second = next(csv.reader([sample[1]], delimiter=delimiter)) if len(sample) > 1 else first
-        # A header row has a non-numeric field where the data row below it holds a number.
-        header = any(not _numeric(a) and _numeric(b) for a, b in zip(first, second, strict=False))
+        header = _looks_like_header(first, second)
     return Table(path, delimiter, [f.strip() for f in first] if header else None, len(first))
+
+
+# Column names that data rows do not hold as values; a first row using one of them (and no number) is a header.
+HEADER_WORDS = frozenset(
+    [
+        "user",
+        "user_id",
+        "userid",
+        "reviewerid",
+        "customer",
+        "item",
+        "item_id",
+        "itemid",
+        "asin",
+        "product",
+        "movie",
+        "movie_id",
+        "movieid",
+        "business",
+        "book",
+        "artist",
+        "rating",
+        "ratings",
+        "stars",
+        "score",
+        "overall",
+        "ts",
+        "timestamp",
+        "time",
+        "date",
+        "unixreviewtime",
+        "weight",
+        "count",
+        "id",
+        "key",
+        "source",
+        "target",
+        "value",
+        "name",
+        "title",
+        "brand",
+        "category",
+        "categories",
+        "genre",
+        "tag",
+        "description",
+        "price",
+        "label",
+        "entity",
+        "type",
+        "relation",
+    ]
+)
+
+
+def _looks_like_header(first: list[str], second: list[str]) -> bool:
+    """Whether the first row names the columns.
+
+    It does when it has a non-numeric field where the row below holds a number (``user,item,rating`` over
+    ``u1,i1,5``), or, for files of names only (``item,brand`` over ``i1,Acme``), when it holds no number and
+    at least one field is a common column name (:data:`HEADER_WORDS`). ``--header``/``--no-header`` decide
+    where this guess cannot.
+
+    Example:
+        >>> _looks_like_header(["item", "value"], ["i1", "Acme"]), _looks_like_header(["i1", "Acme"], ["i2", "Co"])
+        (True, False)
+    """
+    if any(not _numeric(a) and _numeric(b) for a, b in zip(first, second, strict=False)):
+        return True
+    names = [f.strip().lower() for f in first]
+    return not any(_numeric(f) for f in names) and any(f in HEADER_WORDS for f in names)
 
 
 def _numeric(text: str) -> bool:
@@ -130,16 +242,18 @@ def _numeric(text: str) -> bool:
 def read_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, object)`` for each non-blank line; a line that is not a JSON object fails."""
     with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise LoadError(f"not valid JSON ({e.msg})", file=str(path), line=number) from e
-            if not isinstance(obj, dict):
-                raise LoadError("expected a JSON object", file=str(path), line=number)
-            yield number, obj
+        number = 0
+        with _reading(path, lambda: number + 1):
+            for number, line in enumerate(handle, start=1):  # noqa: B007 - the error context reads it
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise LoadError(f"not valid JSON ({e.msg})", file=str(path), line=number) from e
+                if not isinstance(obj, dict):
+                    raise LoadError("expected a JSON object", file=str(path), line=number)
+                yield number, obj
 
 
 def ratings_frame(
@@ -177,3 +291,26 @@ def ratings_frame(
     report.duplicates_dropped += before - len(frame)
     report.rows_accepted += len(frame)
     return frame.drop(columns="line").sort_index().reset_index(drop=True)
+
+
+def pair_frame(
+    path: Path, report: LoadReport, *, delimiter: str | None = None, header: bool | None = None
+) -> pd.DataFrame:
+    """The first two columns of a file as ``source, target`` (further columns, such as a weight, are not
+    read); rows with a missing id are rejected into ``report``, repeated pairs dropped and counted. The target
+    is cleaned as a name (markup and entities), the source kept as an id."""
+    table = sniff_table(path, delimiter=delimiter, header=header)
+    if table.width < 2:
+        raise LoadError(f"expected at least 2 columns, found {table.width}", file=str(path))
+    kept = []
+    for number, fields in table.rows():
+        report.rows_read += 1
+        source, target = fields[0].strip(), fields[1].strip()
+        if not source or not target:
+            report.reject(str(path), number, "missing id", "source" if not source else "target")
+            continue
+        kept.append((source, clean_text(target) or target))
+    frame = pd.DataFrame(kept, columns=["source", "target"]).drop_duplicates()
+    report.rows_accepted += len(frame)
+    report.duplicates_dropped += len(kept) - len(frame)
+    return frame.reset_index(drop=True)

@@ -6,6 +6,11 @@ training part (less a per-user validation slice for its early stopping and blend
 RMSE on the held-out part; the ranker trains on the same training part and is measured on the held-out part
 with the protocol of :mod:`rank.metrics`. Nothing of the held-out part reaches either model.
 
+With a ``test`` frame (a user's own test file, ``kgrec train --test-ratings``) there is no hold-out from the
+graph: both models train on every rating the graph holds (less the rating model's validation slice, and less
+any pair the test file also holds, counted in ``StackResult.test_overlap``) and are measured on ``test``,
+whose users and items may be unseen (served as cold start).
+
 Example:
     >>> result = train_stack(store.export(), kind="random", seed=0)   # doctest: +SKIP
     >>> result.ranking.at(10).ndcg                                    # doctest: +SKIP
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.errors import ModelError
 from core.progress import Progress
 from gnn import RatingModel, RatingSplit, TrainConfig, Trainer, TrainMetrics
 from kg import GraphExport
@@ -73,6 +79,8 @@ class StackResult:
     parts: dict[str, RankingMetrics]
     fusion: FusionReport
     split: Holdout
+    test_overlap: int = 0
+    """Ratings of the graph left out of training because the given test file holds the same pair."""
 
 
 def train_stack(
@@ -83,11 +91,17 @@ def train_stack(
     train_config: TrainConfig | None = None,
     rank_config: RankConfig | None = None,
     progress: Progress | None = None,
+    test: pd.DataFrame | None = None,
 ) -> StackResult:
     """Split the exported ratings per user, train the rating model and the ranker on the training part,
-    and measure both (and each candidate model alone) on the held-out part."""
+    and measure both (and each candidate model alone) on the held-out part; with ``test`` (``source``/``user``,
+    ``target``/``item``, ``rating``[, ``ts``]), train on all the graph's ratings and measure on ``test`` instead."""
     ratings = _sorted_ratings(export)
-    holdout = holdout_split(ratings, kind, fraction, seed)
+    overlap = 0
+    if test is None:
+        holdout = holdout_split(ratings, kind, fraction, seed)
+    else:
+        ratings, holdout, overlap = _given_test(ratings, test, kind, seed)
     train_config = train_config or TrainConfig(seed=seed)
     rank_config = rank_config or RankConfig(seed=seed)
     # the rating model's own validation slice comes out of the training part, per user like the rest
@@ -112,7 +126,7 @@ def train_stack(
         progress,
     )
     ranking, parts = evaluate_ranking(ranker, holdout.test, with_parts=True)
-    return StackResult(trained.model, ranker, trained.metrics, ranking, parts, fusion, holdout)
+    return StackResult(trained.model, ranker, trained.metrics, ranking, parts, fusion, holdout, overlap)
 
 
 def evaluate_ranking(
@@ -133,6 +147,33 @@ def evaluate_ranking(
     if with_parts:
         parts = {p: ranking_metrics(ranker.part_rank(p, users, k), relevant, ks, popularity) for p in PARTS}
     return fused, parts
+
+
+def _given_test(
+    ratings: pd.DataFrame, test: pd.DataFrame, kind: SplitKind, seed: int
+) -> tuple[pd.DataFrame, Holdout, int]:
+    """Every graph rating for training but the pairs ``test`` holds, with ``test`` appended: the frame both
+    splits index, the hold-out (its test part is ``test``), and how many graph ratings were left out."""
+    test = test.rename(columns={"user": "source", "item": "target"})  # a loader's frame or an export's
+    test = test.assign(source=test["source"].astype(str), target=test["target"].astype(str))
+    test = test.assign(ts=test.get("ts", 0))[["source", "target", "rating", "ts"]]
+    if test.empty:
+        raise ModelError("the test ratings are empty")
+    held = pd.MultiIndex.from_frame(test[["source", "target"]])
+    keep = ~pd.MultiIndex.from_frame(ratings[["source", "target"]].astype(str)).isin(held)
+    frame = pd.concat([ratings[keep], test], ignore_index=True)
+    train_idx = np.arange(int(keep.sum()))
+    test_idx = np.arange(int(keep.sum()), len(frame))
+    holdout = Holdout(
+        frame.iloc[train_idx].reset_index(drop=True),
+        test.reset_index(drop=True),
+        train_idx,
+        test_idx,
+        kind,
+        len(test) / len(frame),
+        seed,
+    )
+    return frame, holdout, int((~keep).sum())
 
 
 def _sorted_ratings(export: GraphExport) -> pd.DataFrame:

@@ -272,6 +272,25 @@ class Ranker:
         assert self.booster is not None
         return self._predict(table.features)
 
+    def fused_scores_many(
+        self, user: str, takens: Sequence[Sequence[str]], items: Sequence[str]
+    ) -> np.ndarray:
+        """:meth:`fused_scores` for several sets of items taken, in one table: ``[len(takens), len(items)]``
+        (an explanation's removals cost one call instead of one each)."""
+        data = self.trained_data()
+        cols = [np.unique(c[c >= 0]) for c in (data.item_rows(list(t)) for t in takens)]
+        rows = np.repeat(np.arange(len(takens)), [len(c) for c in cols])
+        flat = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+        seen = sp.csr_matrix((np.ones(len(flat), np.float32), (rows, flat)), (len(takens), data.n_items))
+        targets = data.item_rows(list(items))
+        if (targets < 0).any():
+            raise ModelError(
+                f"item {list(items)[int(np.argmax(targets < 0))]!r} is not in the ranker's catalogue"
+            )
+        keys, newcomer = [str(user)] * len(takens), np.full(len(takens), -1)
+        table = self._table(keys, newcomer, seen, seen, None, only=targets)
+        return self._predict(table.features).reshape(len(takens), len(items))
+
     def part_rank(self, part: str, users: Sequence[str], k: int) -> np.ndarray:
         """One candidate model's own top ``k`` (training items left out): how each part ranks alone."""
         data = self.trained_data()

@@ -113,10 +113,13 @@ def test_counterfactual_scores_with_a_trained_model(demo) -> None:
     assert explanation.scoring == "counterfactual"
     pair = pd.DataFrame({"user": [user], "item": [item]})
     assert explanation.predicted == pytest.approx(float(model.predict(pair)[0]), abs=1e-6)
-    assert 0 < len(explanation.paths) <= 6
-    assert any(p.score != 0 for p in explanation.paths)  # removing a path's edges moves the prediction
+    shown = explanation.paths + explanation.despite
+    assert shown and len(explanation.paths) <= 6
+    assert any(p.score != 0 for p in shown)  # removing a path's edges moves the prediction
     scores = [p.score for p in explanation.paths]
-    assert scores == sorted(scores, reverse=True)
+    assert scores == sorted(scores, reverse=True) and all(s > 0 for s in scores)  # only support is a reason
+    assert all(p.score < 0 and p.strength == "against" for p in explanation.despite)
+    assert explanation.spread == 1.0 and (explanation.paths or explanation.note.startswith("None of the"))
     # the subgraph counterfactual is the whole-graph one, computed locally
     candidates = explainer.candidates(user, item)[:6]
     full = CounterfactualScorer(model, store.schema())(user, item, candidates)

@@ -25,7 +25,7 @@ from explain.ranking_scorer import RatingLookup
 from kg import GraphStore
 from kg.paths import path_exists
 from loaders.demo import DemoTruth, demo_dataset
-from rank import Interactions, Knowledge, RankConfig, Ranker
+from rank import Interactions, Knowledge, RankConfig, Ranked, Ranker
 
 PLANTED = "U09999"
 
@@ -63,6 +63,14 @@ class WeightedRanker:
 
     def trained_data(self) -> Interactions:
         return self.data
+
+    def rank_new(self, taken: Sequence[str], k: int) -> Ranked:
+        """The top ``k`` of the catalogue items not ``taken`` by their planted score (not counted a call)."""
+        keys = [str(i) for i in self.data.item_keys if str(i) not in set(taken)]
+        scores = np.array([sum(self.weights.get((t, i), 0.0) for t in taken) for i in keys])
+        order = np.argsort(-scores, kind="stable")[:k]
+        columns = self.data.item_rows([keys[o] for o in order])
+        return Ranked(columns[None, :], scores[order][None, :])
 
     @property
     def calls(self) -> int:
@@ -131,7 +139,9 @@ def planted(session_store: GraphStore) -> Planted:
     items = np.asarray(export.node_keys("Item"))
     config = RankConfig(gnn_epochs=2, als_iterations=3, candidates=20, fusion_users=200, min_rating=4.0)
     ranker = Ranker(config)
-    ranker.fit(export.edges["RATED"], items, Knowledge.from_export(export, items))
+    # sorted, so that the split does not depend on the order in which Neo4j returns the ratings
+    rated = export.edges["RATED"].sort_values(["source", "target"], kind="stable").reset_index(drop=True)
+    ranker.fit(rated, items, Knowledge.from_export(export, items))
     return Planted(session_store, ranker, truth, liked, unrelated, disliked)
 
 
@@ -152,6 +162,10 @@ def test_a_path_through_a_taken_item_supports_the_fused_score(planted: Planted) 
         scores = scorer(PLANTED, item, paths)
         full = float(p.ranker.fused_scores(PLANTED, taken, [item])[0])
         assert scores.fused == pytest.approx(full, abs=1e-6)
+        # the batched call (what the scorer uses) gives each set's own fused_scores, row by row
+        many = p.ranker.fused_scores_many(PLANTED, [taken, taken[1:]], [item, *targets])
+        assert many.shape == (2, 1 + len(targets))
+        assert many[1] == pytest.approx(p.ranker.fused_scores(PLANTED, taken[1:], [item, *targets]), abs=1e-9)
         for a, value in zip([*p.liked, *p.unrelated], scores.values, strict=False):
             without = float(p.ranker.fused_scores(PLANTED, [t for t in taken if t != a], [item])[0])
             assert value == pytest.approx(full - without, abs=1e-6)

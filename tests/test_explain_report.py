@@ -29,9 +29,9 @@ def brand_path(user: str, anchor: str, brand: str, target: str, score: float) ->
         kind="brand",
         nodes=[
             PathNode(label="User", key=user, name=user),
-            PathNode(label="Item", key=anchor, name=anchor),
+            PathNode(label="Item", key=f"K-{anchor}", name=anchor),
             PathNode(label="Brand", key=brand, name=brand),
-            PathNode(label="Item", key=target, name=target),
+            PathNode(label="Item", key=f"K-{target}", name=target),
         ],
         rels=[
             PathRel(type="RATED", start=0, end=1, properties={"rating": 5.0}),
@@ -48,11 +48,13 @@ def sample_data(samples: int = 6) -> ReportData:
     for u in range(3):
         for rank, (item, brand) in enumerate([("Grinder <2>", "Crema & Co"), ("Kettle", "Bean Theory")], 1):
             path = brand_path(f"U{u}", "Grinder 1", brand, item, 0.5 / rank)
-            explanation = Explanation(user=f"U{u}", item=item, item_name=item, scoring="shape", paths=[path])
+            explanation = Explanation(
+                user=f"U{u}", item=f"K-{item}", item_name=item, scoring="shape", paths=[path]
+            )
             recs.append(
                 ExplainedRecommendation(
                     user=f"U{u}",
-                    item=item,
+                    item=f"K-{item}",
                     rank=rank,
                     name=item,
                     brands=[brand],
@@ -61,7 +63,7 @@ def sample_data(samples: int = 6) -> ReportData:
                     explanation=explanation,
                 )
             )
-    recs.append(ExplainedRecommendation(user="U9", item="Mug", rank=1, name="Mug", brands=["Oven Bird"]))
+    recs.append(ExplainedRecommendation(user="U9", item="K-Mug", rank=1, name="Mug", brands=["Oven Bird"]))
     return ReportData(
         title="Coffee <report>",
         slice="Category: Coffee",
@@ -97,7 +99,8 @@ def test_summary_figures() -> None:
     assert s.brands == {"Crema & Co": 3, "Bean Theory": 3, "Oven Bird": 1}
     assert (s.brand_coverage, s.category_coverage, s.item_coverage) == (0.75, round(1 / 6, 4), 0.15)
     assert s.gini == gini([3, 3, 1], population=20)
-    assert s.top_items[0] == ("Grinder <2>", "Grinder <2>", 3)
+    assert s.top_items[0] == ("K-Grinder <2>", "Grinder <2>", 3)
+    assert (s.unsupported, s.despite) == (1, 0)
 
 
 def test_html_is_self_contained_escaped_and_has_the_pictures() -> None:
@@ -128,11 +131,46 @@ def test_html_with_nothing_explained_says_so() -> None:
 
 def test_markdown_report() -> None:
     md = render_markdown(sample_data(samples=1))
-    assert md.startswith("# Coffee <report>\n")
+    assert md.startswith("# Coffee \\<report\\>\n")
     assert "| Same brand | 6 | 6 |" in md
-    assert "`U0 -[RATED 5★]-> Grinder 1 -[MADE_BY]-> Crema & Co <-[MADE_BY]- Grinder <2>`" in md
+    assert (
+        "U0 -\\[RATED 5★\\]-\\> Grinder 1 -\\[MADE\\_BY\\]-\\> Crema &amp; Co \\<-\\[MADE\\_BY\\]- Grinder \\<2\\>"
+        in md
+    )
     assert md.count("### ") == 1
     assert "| Brands | 3 | 4 | 75% |" in md
+
+
+def test_markdown_report_carries_no_markup_from_the_data() -> None:
+    hostile = "<script>alert(1)</script> [click](http://x) *b* | `x`"
+    user = "U1<img src=x>"
+    path = brand_path(user, hostile, hostile, hostile, 0.4)
+    explanation = Explanation(user=user, item="K", item_name=hostile, scoring="shape", paths=[path])
+    rec = ExplainedRecommendation(
+        user=user,
+        item="K",
+        rank=1,
+        name=hostile,
+        brands=[hostile],
+        categories=[hostile],
+        explanation=explanation,
+    )
+    data = ReportData(
+        title=hostile,
+        slice=hostile,
+        generated="2026-11-30",
+        recommendations=[rec],
+        catalogue=CatalogueCounts(items=2, brands=1, categories=1),
+        samples=1,
+    )
+    md = render_markdown(data)
+    # Every tag, link and code character of the data reaches the page escaped; the report's own Markdown
+    # uses none of them.
+    assert not re.search(r"(?<!\\)[<>\[\]`]", md), md
+    assert "&lt;" not in md.replace("\\<", "")  # no double escaping either
+    assert all(
+        line.count("|") - line.count("\\|") == 7 for line in md.splitlines() if line.startswith("| U1")
+    )
 
 
 def test_svg_draws_every_node_and_relationship() -> None:

@@ -42,7 +42,7 @@ CATEGORY = item_path(
 
 def test_the_issue_example_sentence() -> None:
     assert sentence(CATEGORY, audience="readers") == (
-        "You rated *Reason* 5★; *The Atlantic* is in the same category, Political Magazines, and 62% of the "
+        "You rated *Reason* 5★; *The Atlantic* is in the same category, Political Magazines, and 31 of the "
         "50 readers who rated *Reason* highly also rated it highly."
     )
 
@@ -56,7 +56,7 @@ def test_no_fan_rated_it_highly_is_said_plainly() -> None:
         "who rated *Reason* highly has rated it highly yet."
     )
     path.support["both"] = 3
-    path.support["fans"] = 1422  # 0.2%: a count, not "0%"
+    path.support["fans"] = 1422  # counts people can check, never a percentage
     assert sentence(path).endswith(
         ", and 3 of the 1422 customers who rated *Reason* highly also rated it highly."
     )
@@ -123,7 +123,7 @@ def test_names_fall_back_to_keys_and_asterisks_are_escaped() -> None:
     path = item_path("brand", [node("Brand", "B1")], ["MADE_BY", "MADE_BY"])
     path.nodes[1] = node("Item", "B000123")
     path.nodes[3] = node("Item", "x", "5*Star")
-    assert sentence(path) == "You rated *B000123* 5★; *5\\*Star* is also made by B1."
+    assert sentence(path) == "You rated item B000123 5★; *5\\*Star* is also made by B1."
     assert emphasis("a*b") == "*a\\*b*"
     assert stars(None) == "?★" and stars(4) == "4★"
 

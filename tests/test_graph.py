@@ -53,7 +53,7 @@ def test_broken_file_leaves_graph_unchanged(store: GraphStore, tmp_path: Path) -
     assert store.stats() == before
 
 
-def test_failure_mid_write_removes_what_the_load_created(
+def test_failure_mid_write_leaves_the_graph_as_it_was(
     store: GraphStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store.write(demo_dataset(n_users=10, n_items=12, ratings_per_user=4, seed=1)[0])
@@ -62,11 +62,11 @@ def test_failure_mid_write_removes_what_the_load_created(
     original = GraphStore._batched
     calls = {"n": 0}
 
-    def flaky(self: GraphStore, query: str, *args: object, **kwargs: object) -> int:
+    def flaky(self: GraphStore, tx: object, query: str, *args: object, **kwargs: object) -> int:
         calls["n"] += 1
         if "RATED" in query and "MERGE (u)" in query:
             raise RuntimeError("connection lost mid-load")
-        return original(self, query, *args, **kwargs)  # type: ignore[arg-type]
+        return original(self, tx, query, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(GraphStore, "_batched", flaky)
     with pytest.raises(RuntimeError):
@@ -107,7 +107,7 @@ def test_extra_entity_types_and_item_links_are_discovered(store: GraphStore, tmp
 def test_constraints_and_fulltext_index_exist(store: GraphStore) -> None:
     store.write(demo_dataset(n_users=5, n_items=12, ratings_per_user=4)[0])
     constraints = {r["name"] for r in store.read("SHOW CONSTRAINTS YIELD name RETURN name")}
-    assert {"user_id_unique", "item_id_unique", "brand_name_unique", "category_name_unique"} <= constraints
+    assert {"user_id_unique", "item_id_unique", "brand_name_unique", "category_path_unique"} <= constraints
     hits = store.read(
         f"CALL db.index.fulltext.queryNodes('{q.ITEM_TEXT_INDEX}', $q) YIELD node RETURN node.id AS id",
         {"q": "grinder"},
@@ -160,10 +160,9 @@ def _statements(schema: Schema) -> list[str]:
     built for every node and relationship type of ``schema``."""
     constants = [getattr(q, name) for name in q.__all__ if name.isupper() and not name.endswith("_INDEX")]
     statements = [s for s in constants if isinstance(s, str) and not s.startswith(("CREATE", "SHOW", "DROP"))]
-    per_node = (q.merge_nodes, q.delete_load_nodes, q.count_nodes, q.export_nodes, q.set_embeddings)
+    per_node = (q.merge_nodes, q.count_nodes, q.export_nodes, q.set_embeddings)
     per_rel = (
         q.merge_links,
-        q.delete_load_relationships,
         q.count_relationships,
         q.export_links,
         q.user_leaning,

@@ -5,6 +5,7 @@
 - :mod:`kg.queries.reading`: what the database holds (labels, types, counts) and the export.
 - :mod:`kg.queries.serving`: the reads behind recommendations, search, profiles and reports.
 - :mod:`kg.queries.explaining`: the explanation path patterns and their checks.
+- :mod:`kg.queries.events`: shopper events from the HTTP service, written idempotently, and their reads.
 
 Labels and relationship types come from :mod:`core.schema` (validated identifiers, never user input); every
 value is a ``$parameter``. Statements that depend on a registered entity type or item link are built by
@@ -18,6 +19,15 @@ Example:
 
 from __future__ import annotations
 
+from kg.queries.events import (
+    EVENT_ITEMS,
+    EXISTING_ITEMS,
+    GRAPH_ANSWERS,
+    RECORD_EVENTS,
+    REMOVE_IMPLICIT_EVENTS,
+    STORED_EVENTS,
+    USER_EVENT_INTERACTIONS,
+)
 from kg.queries.explaining import (
     BRAND_PATHS,
     CATEGORY_PATHS,
@@ -28,11 +38,12 @@ from kg.queries.explaining import (
     entity_paths,
     item_link_paths,
     recorded_path_exists,
+    user_entity_paths,
+    user_link_paths,
 )
 from kg.queries.indexes import (
     AWAIT_INDEXES,
     CREATE_ITEM_TEXT_INDEX,
-    CREATE_LOAD_ID_INDEXES,
     ITEM_EMBEDDING_INDEX,
     ITEM_TEXT_INDEX,
     VECTOR_INDEX_OPTIONS,
@@ -43,10 +54,9 @@ from kg.queries.indexes import (
 )
 from kg.queries.loading import (
     DELETE_ALL_BATCH,
+    DROP_NAME_KEYED_CATEGORY_CONSTRAINT,
     MERGE_NAIVE_RATING,
     MERGE_RATINGS,
-    delete_load_nodes,
-    delete_load_relationships,
     merge_links,
     merge_nodes,
     set_embeddings,
@@ -58,6 +68,7 @@ from kg.queries.reading import (
     count_relationships,
     export_links,
     export_nodes,
+    starts_at_users,
 )
 from kg.queries.serving import (
     CATALOGUE_COUNTS,
@@ -66,6 +77,7 @@ from kg.queries.serving import (
     ITEM_FACTS,
     ITEMS_IN_CATEGORY,
     ITEMS_OF_BRAND,
+    NAME_KEYED_CATEGORIES,
     RATED_BY_USER,
     SEARCH_ITEMS,
     SIMILAR_ITEMS,
@@ -82,9 +94,12 @@ __all__ = [
     "CATEGORY_PATHS",
     "CO_RATING_SUPPORT",
     "CREATE_ITEM_TEXT_INDEX",
-    "CREATE_LOAD_ID_INDEXES",
     "DELETE_ALL_BATCH",
+    "DROP_NAME_KEYED_CATEGORY_CONSTRAINT",
     "ENDPOINTS_EXIST",
+    "EVENT_ITEMS",
+    "EXISTING_ITEMS",
+    "GRAPH_ANSWERS",
     "ITEMS_IN_CATEGORY",
     "ITEMS_OF_BRAND",
     "ITEM_CARDS",
@@ -96,21 +111,24 @@ __all__ = [
     "LIST_REL_TYPES",
     "MERGE_NAIVE_RATING",
     "MERGE_RATINGS",
+    "NAME_KEYED_CATEGORIES",
     "PARENT_CATEGORY_PATHS",
     "RATED_BY_USER",
+    "RECORD_EVENTS",
+    "REMOVE_IMPLICIT_EVENTS",
     "SEARCH_ITEMS",
     "SIMILAR_ITEMS",
     "SIMILAR_USER_PATHS",
+    "STORED_EVENTS",
     "TOP_RATERS",
     "USERS_RATING_ALIKE",
+    "USER_EVENT_INTERACTIONS",
     "USER_EXISTS",
     "VECTOR_INDEX_OPTIONS",
     "count_nodes",
     "count_relationships",
     "create_key_constraint",
     "create_vector_index",
-    "delete_load_nodes",
-    "delete_load_relationships",
     "drop_vector_index",
     "embedding_index",
     "entity_paths",
@@ -121,5 +139,8 @@ __all__ = [
     "merge_nodes",
     "recorded_path_exists",
     "set_embeddings",
+    "starts_at_users",
     "user_leaning",
+    "user_entity_paths",
+    "user_link_paths",
 ]

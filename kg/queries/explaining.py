@@ -16,6 +16,10 @@ Kinds::
                                                                 and every registered item link)
     similar_users    (u)-[:RATED]->(i)<-[:RATED]-(v)-[:RATED]->(t)   v rated i within $tolerance of u
     entity           (u)-[:RATED]->(i)-[:HAS_X]->(e:X)<-[:HAS_X]-(t)  for each registered entity type X
+    user_link        (u)-[:FRIEND]-(v)-[:RATED]->(t)              (either direction; every registered user
+                                                                link) v rated the target at least $min_rating
+    user_entity      (u)-[:HAS_X]->(e:X)<-[:HAS_X]-(v)-[:RATED]->(t)  for each user entity type X (a city,
+                                                                an age band); v rated the target well
 """
 
 from __future__ import annotations
@@ -47,15 +51,20 @@ __all__ = [
     "entity_paths",
     "item_link_paths",
     "recorded_path_exists",
+    "user_entity_paths",
+    "user_link_paths",
 ]
 
 # Node and relationship projections shared by every pattern: plain maps, never whole nodes (an item may
-# carry a large embedding), the key taken from whichever of id/name the label is keyed by.
-_NODES = "[n IN {nodes} | {{labels: labels(n), id: n.id, name: n.name, title: n.title}}] AS nodes"
+# carry a large embedding), the key taken from whichever of id/path/name the label is keyed by.
+_NODES = (
+    "[n IN {nodes} | {{labels: labels(n), id: n.id, path: n.path, name: n.name, title: n.title}}] AS nodes"
+)
 _RELS = (
     "[r IN {rels} | {{type: type(r), start_labels: labels(startNode(r)), "
-    "start_id: coalesce(startNode(r).id, startNode(r).name), end_labels: labels(endNode(r)), "
-    "end_id: coalesce(endNode(r).id, endNode(r).name), rating: r.rating, ts: r.ts}}] AS rels"
+    "start_id: coalesce(startNode(r).id, startNode(r).path, startNode(r).name), "
+    "end_labels: labels(endNode(r)), "
+    "end_id: coalesce(endNode(r).id, endNode(r).path, endNode(r).name), rating: r.rating, ts: r.ts}}] AS rels"
 )
 
 
@@ -144,6 +153,38 @@ def entity_paths(entity: EntityType) -> str:
         f"{_ANCHOR_WHERE}"
         f"RETURN {_kind(PathKind.ENTITY)}, {_project('[u, i, e, t]', '[r, e1, e2]')}, "
         f"{{}} AS support {_ORDER}"
+    )
+
+
+def user_link_paths(link: RelType) -> str:
+    """Users linked to the user by ``link`` (either direction: a friend, a nearest neighbour) who rated the
+    target at least ``$min_rating``; ``support.agree`` is how many items the two rated within ``$tolerance``."""
+    return (
+        f"MATCH (u:{USER.label} {{{USER.key}: $user}})-[l:{link.type}]-(v:{USER.label})"
+        f"-[r:{RATED.type}]->(t:{ITEM.label} {{{ITEM.key}: $item}}) "
+        "WHERE v <> u AND r.rating >= $min_rating "
+        # a link stored both ways (friends listed by each other) is one path
+        "WITH u, v, r, t, collect(l)[0] AS l "
+        f"WITH u, l, v, r, t, COUNT {{ (u)-[a:{RATED.type}]->(:{ITEM.label})<-[b:{RATED.type}]-(v) "
+        "WHERE abs(a.rating - b.rating) <= $tolerance } AS agree "
+        "ORDER BY r.rating DESC, agree DESC, v.id LIMIT $limit "
+        f"RETURN {_kind(PathKind.USER_LINK)}, {_project('[u, v, t]', '[l, r]')}, {{agree: agree}} AS support"
+    )
+
+
+def user_entity_paths(entity: EntityType) -> str:
+    """Users who share a user entity (``HAS_X``: a city, an age band) with the user and rated the target at
+    least ``$min_rating``; ``support.peers`` is how many such users there are for that entity."""
+    rel, label = entity.relationship, entity.label
+    return (
+        f"MATCH (u:{USER.label} {{{USER.key}: $user}})-[e1:{rel}]->(e:{label})<-[e2:{rel}]-(v:{USER.label})"
+        f"-[r:{RATED.type}]->(t:{ITEM.label} {{{ITEM.key}: $item}}) "
+        "WHERE v <> u AND r.rating >= $min_rating "
+        "WITH u, e1, e, t, collect([e2, v, r]) AS peers "
+        "UNWIND peers[0..$limit] AS peer "
+        "WITH u, e1, e, t, peer[0] AS e2, peer[1] AS v, peer[2] AS r, size(peers) AS n "
+        f"RETURN {_kind(PathKind.USER_ENTITY)}, {_project('[u, e, v, t]', '[e1, e2, r]')}, "
+        "{peers: n} AS support"
     )
 
 

@@ -6,12 +6,11 @@ names an index takes it from these.
 
 from __future__ import annotations
 
-from core.schema import BRAND, CATEGORY, ITEM, USER, NodeType
+from core.schema import ITEM, NodeType
 
 __all__ = [
     "AWAIT_INDEXES",
     "CREATE_ITEM_TEXT_INDEX",
-    "CREATE_LOAD_ID_INDEXES",
     "ITEM_EMBEDDING_INDEX",
     "ITEM_TEXT_INDEX",
     "VECTOR_INDEX_OPTIONS",
@@ -42,11 +41,6 @@ def create_key_constraint(node: NodeType) -> str:
 CREATE_ITEM_TEXT_INDEX = (
     f"CREATE FULLTEXT INDEX {ITEM_TEXT_INDEX} IF NOT EXISTS "
     f"FOR (i:{ITEM.label}) ON EACH [i.title, i.description]"
-)
-# load_id is how a failed load is found and removed whole
-CREATE_LOAD_ID_INDEXES = tuple(
-    f"CREATE INDEX {n.pyg}_load_id IF NOT EXISTS FOR (n:{n.label}) ON (n.load_id)"
-    for n in (USER, ITEM, BRAND, CATEGORY)
 )
 AWAIT_INDEXES = "CALL db.awaitIndexes(300)"
 

@@ -1,6 +1,7 @@
-"""Writes: batched ``UNWIND $rows ... MERGE`` loads, embeddings, and removal of a load or of everything.
+"""Writes: batched ``UNWIND $rows ... MERGE`` loads, embeddings, and removal of everything.
 
-Each node and relationship a load creates carries ``load_id``, so that a failed load can be removed whole.
+A load runs these in one transaction (:meth:`kg.GraphStore.write`), so a failed load leaves nothing behind
+and needs no clean-up statements.
 """
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ from core.schema import ITEM, RATED, USER, NodeType, RelType
 
 __all__ = [
     "DELETE_ALL_BATCH",
+    "DROP_NAME_KEYED_CATEGORY_CONSTRAINT",
     "MERGE_NAIVE_RATING",
     "MERGE_RATINGS",
-    "delete_load_nodes",
-    "delete_load_relationships",
     "merge_links",
     "merge_nodes",
     "set_embeddings",
@@ -21,11 +21,7 @@ __all__ = [
 
 def merge_nodes(node: NodeType) -> str:
     """Rows ``{key, props}``; properties given as null are left as they were."""
-    return (
-        f"UNWIND $rows AS row MERGE (n:{node.label} {{{node.key}: row.key}}) "
-        "ON CREATE SET n.load_id = $load_id "
-        "SET n += row.props"
-    )
+    return f"UNWIND $rows AS row MERGE (n:{node.label} {{{node.key}: row.key}}) SET n += row.props"
 
 
 def merge_links(rel: RelType) -> str:
@@ -34,7 +30,7 @@ def merge_links(rel: RelType) -> str:
     return (
         f"UNWIND $rows AS row MATCH (s:{s.label} {{{s.key}: row.source}}) "
         f"MATCH (t:{t.label} {{{t.key}: row.target}}) "
-        f"MERGE (s)-[r:{rel.type}]->(t) ON CREATE SET r.load_id = $load_id"
+        f"MERGE (s)-[r:{rel.type}]->(t)"
     )
 
 
@@ -42,7 +38,7 @@ def merge_links(rel: RelType) -> str:
 MERGE_RATINGS = (
     f"UNWIND $rows AS row MATCH (u:{USER.label} {{id: row.user}}) MATCH (i:{ITEM.label} {{id: row.item}}) "
     f"MERGE (u)-[r:{RATED.type}]->(i) "
-    "ON CREATE SET r.rating = row.rating, r.ts = row.ts, r.load_id = $load_id "
+    "ON CREATE SET r.rating = row.rating, r.ts = row.ts "
     "ON MATCH SET r.rating = CASE WHEN row.ts >= r.ts THEN row.rating ELSE r.rating END, "
     "r.ts = CASE WHEN row.ts >= r.ts THEN row.ts ELSE r.ts END"
 )
@@ -62,20 +58,8 @@ def set_embeddings(node: NodeType) -> str:
     )
 
 
-def delete_load_relationships(rel: RelType) -> str:
-    """Up to ``$limit`` relationships of the load ``$load_id``; returns how many went (0: done)."""
-    return (
-        f"MATCH ()-[r:{rel.type}]->() WHERE r.load_id = $load_id "
-        "WITH r LIMIT $limit DELETE r RETURN count(*) AS n"
-    )
-
-
-def delete_load_nodes(node: NodeType) -> str:
-    """Up to ``$limit`` nodes of the load ``$load_id``, with their relationships; returns how many went."""
-    return (
-        f"MATCH (n:{node.label}) WHERE n.load_id = $load_id "
-        "WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS n"
-    )
-
+# Before categories were keyed by path they were keyed by name, under this constraint; name is no longer
+# unique (the same name under two parents), so the old constraint goes.
+DROP_NAME_KEYED_CATEGORY_CONSTRAINT = "DROP CONSTRAINT category_name_unique IF EXISTS"
 
 DELETE_ALL_BATCH = "MATCH (n) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.schema import CATEGORY, ITEM, RATED, NodeType, RelType
+from core.schema import CATEGORY, ITEM, RATED, USER, NodeType, RelType
 
 __all__ = [
     "LIST_LABELS",
@@ -11,6 +11,7 @@ __all__ = [
     "count_relationships",
     "export_links",
     "export_nodes",
+    "starts_at_users",
 ]
 
 LIST_LABELS = "CALL db.labels() YIELD label RETURN collect(label) AS labels"
@@ -35,7 +36,7 @@ def export_nodes(node: NodeType) -> str:
             "n.description AS description, n.price AS price"
         )
     if node == CATEGORY:
-        return f"MATCH (n:{CATEGORY.label}) RETURN n.name AS key, coalesce(n.depth, 0) AS depth"
+        return f"MATCH (n:{CATEGORY.label}) RETURN n.{CATEGORY.key} AS key, coalesce(n.depth, 0) AS depth"
     return f"MATCH (n:{node.label}) RETURN n.{node.key} AS key"
 
 
@@ -47,3 +48,9 @@ def export_links(rel: RelType) -> str:
         f"MATCH (s:{s.label})-[r:{rel.type}]->(t:{t.label}) "
         f"RETURN s.{s.key} AS source, t.{t.key} AS target{extra}"
     )
+
+
+def starts_at_users(rel_type: str) -> str:
+    """Whether relationships of ``rel_type`` start at users (``n``): answered from the count store, so it
+    costs the same on any graph. ``rel_type`` must be a validated identifier (see :mod:`core.schema`)."""
+    return f"MATCH (:{USER.label})-[r:{rel_type}]->() RETURN count(r) > 0 AS n"

@@ -15,6 +15,7 @@ __all__ = [
     "ITEM_CARDS",
     "ITEM_EXISTS",
     "ITEM_FACTS",
+    "NAME_KEYED_CATEGORIES",
     "RATED_BY_USER",
     "SEARCH_ITEMS",
     "SIMILAR_ITEMS",
@@ -34,11 +35,15 @@ RATED_BY_USER = (
 ITEMS_OF_BRAND = (
     f"MATCH (b:{BRAND.label} {{name: $brand}})<-[:{MADE_BY.type}]-(i:{ITEM.label}) RETURN i.id AS item"
 )
-# A category matches its own items and those of every category below it.
+# A category matches its own items and those of every category below it. $path is the full path (the key);
+# $name a display name, which every category of that name answers to.
 ITEMS_IN_CATEGORY = (
-    f"MATCH (c:{CATEGORY.label} {{name: $category}})<-[:{SUBCATEGORY_OF.type}*0..]-(:{CATEGORY.label})"
+    f"MATCH (c:{CATEGORY.label}) WHERE c.{CATEGORY.key} = $path OR c.name = $name "
+    f"MATCH (c)<-[:{SUBCATEGORY_OF.type}*0..]-(:{CATEGORY.label})"
     f"<-[:{IN_CATEGORY.type}]-(i:{ITEM.label}) RETURN DISTINCT i.id AS item"
 )
+NAME_KEYED_CATEGORIES = f"MATCH (c:{CATEGORY.label}) WHERE c.{CATEGORY.key} IS NULL RETURN count(c) AS n"
+"""Category nodes without a path: a graph written before categories were keyed by their path."""
 # Display cards of ranked candidates, leaving out those $user rated (none when $user is null: a null id
 # matches no user), so that serving a recommendation is one round trip.
 ITEM_CARDS = (
@@ -62,12 +67,14 @@ SIMILAR_ITEMS = (
 
 
 def user_leaning(rel: RelType) -> str:
-    """The user's ratings grouped by the node their items reach through ``rel`` (brand, category, entity)."""
+    """The user's ratings grouped by the node their items reach through ``rel`` (brand, category, entity);
+    ``name`` is the display name (a category's own name, not its path), else the key."""
     target = rel.target
     return (
         f"MATCH (:{USER.label} {{id: $user}})-[r:{RATED.type}]->(:{ITEM.label})-[:{rel.type}]->(e:{target.label}) "
-        f"RETURN e.{target.key} AS name, count(r) AS ratings, avg(r.rating) AS mean_rating "
-        "ORDER BY ratings DESC, name LIMIT $limit"
+        "WITH e, count(r) AS ratings, avg(r.rating) AS mean_rating "
+        f"RETURN e.{target.key} AS key, coalesce(e.name, e.{target.key}) AS name, ratings, mean_rating "
+        f"ORDER BY ratings DESC, name, e.{target.key} LIMIT $limit"
     )
 
 

@@ -7,6 +7,7 @@ and registers them in the order ``kgrec --help`` lists them. The settings travel
 
 from __future__ import annotations
 
+import warnings
 from typing import Annotated
 
 import typer
@@ -14,10 +15,15 @@ import typer
 from core.settings import Settings
 from kgrec.cli import demo, explaining, graph, model, serving
 from kgrec.cli.load import load_app
+from kgrec.cli.serve import serve
 from kgrec.cli.server import neo4j_app, setup
 from kgrec.cli.session import HandledGroup
 
 __all__ = ["app"]
+
+# PyG's import calls torch.jit.script, which torch 2.15 deprecates with a FutureWarning on every command's
+# stderr; a user can do nothing about it, and it would break the one-line error contract.
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
 
 app = typer.Typer(
     cls=HandledGroup, help="kgrec: knowledge-graph recommendations from a real Neo4j.", no_args_is_help=True
@@ -53,6 +59,7 @@ _COMMANDS = (
     explaining.explain,
     explaining.report,
     demo.demo,
+    serve,
 )
 for _command in _COMMANDS:
     app.command()(_command)

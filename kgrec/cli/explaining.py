@@ -21,13 +21,17 @@ def explain(
     top: Annotated[int, typer.Option("--top", help="how many paths")] = 3,
     as_json: JsonFlag = False,
 ) -> None:
-    """The graph paths that justify recommending ITEM to USER, scored by how much the model relies on them."""
+    """The graph paths that justify recommending ITEM to USER (those that support it; those against it apart,
+    under "despite"), scored by how much the model relies on them."""
     with open_recommender(settings_of(ctx), quiet=as_json) as rec:
         result = rec.explain(user, item, top)
     if as_json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
-    out.print(f"why {item} for {user}:")
+    from explain.sentences import display_name
+
+    shown = display_name(result.item_name, item)
+    out.print(f"why {shown}{f' ({item})' if shown == result.item_name else ''} for {user}:", highlight=False)
     print_explanation(result)
 
 

@@ -12,6 +12,7 @@ from core.errors import LoadError
 from kgrec.cli.output import JsonFlag, emit_json, fail, out, progress_bar
 from kgrec.cli.session import open_store, settings_of
 from loaders import Dataset, ErrorBudget, read_amazon2018, read_hin, read_movielens, read_table
+from loaders.sidecars import ItemColumns, with_sidecars
 
 __all__ = ["load_app"]
 
@@ -45,13 +46,27 @@ def _load(ctx: typer.Context, read: Callable[[], Dataset], as_json: bool) -> Non
         out.print(f"  rejected {rejection.file}:{rejection.line}: {rejection.reason}", highlight=False)
     if report.rejected_count > 10:
         out.print(f"  ... and {report.rejected_count - 10} more (use --json for all)")
+    for use in report.files:
+        note = f" ({use.note})" if use.note else ""
+        out.print(f"  {use.file}: {use.role}, {use.rows:,} rows{note}", highlight=False)
     out.print("written: " + ", ".join(f"{k} {v:,}" for k, v in report.written.items()))
 
 
 @load_app.command("hin")
-def load_hin(ctx: typer.Context, directory: Path, as_json: JsonFlag = False, max_bad: MaxBad = 0.01) -> None:
-    """HIN benchmark layout: user_item.dat plus item_<entity>.dat files."""
-    _load(ctx, lambda: read_hin(directory, ErrorBudget(max_bad)), as_json)
+def load_hin(
+    ctx: typer.Context,
+    directory: Path,
+    ratings: Annotated[
+        str | None, typer.Option(help="the ratings file's name (user_<type>.dat) when several could be")
+    ] = None,
+    as_json: JsonFlag = False,
+    max_bad: MaxBad = 0.01,
+) -> None:
+    """A folder of the HIN benchmark collection (Amazon, Yelp, MovieLens, Douban, LastFM) as published:
+    user_<type>.dat ratings (a count such as listens, with no 1-5 scale, is read as implicit feedback),
+    <type>_<entity>.dat item knowledge, <type>_<type>(knn).dat item links, user_<entity>.dat user knowledge,
+    user_user*.dat user links (friends). The report says what was done with each file."""
+    _load(ctx, lambda: read_hin(directory, ErrorBudget(max_bad), ratings=ratings), as_json)
 
 
 @load_app.command("amazon2018")
@@ -86,37 +101,73 @@ def load_table(
         list[str], typer.Option(help="LABEL=FILE: item,value table (Brand, Category, any)")
     ] = [],  # noqa: B006
     item_link: Annotated[list[str], typer.Option(help="REL=FILE: item,item table (e.g. ALSO_BOUGHT)")] = [],  # noqa: B006
+    user_attr: Annotated[
+        list[str], typer.Option(help="LABEL=FILE: user,value table (e.g. City, AgeBand)")
+    ] = [],  # noqa: B006
+    user_link: Annotated[list[str], typer.Option(help="REL=FILE: user,user table (e.g. FRIEND)")] = [],  # noqa: B006
+    items: Annotated[
+        Path | None,
+        typer.Option(help="item metadata: id plus any of title, description, price, brand, category (A > B)"),
+    ] = None,
+    items_col: Annotated[
+        list[str], typer.Option(help="FIELD=COLUMN for --items when the header does not say (e.g. title=2)")
+    ] = [],  # noqa: B006
+    users: Annotated[
+        Path | None, typer.Option(help="user metadata: id, display name, further columns as attributes")
+    ] = None,
     user_col: Annotated[str | None, typer.Option(help="user column: name or 0-based index")] = None,
     item_col: Annotated[str | None, typer.Option(help="item column: name or index")] = None,
     rating_col: Annotated[str | None, typer.Option(help="rating column: name or index")] = None,
     ts_col: Annotated[str | None, typer.Option(help="timestamp column: name or index")] = None,
     sep: Annotated[str | None, typer.Option(help="separator (detected when omitted); 'tab' for TAB")] = None,
-    header: Annotated[bool | None, typer.Option("--header/--no-header", help="detected when omitted")] = None,
+    header: Annotated[
+        bool | None,
+        typer.Option(
+            "--header/--no-header",
+            help="whether the first row of the ratings and --item-attr/--item-link tables names the columns; "
+            "detected per file when omitted",
+        ),
+    ] = None,
     scale: Annotated[str, typer.Option(help="rating scale LOW-HIGH")] = "1-5",
     as_json: JsonFlag = False,
     max_bad: MaxBad = 0.01,
 ) -> None:
-    """Any ratings table plus item-attribute and item-item tables."""
+    """Any ratings table plus item and user tables: item attributes and links, item metadata (--items), user
+    metadata (--users), user attributes and user-user links (friends)."""
     low, _, high = scale.partition("-")
     try:
         bounds = (float(low), float(high))
     except ValueError:
         fail(f"--scale must look like 1-5, got {scale!r}")
     attrs, links = _pairs(item_attr, "--item-attr"), _pairs(item_link, "--item-link")
+    user_attrs, user_links = _pairs(user_attr, "--user-attr"), _pairs(user_link, "--user-link")
+    chosen = {k: str(v) for k, v in _pairs(items_col, "--items-col").items()}
+    unknown = set(chosen) - set(ItemColumns.__dataclass_fields__)
+    if unknown:
+        fail(f"--items-col names one of {sorted(ItemColumns.__dataclass_fields__)}, got {sorted(unknown)}")
+    columns = ItemColumns(**chosen)
     delimiter = "\t" if sep == "tab" else sep
     _load(
         ctx,
-        lambda: read_table(
-            ratings,
-            item_attrs=attrs,
-            item_links=links,
-            user_col=user_col,
-            item_col=item_col,
-            rating_col=rating_col,
-            ts_col=ts_col,
-            delimiter=delimiter,
-            header=header,
-            scale=bounds,
+        lambda: with_sidecars(
+            read_table(
+                ratings,
+                item_attrs=attrs,
+                item_links=links,
+                user_col=user_col,
+                item_col=item_col,
+                rating_col=rating_col,
+                ts_col=ts_col,
+                delimiter=delimiter,
+                header=header,
+                scale=bounds,
+                budget=ErrorBudget(max_bad),
+            ),
+            items=items,
+            item_columns=columns,
+            users=users,
+            user_attrs=user_attrs,
+            user_links=user_links,
             budget=ErrorBudget(max_bad),
         ),
         as_json,

@@ -36,10 +36,18 @@ def train(
     text: Annotated[
         bool, typer.Option("--text/--no-text", help="item text embeddings when available")
     ] = True,
+    test_ratings: Annotated[
+        Path | None,
+        typer.Option(
+            help="your own test ratings (any layout `kgrec load table` reads): train on every loaded rating "
+            "but a validation slice, measure on this file (--holdout is then unused)"
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Train the rating model and the ranker on the graph now in Neo4j; print rating metrics (validation and
-    test RMSE/MAE) and ranking metrics at 10 and 20 of the fusion and each part on the test split."""
+    test RMSE/MAE) and ranking metrics at 10 and 20 of the fusion and each part on the test split (or on
+    --test-ratings). The rating counts (train, validation, test) are in the output and in --json."""
     from gnn import TrainConfig  # torch loads only for the commands that need the model
 
     if split not in ("random", "temporal"):
@@ -51,18 +59,28 @@ def train(
         settings = settings.model_copy(update={"model_dir": model_dir})
     kind: Literal["random", "temporal"] = "temporal" if split == "temporal" else "random"
     config = TrainConfig(split=kind, seed=seed, text=text)
+    test = read_table(test_ratings).ratings if test_ratings is not None else None
     with (
         open_recommender(settings, quiet=as_json, need_model=False) as rec,
         progress_bar(as_json) as progress,
     ):
-        result = rec.fit(config, split=kind, holdout=holdout, progress=progress)
+        result = rec.fit(config, split=kind, holdout=holdout, progress=progress, test_ratings=test)
     if as_json:
         emit_json(result.model_dump())
         return
+    counts = result.rating.ratings
+    overlap = (
+        f"; {result.test_overlap:,} loaded ratings left out (in the test file)" if result.test_overlap else ""
+    )
+    out.print(
+        f"ratings: train {counts.get('train', 0):,}, validation {counts.get('val', 0):,}, "
+        f"test {counts.get('test', 0):,}{' (the test file)' if result.given_test else ''}{overlap}"
+    )
     out.print(scores_table("rating: validation", result.rating.val))
     out.print(scores_table("rating: test", result.rating.test))
     for table in ranking_tables(
-        f"ranking on the test split ({split})", {"fusion": result.ranking} | result.parts
+        "ranking on the test file" if result.given_test else f"ranking on the test split ({split})",
+        {"fusion": result.ranking} | result.parts,
     ):
         out.print(table)
     out.print(importance_table(result.fusion.importances))

@@ -176,7 +176,12 @@ def recommendation_table(title: str, rows: list[Recommendation]) -> Table:
 
 
 def print_explanation(explanation: Explanation) -> None:
+    """The supporting paths; apart from them, those that work against the item (never shown as reasons)."""
     if not explanation.paths:
-        out.print("  (no path in the graph links them)")
+        out.print(f"  {explanation.note or '(no path in the graph links them)'}", highlight=False)
     for path in explanation.paths:
+        out.print(f"  [{path.score:+.2f}] {path.sentence}", highlight=False)
+    if explanation.despite:
+        out.print("  despite:")
+    for path in explanation.despite:
         out.print(f"  [{path.score:+.2f}] {path.sentence}", highlight=False)

@@ -24,7 +24,13 @@ def recommend(
     ] = None,
     k: Annotated[int, typer.Option("--k", help="how many items")] = 10,
     brand: Annotated[str | None, typer.Option(help="only items of this brand")] = None,
-    category: Annotated[str | None, typer.Option(help="only items in this category or below it")] = None,
+    category: Annotated[
+        str | None,
+        typer.Option(
+            help="only items in this category or below it: a name (every category of that name) "
+            "or a path from the root, 'Books > History'"
+        ),
+    ] = None,
     include_seen: Annotated[
         bool, typer.Option(help="also items the user rated since training (training items never)")
     ] = False,
@@ -84,11 +90,15 @@ def search(
     query: str,
     user: Annotated[str | None, typer.Option(help="re-rank by this user's predicted rating")] = None,
     k: Annotated[int, typer.Option("--k")] = 10,
+    lucene: Annotated[
+        bool,
+        typer.Option("--lucene", help="read QUERY as Lucene syntax (title:x AND y*); plain words otherwise"),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Full-text search on item titles and descriptions."""
     with open_recommender(settings_of(ctx), quiet=as_json, need_model=user is not None) as rec:
-        rows = rec.search(query, user, k)
+        rows = rec.search(query, user, k, lucene)
     if as_json:
         emit_json([r.model_dump() for r in rows])
         return

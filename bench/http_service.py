@@ -1,0 +1,187 @@
+"""HTTP benchmark: ``kgrec serve`` on amazon-hin under 1, 16 and 64 concurrent clients, against the
+in-process ``Recommender.recommend`` in the same run.
+
+1. In process: ``Recommender.recommend(user, k=10)`` over ``--users`` users of the trained workspace
+   (after 100 untimed warm-up calls): p50/p99.
+2. ``kgrec serve`` started on a free port (one worker unless ``--workers``), then for each level of
+   concurrency, ``--seconds`` of mixed traffic from that many async httpx clients: 80% ``GET
+   /users/{user}/recommendations?k=10``, 10% ``POST /events`` (a batch of 5 views of items recommended
+   before), 10% ``GET /users/{user}/explanations/{item}``. Printed per level: requests/s overall and of
+   recommend, p50/p99 per endpoint, and errors per endpoint (by status, or the transport failure).
+3. The views the benchmark posted are taken back out of the graph (``kg.events.remove_implicit_events``).
+
+The workspace (``bench-serve-hin``, trained by ``bench/serve.py``) must hold a trained model and ranker.
+
+    .venv/bin/python bench/http_service.py [--seconds 20] [--levels 1,16,64] [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+import numpy as np
+from common import percentiles
+
+from core.settings import Settings
+from kg.events import remove_implicit_events
+from kgrec import Recommender
+
+WORKSPACE = "bench-serve-hin"
+MIX = (("recommend", 0.8), ("events", 0.1), ("explain", 0.1))
+
+
+def in_process(settings: Settings, users: int) -> tuple[list[str], dict[str, float]]:
+    """The users the benchmark asks for, and ``Recommender.recommend``'s p50/p99 for them in this process."""
+    with Recommender.connect(settings) as rec:
+        data = rec.trained_ranker().trained_data()
+        chosen = [str(u) for u in data.user_keys[:users]]
+        for user in chosen[:100]:
+            rec.recommend(user, k=10)
+        timed = []
+        for user in chosen:
+            started = time.perf_counter()
+            rec.recommend(user, k=10)
+            timed.append(time.perf_counter() - started)
+    return chosen, percentiles(timed)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(workers: int, key: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {**os.environ, "KGREC_WORKSPACE": WORKSPACE, "KGREC_API_KEY": key}
+    command = [sys.executable, "-m", "kgrec.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"kgrec serve exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(1)
+    proc.kill()
+    raise SystemExit("kgrec serve was not ready in 600 s")
+
+
+class Traffic:
+    """The mixed traffic of one run: what each client sends, and what came back."""
+
+    def __init__(self, users: list[str], seed: int) -> None:
+        self.users = users
+        self.rng = np.random.default_rng(seed)
+        self.recommended: dict[str, list[str]] = {}
+        self.posted: list[str] = []
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    def request(self) -> tuple[str, str, dict[str, object]]:
+        kind = str(self.rng.choice([k for k, _ in MIX], p=[p for _, p in MIX]))
+        user = self.users[int(self.rng.integers(len(self.users)))]
+        items = self.recommended.get(user)
+        if kind == "recommend" or not items:
+            return "recommend", f"/users/{user}/recommendations", {"params": {"k": 10}}
+        if kind == "explain":
+            return "explain", f"/users/{user}/explanations/{items[0]}", {}
+        events = [
+            {"id": f"bench-http-{secrets.token_hex(8)}", "user": user, "item": item, "type": "view"}
+            for item in items[5:10]
+        ]
+        self.posted.extend(e["id"] for e in events)
+        return "events", "/events", {"json": {"events": events}}
+
+    async def client(self, http: httpx.AsyncClient, until: float) -> None:
+        while time.perf_counter() < until:
+            kind, path, extra = self.request()
+            started = time.perf_counter()
+            try:
+                call = http.post if kind == "events" else http.get
+                response = await call(path, **extra)  # type: ignore[operator]
+            except httpx.HTTPError as e:
+                self.errors[kind][type(e).__name__] += 1
+                continue
+            self.latency[kind].append(time.perf_counter() - started)
+            if response.status_code >= 300:
+                self.errors[kind][str(response.status_code)] += 1
+            elif kind == "recommend":
+                self.recommended[path.split("/")[2]] = [r["item"] for r in response.json()]
+
+
+async def level(url: str, key: str, traffic: Traffic, clients: int, seconds: float) -> dict[str, object]:
+    traffic.latency.clear()
+    traffic.errors.clear()
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, timeout=60, limits=limits) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(traffic.client(http, started + seconds) for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    total = sum(len(v) for v in traffic.latency.values())
+    return {
+        "clients": clients,
+        "requests_per_s": round(total / elapsed, 1),
+        "recommend_per_s": round(len(traffic.latency["recommend"]) / elapsed, 1),
+        "errors": {kind: dict(by) for kind, by in traffic.errors.items()},
+        **{kind: percentiles(times) | {"n": len(times)} for kind, times in traffic.latency.items()},
+    }
+
+
+async def warm_up(url: str, key: str, traffic: Traffic) -> None:
+    async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, timeout=60) as http:
+        for user in traffic.users[:50]:
+            response = await http.get(f"/users/{user}/recommendations", params={"k": 10})
+            response.raise_for_status()
+            traffic.recommended[user] = [r["item"] for r in response.json()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--levels", default="1,16,64")
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    settings = Settings(workspace=WORKSPACE)
+    users, local = in_process(settings, args.users)
+    print(f"in process: Recommender.recommend p50/p99 {local}", flush=True)
+    key = secrets.token_urlsafe(24)
+    log = Path(tempfile.mkdtemp()) / "serve.log"
+    proc, url = start_server(args.workers, key, log)
+    traffic = Traffic(users, seed=0)
+    results = []
+    try:
+        asyncio.run(warm_up(url, key, traffic))
+        for clients in (int(c) for c in args.levels.split(",")):
+            result = asyncio.run(level(url, key, traffic, clients, args.seconds))
+            results.append(result)
+            print(json.dumps(result), flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        with Recommender.connect(settings) as rec:
+            removed = remove_implicit_events(rec.store, traffic.posted)
+        print(f"removed {removed} of {len(traffic.posted)} benchmark views from the graph", file=sys.stderr)
+    print(json.dumps({"bench": "http", "workers": args.workers, "in_process": local, "levels": results}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""The FastAPI app of ``kgrec serve``: a thin layer over :class:`kgrec.Recommender`.
+
+Every route but ``/healthz`` and ``/readyz`` needs the API key (``X-API-Key: <key>`` or
+``Authorization: Bearer <key>``); OpenAPI docs are at ``/docs``. Routes are plain functions: FastAPI runs
+them on its thread pool, so a slow Neo4j read holds one thread, not the event loop.
+
+Example:
+    >>> app = create_app(Settings(workspace="shop"))   # doctest: +SKIP
+    >>> uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from threadpoolctl import threadpool_limits
+
+from core.settings import Settings
+from explain import Explanation
+from kgrec.results import Prediction, Profile, Recommendation, SearchHit, SimilarItem
+from kgrec.service.errors import error_response, install_error_handlers, internal_error
+from kgrec.service.events import ingest
+from kgrec.service.metrics import CONTENT_TYPE
+from kgrec.service.schemas import (
+    ID_PATTERN,
+    EventBatch,
+    EventReceipt,
+    ModelStatus,
+    NewUserRequest,
+    PredictRequest,
+    Readiness,
+)
+from kgrec.service.settings import ServiceSettings
+from kgrec.service.state import ServiceState
+
+__all__ = ["app_from_environment", "create_app"]
+
+UserId = Annotated[str, Path(pattern=ID_PATTERN)]
+ItemId = Annotated[str, Path(pattern=ID_PATTERN)]
+K = Annotated[int, Query(ge=1)]
+Name = Annotated[str | None, Query(min_length=1, max_length=200)]
+
+
+def create_app(settings: Settings, service: ServiceSettings | None = None) -> FastAPI:
+    """The service for one workspace: Neo4j and the models load in the background once it starts."""
+    state = ServiceState(settings, service or ServiceSettings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = state.service.threads
+        # one request, one core: BLAS and OpenMP pools in every request thread would oversubscribe the CPU
+        threadpool_limits(1)
+        state.start()
+        yield
+        state.close()
+
+    app = FastAPI(title="kgrec", summary="Knowledge-graph recommendations over HTTP", lifespan=lifespan)
+    app.state.kgrec = state
+    install_error_handlers(app)
+    _measure(app, state)
+    app.include_router(_health(state))
+    app.include_router(_api(state), dependencies=[Depends(_key_check(state))])
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for ``uvicorn --factory`` (each worker of ``kgrec serve --workers N``): settings from
+    ``KGREC_*`` and ``NEO4J_*`` variables."""
+    return create_app(Settings())
+
+
+def _measure(app: FastAPI, state: ServiceState) -> None:
+    """Bound the body size, answer a bug with a plain 500, and count and time each answer by its route
+    template."""
+    limit = state.service.max_body_bytes
+
+    @app.middleware("http")
+    async def measured(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            response: Response = error_response(413, f"request body over {limit} bytes")
+        else:
+            try:
+                response = await call_next(request)
+            except Exception as e:  # a bug: answered here so that the connection stays open
+                response = internal_error(request, e)
+        route = request.scope.get("route")
+        endpoint = getattr(route, "path", "unmatched")
+        state.metrics.answered(endpoint, request.method, response.status_code, time.perf_counter() - started)
+        return response
+
+
+def _key_check(state: ServiceState) -> Callable[[Request], None]:
+    def check(request: Request) -> None:
+        offered = request.headers.get("x-api-key")
+        auth = request.headers.get("authorization", "")
+        if offered is None and auth.lower().startswith("bearer "):
+            offered = auth[7:].strip()
+        if not state.key.matches(offered):
+            raise HTTPException(401, "missing or wrong API key", headers={"WWW-Authenticate": "Bearer"})
+
+    return check
+
+
+def _health(state: ServiceState) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    def healthz() -> dict[str, str]:
+        """The process is up (no key needed)."""
+        return {"status": "ok"}
+
+    @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+    def readyz() -> JSONResponse:
+        """Neo4j answers and a model is loaded (no key needed): 200, else 503; with the model version."""
+        ready = state.readiness()
+        return JSONResponse(ready.model_dump(), status_code=200 if ready.ready else 503)
+
+    return router
+
+
+def _api(state: ServiceState) -> APIRouter:
+    router = APIRouter()
+    max_k = state.service.max_k
+
+    def bounded(k: int) -> int:
+        if k > max_k:
+            raise HTTPException(422, f"k must be at most {max_k}, got {k}")
+        return k
+
+    @router.get("/users/{user}/recommendations", tags=["recommend"])
+    def recommend(
+        user: UserId, k: K = 10, brand: Name = None, category: Name = None, exclude_seen: bool = True
+    ) -> list[Recommendation]:
+        """Top ``k`` of the fused ranking; a user with events the models do not know is folded in."""
+        served = state.serving()
+        rows = state.foldin.recommend(served, user, bounded(k), exclude_seen, brand, category)
+        state.observe(served, rows)
+        return rows
+
+    @router.post("/recommendations/new-user", tags=["recommend"])
+    def recommend_new_user(body: NewUserRequest) -> list[Recommendation]:
+        """Cold start: a newcomer known by ratings and/or stated brands and categories."""
+        served = state.serving()
+        rows = served.rec.recommend_for_new_user(body.ratings, body.brands, body.categories, bounded(body.k))
+        state.observe(served, rows)
+        return rows
+
+    @router.post("/predictions", tags=["recommend"])
+    def predict(body: PredictRequest) -> list[Prediction]:
+        """Predicted stars of items for a user (unknown ones served as cold start)."""
+        return state.serving().rec.predict(body.user, body.items)
+
+    @router.get("/items/{item}/similar", tags=["recommend"])
+    def similar(item: ItemId, k: K = 10) -> list[SimilarItem]:
+        """Items nearest by the model's embeddings."""
+        return state.serving().rec.similar_items(item, bounded(k))
+
+    @router.get("/search", tags=["recommend"])
+    def search(
+        q: Annotated[str, Query(min_length=1, max_length=200)],
+        user: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+        k: K = 10,
+    ) -> list[SearchHit]:
+        """Full-text search on titles and descriptions, re-ranked for ``user`` when given."""
+        return state.serving().rec.search(q, user, bounded(k))
+
+    @router.get("/users/{user}/profile", tags=["explain"])
+    def profile(user: UserId) -> Profile:
+        """The brands, categories and other entities the user leans to."""
+        return state.serving().rec.profile(user)
+
+    @router.get("/users/{user}/explanations/{item}", tags=["explain"])
+    def explain(user: UserId, item: ItemId, top: Annotated[int, Query(ge=1, le=10)] = 3) -> Explanation:
+        """The graph paths from the user to the item that the model relies on most."""
+        return state.serving().rec.explain(user, item, top)
+
+    @router.post("/events", tags=["feedback"])
+    def events(body: EventBatch) -> EventReceipt:
+        """Ratings, views, carts and purchases; answered once committed, idempotent by event id."""
+        if len(body.events) > state.service.max_events:
+            raise HTTPException(422, f"at most {state.service.max_events} events per batch")
+        return ingest(state.graph(), body, state.metrics)
+
+    @router.get("/model", tags=["health"])
+    def model() -> ModelStatus:
+        """The version of the models serving now."""
+        version = state.serving().version
+        return ModelStatus(
+            version=version.version,
+            trained_at=version.trained_at,
+            age_seconds=time.time() - version.trained_at,
+        )
+
+    @router.get("/metrics", tags=["health"])
+    def metrics() -> Response:
+        """Prometheus metrics (see :mod:`kgrec.service.metrics`)."""
+        state.readiness()  # the ready gauge as of this scrape
+        return Response(state.metrics.exposition(), media_type=CONTENT_TYPE)
+
+    return router

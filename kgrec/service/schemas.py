@@ -1,0 +1,109 @@
+"""The request and response bodies of the HTTP API that :mod:`kgrec.results` does not already give.
+
+Ids are 1 to 128 printable characters without spaces or slashes; unknown fields are refused (422).
+
+Example:
+    >>> EventIn(id="e1", user="U1", item="I1", type="rating", value=4.0).value
+    4.0
+    >>> EventIn(id="e1", user="U1", item="I1", type="rating")
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for EventIn
+    ...
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+__all__ = [
+    "ID_PATTERN",
+    "EventBatch",
+    "EventIn",
+    "EventReceipt",
+    "Id",
+    "ModelStatus",
+    "Name",
+    "NewUserRequest",
+    "PredictRequest",
+    "Readiness",
+    "Rejected",
+]
+
+ID_PATTERN = r"^[^\s/]{1,128}$"
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+"""A brand or category name."""
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EventIn(_Body):
+    """One shopper event: a ``rating`` (with ``value``), or a ``view``, ``cart`` or ``purchase``.
+
+    ``id`` is the client's id of the event: sending it again (a retried batch) changes nothing. ``ts`` is
+    when it happened, in epoch seconds (default: when the service receives it).
+    """
+
+    id: Id
+    user: Id
+    item: Id
+    type: Literal["rating", "view", "cart", "purchase"]
+    value: float | None = Field(default=None, ge=-1e6, le=1e6)
+    ts: int | None = Field(default=None, ge=0, le=10**11)
+
+    @model_validator(mode="after")
+    def _value_with_ratings(self) -> EventIn:
+        if (self.type == "rating") != (self.value is not None):
+            raise ValueError("a rating needs a value, and only a rating has one")
+        return self
+
+
+class EventBatch(_Body):
+    events: list[EventIn] = Field(min_length=1)
+
+
+class Rejected(_Body):
+    id: str
+    reason: str
+
+
+class EventReceipt(_Body):
+    """Sent only after the batch is committed: ids written now, ids already stored (a retry), and events
+    refused (an item the graph does not hold); a repeated id within the batch counts as a duplicate."""
+
+    accepted: list[str]
+    duplicates: list[str]
+    rejected: list[Rejected]
+
+
+class NewUserRequest(_Body):
+    """A newcomer known by ratings (item to value) and/or stated brands and categories."""
+
+    ratings: dict[Id, float] = Field(default_factory=dict, max_length=1000)
+    brands: list[Name] = Field(default_factory=list, max_length=100)
+    categories: list[Name] = Field(default_factory=list, max_length=100)
+    k: int = Field(default=10, ge=1)
+
+
+class PredictRequest(_Body):
+    user: Id
+    items: list[Id] = Field(min_length=1, max_length=1000)
+
+
+class ModelStatus(_Body):
+    """The serving models: ``version`` (a hash of the files describing them) and when they were written."""
+
+    version: str
+    trained_at: float
+    age_seconds: float
+
+
+class Readiness(_Body):
+    ready: bool
+    neo4j: bool
+    model: ModelStatus | None

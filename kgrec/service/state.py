@@ -1,0 +1,105 @@
+"""What one service process holds: its settings, metrics and key, the graph, the serving models and the
+fold-in; started on a background thread so that ``/healthz`` answers while Neo4j and the models load.
+
+Example:
+    >>> state = ServiceState(Settings(), ServiceSettings())   # doctest: +SKIP
+    >>> state.start(); state.readiness().ready                # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from core.settings import Settings
+from kg.events import ensure_event_schema, graph_answers
+from kgrec.results import Recommendation
+from kgrec.service.foldin import FoldIn
+from kgrec.service.metrics import ServiceMetrics
+from kgrec.service.schemas import ModelStatus, Readiness
+from kgrec.service.security import ApiKey
+from kgrec.service.settings import ServiceSettings
+from kgrec.service.store import TimedGraphStore
+from kgrec.service.swap import NotReadyError, Served, ServedModels
+
+__all__ = ["ServiceState"]
+
+log = logging.getLogger("kgrec.service")
+
+
+class ServiceState:
+    """The state behind the routes of :func:`kgrec.service.create_app`."""
+
+    def __init__(self, settings: Settings, service: ServiceSettings) -> None:
+        self.settings = settings
+        self.service = service
+        self.metrics = ServiceMetrics(service.window)
+        self.key = ApiKey(settings, service)
+        self.foldin = FoldIn(self.metrics)
+        self.store: TimedGraphStore | None = None
+        self.models: ServedModels | None = None
+        self.startup_error: str | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Connect and load on a background thread (see :meth:`_connect_and_load`)."""
+        self._thread = threading.Thread(target=self._connect_and_load, name="kgrec-start", daemon=True)
+        self._thread.start()
+
+    def _connect_and_load(self) -> None:
+        try:
+            store = TimedGraphStore.open(self.settings, self.metrics.neo4j)
+            ensure_event_schema(store)
+            models = ServedModels(store, self.settings, self.metrics)
+            self.store, self.models = store, models
+            models.refresh()
+            models.watch(self.service.model_poll_seconds)
+        except Exception as e:  # reported by /readyz (503) rather than killing the process
+            self.startup_error = str(e)
+            log.error("the service could not start: %s", e)
+
+    def close(self) -> None:
+        if self.models is not None:
+            self.models.close()
+        if self.store is not None:
+            self.store.close()
+
+    def serving(self) -> Served:
+        """The models serving now; :class:`NotReadyError` (503) before the first is loaded."""
+        if self.models is None:
+            raise NotReadyError(self.startup_error or "the service is starting: Neo4j and the models load")
+        return self.models.require()
+
+    def graph(self) -> TimedGraphStore:
+        if self.store is None:
+            raise NotReadyError(self.startup_error or "the service is starting: Neo4j is connecting")
+        return self.store
+
+    def readiness(self) -> Readiness:
+        """Ready when Neo4j answers now and a model is loaded."""
+        answers = self.store is not None and graph_answers(self.store)
+        served = self.models.served if self.models is not None else None
+        model = None
+        if served is not None:
+            v = served.version
+            model = ModelStatus(
+                version=v.version, trained_at=v.trained_at, age_seconds=time.time() - v.trained_at
+            )
+        ready = answers and model is not None
+        self.metrics.ready.set(1 if ready else 0)
+        return Readiness(ready=ready, neo4j=answers, model=model)
+
+    def observe(self, served: Served, rows: list[Recommendation]) -> None:
+        """Count a served list into the coverage, popularity and brand gauges."""
+        data = served.rec.trained_ranker().trained_data()
+        popularity = served.rec.trained_ranker().item_popularity
+        cols = data.item_rows([r.item for r in rows])
+        self.metrics.window.record(
+            [
+                (r.item, float(popularity[c]) if c >= 0 else 0.0, r.brand)
+                for r, c in zip(rows, cols, strict=True)
+            ],
+            data.n_items,
+        )
