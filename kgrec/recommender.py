@@ -226,7 +226,7 @@ class Recommender:
     ) -> list[Recommendation]:
         """Top ``k`` items of the fused ranking for a user, optionally only of a brand and/or category (and
         its subcategories). ``category`` is a name, standing for every category of that name ("Women" under
-        "Fashion & Style" and under "Health"), or a path from the root, ``"Fashion & Style > Women"``.
+        "Fashion & Style" and under "Health"), or a path from the root, ``"Magazine Subscriptions > Fashion & Style > Women"``.
 
         The user's training items are always left out; with ``exclude_seen`` also whatever else the graph
         says they rated. A user in the graph whom the ranker was not trained on is ranked from the items

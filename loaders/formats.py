@@ -275,19 +275,24 @@ def read_movielens(directory: Path, budget: ErrorBudget | None = None) -> Datase
 
 def _ml100k_movies(path: Path, report: LoadReport) -> list[tuple[str, str | None, list[str]]]:
     movies = []
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.rstrip("\n").split("|")
-            if len(fields) != 5 + len(_ML_GENRES):
-                raise LoadError(
-                    f"expected {5 + len(_ML_GENRES)} fields, found {len(fields)}", file=str(path), line=number
-                )
-            genres = [
-                g for g, flag in zip(_ML_GENRES, fields[5:], strict=True) if flag == "1" and g != "unknown"
-            ]
-            movies.append((fields[0].strip(), clean_text(fields[1]), genres))
-            report.rows_read += 1
-            report.rows_accepted += 1
+    open_text(path).close()  # a missing file or a folder is a LoadError
+    raw = path.read_bytes()
+    try:  # the published u.item is ISO-8859-1 (Misérables, Café); one saved again as UTF-8 reads too
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    # split at newlines only: splitlines() also splits at \x85, a byte of latin-1 text
+    lines = text.removesuffix("\n").split("\n") if text else []
+    for number, line in enumerate(lines, start=1):
+        fields = line.rstrip("\r").split("|")
+        if len(fields) != 5 + len(_ML_GENRES):
+            raise LoadError(
+                f"expected {5 + len(_ML_GENRES)} fields, found {len(fields)}", file=str(path), line=number
+            )
+        genres = [g for g, flag in zip(_ML_GENRES, fields[5:], strict=True) if flag == "1" and g != "unknown"]
+        movies.append((fields[0].strip(), clean_text(fields[1]), genres))
+        report.rows_read += 1
+        report.rows_accepted += 1
     return movies
 
 

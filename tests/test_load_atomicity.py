@@ -1,7 +1,7 @@
 """Loads are all-or-nothing: killed, failing or concurrent, a load leaves the graph as it was or complete.
 
-The reliability suite of the load guarantee (README, "Loading is all-or-nothing"): ``kill -9`` of a real
-``kgrec load`` process while its write transaction is open, at several seeded moments; a failing load
+The reliability suite of the load guarantee (README, "Loading is all-or-nothing"): ``kill -9`` (and once
+Ctrl-C) of a real ``kgrec load`` process while its write transaction is open, at several seeded moments; a failing load
 beside a succeeding one; two overlapping loads at once. Real Neo4j throughout.
 """
 
@@ -92,7 +92,8 @@ def test_kill_9_during_a_load_leaves_the_graph_before_or_after(
             time.sleep(0.05)
         time.sleep(random.Random(seed).uniform(0.0, 1.5))
         if loading.poll() is None:
-            os.kill(loading.pid, signal.SIGKILL)
+            # kill -9 twice, and once Ctrl-C (SIGINT), which the driver answers with a rollback
+            os.kill(loading.pid, signal.SIGINT if seed == 2 else signal.SIGKILL)
             killed_mid_load += 1
         loading.wait()
         # Any command next, as a user would, then the counts.

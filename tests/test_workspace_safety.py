@@ -117,6 +117,7 @@ def test_two_starts_at_once_share_one_server_and_orphans_are_stopped(
         ("TERMINATE TRANSACTIONS 'neo4j-transaction-1'", "TERMINATE TRANSACTIONS"),
         ("CALL db.clearQueryCaches()", "db.clearQueryCaches"),
         ("LOAD CSV FROM 'file:///etc/passwd' AS row RETURN row", "LOAD CSV"),
+        ("CALL { MATCH (b:Brand) RETURN b } IN TRANSACTIONS RETURN 1", r"IN TRANSACTIONS"),
         ("MATCH (b:Brand) DETACH DELETE b", "--write"),
     ],
 )

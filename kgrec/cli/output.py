@@ -167,11 +167,18 @@ def importance_table(importances: dict[str, float]) -> Table:
 
 
 def recommendation_table(title: str, rows: list[Recommendation]) -> Table:
-    """Recommended items in ranked order: the fusion score and the predicted stars."""
-    table = Table("#", "item", "title", "brand", "score", "predicted", title=title)
-    for n, r in enumerate(rows, start=1):
-        stars = "-" if r.predicted_rating is None else f"{r.predicted_rating:.2f}"
-        table.add_row(str(n), r.item, r.title or "", r.brand or "", f"{r.score:.3f}", stars)
+    """Recommended items in ranked order: the fusion score and the predicted stars; a column that is empty in
+    every row (no titles, no brands in the data) is left out."""
+    headers = ("#", "item", "title", "brand", "score", "predicted")
+    cells = [
+        (str(n), r.item, r.title or "", r.brand or "", f"{r.score:.3f}")
+        + ("-" if r.predicted_rating is None else f"{r.predicted_rating:.2f}",)
+        for n, r in enumerate(rows, start=1)
+    ]
+    kept = [k for k in range(len(headers)) if not cells or any(row[k] for row in cells)]
+    table = Table(*(headers[k] for k in kept), title=title)
+    for row in cells:
+        table.add_row(*(row[k] for k in kept))
     return table
 
 

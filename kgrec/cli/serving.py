@@ -32,7 +32,11 @@ def recommend(
         ),
     ] = None,
     include_seen: Annotated[
-        bool, typer.Option(help="also items the user rated since training (training items never)")
+        bool,
+        typer.Option(
+            help="also items the graph says the user rated outside training (held out, or rated since); "
+            "training items never"
+        ),
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
