@@ -8,11 +8,14 @@ in-process ``Recommender.recommend`` in the same run.
    /users/{user}/recommendations?k=10``, 10% ``POST /events`` (a batch of 5 views of items recommended
    before), 10% ``GET /users/{user}/explanations/{item}``. Printed per level: requests/s overall and of
    recommend, p50/p99 per endpoint, and errors per endpoint (by status, or the transport failure).
+   Also per level: the CPU time the service's processes and the Neo4j server spent per request
+   (``/proc`` counters), which says what a request costs however busy the machine is, and the service's
+   cache hits (``kgrec_cache_requests_total``: lists and explanations answered again).
 3. The views the benchmark posted are taken back out of the graph (``kg.events.remove_implicit_events``).
 
 The workspace (``bench-serve-hin``, trained by ``bench/serve.py``) must hold a trained model and ranker.
 
-    .venv/bin/python bench/http_service.py [--seconds 20] [--levels 1,16,64] [--workers 1]
+    .venv/bin/python bench/http_service.py [--seconds 20] [--levels 1,16,64] [--workers 1] [--no-cache]
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import numpy as np
 from common import percentiles
 
 from core.settings import Settings
+from kg import ManagedNeo4j
 from kg.events import remove_implicit_events
 from kgrec import Recommender
 
@@ -63,9 +67,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(workers: int, key: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    workers: int, key: str, log: Path, cache: bool = True
+) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {**os.environ, "KGREC_WORKSPACE": WORKSPACE, "KGREC_API_KEY": key}
+    if not cache:
+        env["KGREC_CACHE_SECONDS"] = "0"
     command = [sys.executable, "-m", "kgrec.cli", "serve", "--port", str(port), "--workers", str(workers)]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -82,6 +90,41 @@ def start_server(workers: int, key: str, log: Path) -> tuple[subprocess.Popen[by
         time.sleep(1)
     proc.kill()
     raise SystemExit("kgrec serve was not ready in 600 s")
+
+
+def cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of process ``root`` and its descendants (the workers), from ``/proc``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {root}, [root]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier and p not in tree]
+        tree.update(children)
+        frontier = children
+    return sum(times.get(p, 0.0) for p in tree)
+
+
+def cache_hits(url: str, key: str) -> dict[str, float]:
+    """The service's cache lookups so far, by ``cache/result`` (one worker's, with several)."""
+    text = httpx.get(f"{url}/metrics", headers={"X-API-Key": key}, timeout=60).text
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("kgrec_cache_requests_total{"):
+            labels, value = line.rsplit(" ", 1)
+            cache = labels.split('cache="')[1].split('"')[0]
+            result = labels.split('result="')[1].split('"')[0]
+            out[f"{cache}/{result}"] = float(value)
+    return out
 
 
 class Traffic:
@@ -127,20 +170,31 @@ class Traffic:
                 self.recommended[path.split("/")[2]] = [r["item"] for r in response.json()]
 
 
-async def level(url: str, key: str, traffic: Traffic, clients: int, seconds: float) -> dict[str, object]:
+async def level(
+    url: str, key: str, traffic: Traffic, clients: int, seconds: float, pids: tuple[int, int]
+) -> dict[str, object]:
     traffic.latency.clear()
     traffic.errors.clear()
+    cpu = [cpu_seconds(p) for p in pids]
+    hits = cache_hits(url, key)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, timeout=60, limits=limits) as http:
         started = time.perf_counter()
         await asyncio.gather(*(traffic.client(http, started + seconds) for _ in range(clients)))
         elapsed = time.perf_counter() - started
     total = sum(len(v) for v in traffic.latency.values())
+    service_cpu, neo4j_cpu = (cpu_seconds(p) - before for p, before in zip(pids, cpu, strict=True))
+    after = cache_hits(url, key)
     return {
         "clients": clients,
         "requests_per_s": round(total / elapsed, 1),
         "recommend_per_s": round(len(traffic.latency["recommend"]) / elapsed, 1),
         "errors": {kind: dict(by) for kind, by in traffic.errors.items()},
+        "cpu_ms_per_request": {
+            "service": round(1000 * service_cpu / max(total, 1), 2),
+            "neo4j": round(1000 * neo4j_cpu / max(total, 1), 2),
+        },
+        "cache": {name: after[name] - hits.get(name, 0.0) for name in after},
         **{kind: percentiles(times) | {"n": len(times)} for kind, times in traffic.latency.items()},
     }
 
@@ -159,19 +213,22 @@ def main() -> None:
     parser.add_argument("--levels", default="1,16,64")
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--no-cache", action="store_true", help="serve with KGREC_CACHE_SECONDS=0")
     args = parser.parse_args()
     settings = Settings(workspace=WORKSPACE)
     users, local = in_process(settings, args.users)
     print(f"in process: Recommender.recommend p50/p99 {local}", flush=True)
     key = secrets.token_urlsafe(24)
     log = Path(tempfile.mkdtemp()) / "serve.log"
-    proc, url = start_server(args.workers, key, log)
+    proc, url = start_server(args.workers, key, log, cache=not args.no_cache)
+    neo4j_pid = ManagedNeo4j(settings).status().pid
+    pids = (proc.pid, neo4j_pid if neo4j_pid is not None else -1)
     traffic = Traffic(users, seed=0)
     results = []
     try:
         asyncio.run(warm_up(url, key, traffic))
         for clients in (int(c) for c in args.levels.split(",")):
-            result = asyncio.run(level(url, key, traffic, clients, args.seconds))
+            result = asyncio.run(level(url, key, traffic, clients, args.seconds, pids))
             results.append(result)
             print(json.dumps(result), flush=True)
     finally:
@@ -180,7 +237,17 @@ def main() -> None:
         with Recommender.connect(settings) as rec:
             removed = remove_implicit_events(rec.store, traffic.posted)
         print(f"removed {removed} of {len(traffic.posted)} benchmark views from the graph", file=sys.stderr)
-    print(json.dumps({"bench": "http", "workers": args.workers, "in_process": local, "levels": results}))
+    print(
+        json.dumps(
+            {
+                "bench": "http",
+                "workers": args.workers,
+                "cache": not args.no_cache,
+                "in_process": local,
+                "levels": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

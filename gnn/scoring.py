@@ -52,6 +52,11 @@ class NetworkScorer:
         self._item_terms: tuple[Tensor, ...] | None = None
         self._removal: EdgeRemovalEncoder | None = None
 
+    def _eval(self) -> None:
+        # eval() walks every submodule: at a few milliseconds a call it cost more than ranking a user
+        if self.net.training:
+            self.net.eval()
+
     def encode(self, drop: EdgeRows | None = None) -> dict[str, Tensor]:
         """Encoder output ``{t: [N_t, hidden]}`` of the graph, or of the graph without ``drop``'s edges.
 
@@ -60,7 +65,7 @@ class NetworkScorer:
         if not drop and self._z is not None:
             return self._z
         graph = self.graph if not drop else drop_edges(self.graph, drop)
-        self.net.eval()
+        self._eval()
         with torch.no_grad():
             z = self.net.encode_graph(graph)
         if drop is None:
@@ -76,7 +81,7 @@ class NetworkScorer:
 
     def pairs(self, users: np.ndarray, items: np.ndarray, z: dict[str, Tensor]) -> np.ndarray:
         """Ratings ``[B]`` of pairs of user and item rows ``[B]`` from encoder output ``z``."""
-        self.net.eval()
+        self._eval()
         out = np.empty(len(users))
         with torch.no_grad():
             for start in range(0, len(users), _BLOCK):
@@ -99,7 +104,7 @@ class NetworkScorer:
         """The per-item decoder terms of every item (computed once and kept), or of the given item rows."""
         if self._item_terms is None:
             z = self.encode()["item"]
-            self.net.eval()
+            self._eval()
             with torch.no_grad():
                 self._item_terms = self.net.item_terms(z, torch.arange(z.shape[0]))
         if items is None:
@@ -110,7 +115,7 @@ class NetworkScorer:
     def grid(self, users: np.ndarray, item_terms: tuple[Tensor, ...]) -> np.ndarray:
         """Ratings ``[len(users), n]`` of user rows against the items of :meth:`item_terms`."""
         rows = torch.from_numpy(users)
-        self.net.eval()
+        self._eval()
         with torch.no_grad():
             pred = self.net.decode_all(self.encode()["user"][rows], rows, item_terms)
         return self.rating_range.clip(pred.double().numpy())
@@ -121,7 +126,7 @@ class NetworkScorer:
         if self._removal is None:
             self._removal = EdgeRemovalEncoder(self.net, self.graph)
         z_user, z_item = self._removal.pair(user, item, removals)
-        self.net.eval()
+        self._eval()
         with torch.no_grad():
             at = torch.arange(len(removals))
             pred = self.net.decode(

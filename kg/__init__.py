@@ -27,6 +27,7 @@ from kg.records import (
     SearchHitRecord,
     SimilarItemRecord,
 )
+from kg.seen import rated_among
 from kg.server import ManagedNeo4j, ServerStatus
 from kg.store import GraphStore
 
@@ -49,4 +50,5 @@ __all__ = [
     "ServerStatus",
     "SimilarItemRecord",
     "connect_driver",
+    "rated_among",
 ]

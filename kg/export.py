@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import neo4j
 import pandas as pd
@@ -20,6 +20,7 @@ import kg.queries as q
 from core.errors import Neo4jError
 from core.progress import Progress
 from core.schema import RATED, Schema
+from kg.event_export import EVENT_COLUMNS, event_frames
 
 __all__ = ["GraphExport", "export_graph"]
 
@@ -35,11 +36,14 @@ class GraphExport:
             ``Category`` carries ``depth`` (0 for a root). Every label of the schema is present, maybe empty.
         edges: per relationship type, a frame with ``source`` and ``target`` keys; ``RATED`` also has
             ``rating`` (float) and ``ts`` (int unix seconds, 0 when unknown). Every type is present.
+        events: the shopper events the service stored, outside the schema (:mod:`kg.event_export`): per
+            ``VIEWED``, ``CARTED``, ``PURCHASED``, ``source``, ``target``, ``count`` and ``ts`` (the latest).
     """
 
     schema: Schema
     nodes: dict[str, pd.DataFrame]
     edges: dict[str, pd.DataFrame]
+    events: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def node_keys(self, label: str) -> list[str]:
         return [str(k) for k in self.nodes[label]["key"].tolist()]
@@ -62,7 +66,8 @@ def export_graph(
         edges[rel.type] = _frame(driver, database, q.export_links(rel), cols)
         if progress:
             progress("export", done, steps)
-    return GraphExport(schema, nodes, edges)
+    events = event_frames(_frame(driver, database, q.EXPORT_EVENTS, EVENT_COLUMNS))
+    return GraphExport(schema, nodes, edges, events)
 
 
 def _frame(driver: neo4j.Driver, database: str, query: str, columns: list[str]) -> pd.DataFrame:

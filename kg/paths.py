@@ -92,9 +92,10 @@ def candidate_paths(
         "tolerance": float(tolerance),
         "hub_cap": int(hub_cap),
     }
-    records: list[PathRecord] = []
-    for query in _patterns(schema):
-        records.extend(_record(row, schema) for row in store.read(query, params))
+    # one query, not one per kind: each kind keeps its own ORDER BY and LIMIT as a UNION branch, and a
+    # round trip and a transaction per kind cost about as much as the patterns themselves
+    rows = store.read(" UNION ALL ".join(_patterns(schema)), params)
+    records: list[PathRecord] = [_record(row, schema) for row in rows]
     # paths through an item the user rated (all kinds but those through other users): its fans back them
     through_users = (PathKind.SIMILAR_USERS, PathKind.USER_LINK, PathKind.USER_ENTITY)
     anchored = [p for p in records if p["kind"] not in through_users]

@@ -316,9 +316,9 @@ class GraphStore:
             chosen = in_category if chosen is None else chosen & in_category
         return chosen
 
-    def item_cards(self, items: Sequence[str], unseen_by: str | None = None) -> dict[str, ItemCardRecord]:
-        """Title, brand and categories per item key, for display; without the items ``unseen_by`` rated."""
-        rows = cast(list[ItemCardRecord], self.read(q.ITEM_CARDS, {"items": list(items), "user": unseen_by}))
+    def item_cards(self, items: Sequence[str]) -> dict[str, ItemCardRecord]:
+        """Title, brand and categories per item key, for display; items the graph lacks are absent."""
+        rows = cast(list[ItemCardRecord], self.read(q.ITEM_CARDS, {"items": list(items)}))
         return {r["item"]: r for r in rows}
 
     def search(self, query: str, limit: int = 50, lucene: bool = False) -> list[SearchHitRecord]:

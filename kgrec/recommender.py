@@ -80,7 +80,8 @@ class Recommender:
         self.store = store
         self.settings = settings or Settings()
         self._models = TrainedModels(self.settings.model_path, model, ranker)
-        self._explainer: Explainer | None = None
+        self._explainers: dict[bool, Explainer] = {}
+        self._fused: FusedServing | None = None
 
     @classmethod
     def connect(cls, settings: Settings | None = None, progress: Progress | None = None) -> Recommender:
@@ -267,7 +268,11 @@ class Recommender:
         return [_recommendation(r) for r in ranked]
 
     def _serving(self) -> FusedServing:
-        return FusedServing(self.trained_ranker(), self.store)
+        """One serving object per trained ranker, so that its card cache outlives a call."""
+        ranker = self.trained_ranker()
+        if self._fused is None or self._fused.ranker is not ranker:
+            self._fused = FusedServing(ranker, self.store)
+        return self._fused
 
     def similar_items(self, item: str, k: int = 10) -> list[SimilarItem]:
         """Items nearest to ``item`` by the model's embeddings, through Neo4j's vector index."""
@@ -300,30 +305,29 @@ class Recommender:
             for h in ranked
         ]
 
-    def explainer(self) -> Explainer:
+    def explainer(self, rating_drop: bool = True) -> Explainer:
         """The path explainer: each path scored by how much it moves the fusion score that ranked the item
         (:class:`explain.RankingScorer`), with the rating model's counterfactual drop in predicted stars
-        beside it; a model folder without a ranker scores paths on the predicted rating alone."""
-        if self._explainer is None:
+        beside it unless ``rating_drop`` is off (that drop costs most of an explanation's time); a model
+        folder without a ranker scores paths on the predicted rating alone."""
+        if rating_drop not in self._explainers:
             schema = self.store.schema()
-            scorer: PathScorer = LocalCounterfactualScorer(self.trained_model(), schema)
-            if self.ranker is not None:
-                scorer = RankingScorer(self.ranker, scorer)
-            self._explainer = Explainer(self.store, scorer, schema=schema)
-        return self._explainer
+            rating: PathScorer = LocalCounterfactualScorer(self.trained_model(), schema)
+            scorer = (
+                rating if self.ranker is None else RankingScorer(self.ranker, rating if rating_drop else None)
+            )
+            self._explainers[rating_drop] = Explainer(self.store, scorer, schema=schema)
+        return self._explainers[rating_drop]
 
-    def explain(self, user: str, item: str, top: int = 3) -> Explanation:
-        """The graph paths that support ``item`` for ``user``, with sentences (see :class:`explain.Explanation`).
+    def explain(self, user: str, item: str, top: int = 3, rating_drop: bool = True) -> Explanation:
+        """The graph paths that support ``item`` for ``user``, with sentences (see :class:`explain.Explanation`);
+        ``rating_drop`` off leaves out each path's drop in predicted stars (``support["rating_drop"]``).
 
         Example:
             >>> for path in rec.explain("U00002", "I00014").paths:   # doctest: +SKIP
             ...     print(f"{path.score:+.2f}  {path.sentence}")
         """
-        if not self.store.has_user(user):
-            raise NotFoundError(f"user {user!r} is not in the graph")
-        if not self.store.has_item(item):
-            raise NotFoundError(f"item {item!r} is not in the graph")
-        return self.explainer().explain(user, item, top=top)
+        return self.explainer(rating_drop).explain(user, item, top=top)  # NotFoundError for either missing
 
     def report(
         self,

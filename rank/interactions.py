@@ -4,6 +4,17 @@ The candidate models are trained on interactions, not on star values: a rating s
 Every rating counts as one interaction of weight 1 by default; ``min_rating`` keeps only ratings at or above
 a threshold (for data where low stars mean "did not like", if that is the signal wanted).
 
+Shopper events that the HTTP service stored count too (:func:`with_events`, the rule ``kgrec train`` applies):
+a purchase or a cart says the user chose the item, as a rating does; a view says they chose to look at it, a
+weaker signal but the most plentiful one. All three count, views included, because the service's fold-in
+ranks an eventful user from their views, carts and purchases and leaves those items out of the list until
+the next training: training on the same items keeps what the user is shown the same kind of list across a
+retrain (no viewed item comes back), and makes a user known only by events a user the ranker knows. A
+(user, item) pair with any events is one interaction whose time is the latest event's (a pair also rated
+keeps its stars and takes the later of the two times). Events carry no stars: a pair known only by events
+has rating NaN, and ``min_rating`` keeps it (it was chosen, not rated low). The rating model never sees
+events: it learns stars from ratings only.
+
 Example:
     >>> import pandas as pd
     >>> r = pd.DataFrame({"source": ["u", "u", "v"], "target": ["a", "b", "a"],
@@ -13,11 +24,17 @@ Example:
     [[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
     >>> data.popularity().tolist()
     [2, 1, 0]
+    >>> bought = pd.DataFrame({"source": ["u", "w"], "target": ["c", "a"], "ts": [9, 4]})
+    >>> train = with_events(r, {"PURCHASED": bought})
+    >>> train[["source", "target", "ts"]].values.tolist()[3:]
+    [['u', 'c', 9], ['w', 'a', 4]]
+    >>> Interactions.build(train, item_keys=["a", "b", "c"], min_rating=4.0).matrix.toarray().tolist()
+    [[1.0, 0.0, 1.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -25,10 +42,42 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["Interactions", "Keys"]
+from core.schema import CARTED, PURCHASED, VIEWED
+
+__all__ = ["EVENT_TYPES", "Interactions", "Keys", "with_events"]
 
 Keys = Sequence[str] | np.ndarray
 """Dataset keys, as a list or an array of strings."""
+
+EVENT_TYPES = (PURCHASED.type, CARTED.type, VIEWED.type)
+"""The event relationships the ranker trains on (all three; see the module docstring for why views too)."""
+
+
+def with_events(
+    ratings: pd.DataFrame, events: Mapping[str, pd.DataFrame], leave_out: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The ranker's training interactions: ``ratings`` (``source``, ``target``, ``rating``, ``ts``; their rows
+    first, in their order) and, after them, each (user, item) pair of ``events`` (per relationship type of
+    :data:`EVENT_TYPES`, a frame with ``source``, ``target``, ``ts``: :attr:`kg.GraphExport.events`) that is
+    not rated, with rating NaN and ts its latest event's; a rated pair with events takes the later time.
+    Pairs that ``leave_out`` holds (a held-out test part) are not added. Without events: ``ratings`` itself.
+    """
+    frames = [events[t][["source", "target", "ts"]] for t in EVENT_TYPES if t in events and len(events[t])]
+    if not frames:
+        return ratings
+    pairs = ["source", "target"]
+    taken = pd.concat(frames).astype({"source": str, "target": str})
+    taken = taken.groupby(pairs, sort=True)["ts"].max().reset_index()
+    taken_keys = pd.MultiIndex.from_frame(taken[pairs])
+    if leave_out is not None and len(leave_out):
+        held = taken_keys.isin(pd.MultiIndex.from_frame(leave_out[pairs].astype(str)))
+        taken, taken_keys = taken[~held], taken_keys[~held]
+    rated_keys = pd.MultiIndex.from_frame(ratings[pairs].astype(str))
+    latest = pd.Series(taken["ts"].to_numpy(np.float64), index=taken_keys).reindex(rated_keys).to_numpy()
+    rated_ts = ratings["ts"].to_numpy(np.float64) if "ts" in ratings else np.zeros(len(ratings))
+    rated = ratings.assign(ts=np.fmax(rated_ts, latest).astype(np.int64))
+    new = taken[~taken_keys.isin(rated_keys)].assign(rating=np.nan)[["source", "target", "rating", "ts"]]
+    return pd.concat([rated, new], ignore_index=True)
 
 
 @dataclass(frozen=True)
@@ -54,9 +103,8 @@ class Interactions:
     ) -> Interactions:
         """From a frame with ``source`` (user), ``target`` (item), ``rating`` and ``ts``. ``item_keys`` is the
         catalogue to rank (default: the items in ``ratings``); ratings of other items or users are dropped."""
-        keep_rating = (
-            np.ones(len(ratings), bool) if min_rating is None else ratings["rating"].to_numpy() >= min_rating
-        )
+        stars = ratings["rating"].to_numpy(np.float64) if min_rating is not None else None
+        keep_rating = np.ones(len(ratings), bool) if stars is None else ~(stars < min_rating)  # NaN: an event
         frame = ratings.iloc[np.flatnonzero(keep_rating)]
         users = np.asarray(user_keys if user_keys is not None else pd.unique(frame["source"].astype(str)))
         items = np.asarray(item_keys if item_keys is not None else pd.unique(frame["target"].astype(str)))

@@ -30,7 +30,7 @@ from gnn import RatingModel, RatingSplit, TrainConfig, Trainer, TrainMetrics
 from kg import GraphExport
 from rank.config import RankConfig
 from rank.features import PARTS
-from rank.interactions import Interactions
+from rank.interactions import Interactions, with_events
 from rank.knowledge import Knowledge
 from rank.metrics import RankingMetrics, ranking_metrics
 from rank.ranker import FusionReport, Ranker
@@ -118,7 +118,7 @@ def train_stack(
     items = np.asarray(export.node_keys("Item"))
     ranker = Ranker(rank_config)
     fusion = ranker.fit(
-        holdout.train,
+        with_events(holdout.train, export.events, leave_out=holdout.test),  # views, carts, purchases too
         items,
         Knowledge.from_export(export, items),
         RatingModelScores(trained.model),

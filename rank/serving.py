@@ -6,16 +6,18 @@ rated since training (held-out ratings, ratings loaded later), what to show for 
 the ranker has never seen rated. :class:`FusedServing` joins the two.
 
 - A user the ranker knows: :meth:`Ranker.rank` with the filters as its ``allowed`` mask; the graph's
-  seen-filter is applied to that ranking (the first ``k`` of it the user has not rated in the graph), in
-  the same query that fetches the display cards. So the served list is exactly the fused ranking the
-  metrics measure, less what the graph says the user has already taken.
+  seen-filter is applied to that ranking (the first ``k`` of it the user has not rated in the graph: one
+  indexed read, :func:`kg.rated_among`). So the served list is exactly the fused ranking the metrics
+  measure, less what the graph says the user has already taken.
 - A user in the graph but not in the ranker: :meth:`Ranker.rank_new` from the items the graph says they
   rated. A user the graph does not hold either is a :class:`~core.errors.NotFoundError`.
 - A newcomer known by a few ratings, or by stated brands and categories: :meth:`Ranker.rank_new` with the
   rated items, the stated tastes as the ``allowed`` mask; with neither, ``rank_new([])`` (what the models do
   without any interaction: mostly popularity).
 
-Each served item carries its fusion score and the rating model's predicted stars (``ranker.rating``).
+Each served item carries its fusion score and the rating model's predicted stars (``ranker.rating``), and
+its display card (title, brand, categories) from :class:`ItemCards`: read from the graph once per item and
+kept ``CARD_SECONDS``, so a list costs one read of the graph (the seen-filter), not one per item.
 
 Example:
     >>> serving = FusedServing(ranker, store)                               # doctest: +SKIP
@@ -27,16 +29,21 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.errors import NotFoundError
-from kg import GraphStore, ItemCardRecord
+from kg import GraphStore, ItemCardRecord, rated_among
 from rank.ranker import Ranker
 
-__all__ = ["FusedServing", "ServedItem"]
+__all__ = ["CARD_SECONDS", "FusedServing", "ItemCards", "ServedItem"]
+
+CARD_SECONDS = 300.0
+"""How long a display card read from the graph is reused: a title or brand a later load changes shows
+within this long in a long-running process (``kgrec serve``); the seen-filter is read fresh every time."""
 
 
 @dataclass(frozen=True)
@@ -57,12 +64,33 @@ class _Pick:
     card: ItemCardRecord
 
 
+class ItemCards:
+    """Display cards by item key, each read from the graph at most once per ``seconds``; an item the graph
+    does not hold has none (and is not served). Safe to share between threads: the worst a race does is
+    read a card twice."""
+
+    def __init__(self, store: GraphStore, seconds: float = CARD_SECONDS) -> None:
+        self.store = store
+        self.seconds = seconds
+        self._cards: dict[str, tuple[float, ItemCardRecord | None]] = {}
+
+    def get(self, items: Sequence[str]) -> dict[str, ItemCardRecord]:
+        """The cards of ``items`` the graph holds (one read for those not known or out of date)."""
+        now = time.monotonic()
+        stale = [i for i in items if (c := self._cards.get(i)) is None or now - c[0] > self.seconds]
+        if stale:
+            found = self.store.item_cards(stale)
+            self._cards.update((i, (now, found.get(i))) for i in stale)
+        return {i: card for i in items if (card := self._cards[i][1]) is not None}
+
+
 class FusedServing:
     """The fused top-k of :class:`Ranker`, filtered and described by the graph."""
 
     def __init__(self, ranker: Ranker, store: GraphStore) -> None:
         self.ranker = ranker
         self.store = store
+        self.cards = ItemCards(store)
 
     def recommend(
         self,
@@ -168,11 +196,14 @@ class FusedServing:
         keys = self.ranker.trained_data().item_keys
         valid = cols >= 0
         ranked = [str(keys[c]) for c in cols[valid]]
-        cards = self.store.item_cards(ranked, unseen_by=unseen_by)
-        picks = [
-            _Pick(i, float(s), cards[i]) for i, s in zip(ranked, scores[valid], strict=True) if i in cards
-        ]
-        return picks[:k]
+        seen = rated_among(self.store, unseen_by, ranked) if unseen_by is not None and ranked else set()
+        fresh = [(i, float(s)) for i, s in zip(ranked, scores[valid], strict=True) if i not in seen]
+        picks: list[_Pick] = []
+        while len(picks) < k and fresh:  # more than once only when the graph lacks a ranked item
+            chosen, fresh = fresh[: k - len(picks)], fresh[k - len(picks) :]
+            cards = self.cards.get([i for i, _ in chosen])
+            picks += [_Pick(i, s, cards[i]) for i, s in chosen if i in cards]
+        return picks
 
     def _with_ratings(self, picks: dict[str, list[_Pick]]) -> dict[str, list[ServedItem]]:
         """The picks with the rating model's predicted stars, one call per user with just their items (so

@@ -1,4 +1,5 @@
-"""Shopper events posted to the HTTP service: idempotent batched writes, and the reads that fold them in.
+"""Shopper events posted to the HTTP service: idempotent batched writes, the reads that fold them in, and
+the export that ``kgrec train`` learns them from.
 
 Each event is an ``(:Event {id})`` node (unique id) written in the same transaction as its effect on the
 ``(:User)-[...]->(:Item)`` relationship of its kind: a rating sets ``RATED {rating, ts}`` (the latest by
@@ -20,6 +21,7 @@ __all__ = [
     "EVENT_ITEMS",
     "EVENT_KINDS",
     "EXISTING_ITEMS",
+    "EXPORT_EVENTS",
     "GRAPH_ANSWERS",
     "RECORD_EVENTS",
     "REMOVE_IMPLICIT_EVENTS",
@@ -87,6 +89,14 @@ USER_EVENT_INTERACTIONS = (
 EVENT_ITEMS = (
     f"MATCH (:{USER.label} {{id: $user}})-[r:{VIEWED.type}|{CARTED.type}|{PURCHASED.type}]->(i:{ITEM.label}) "
     "RETURN i.id AS item, type(r) AS type, r.count AS count, r.last AS last"
+)
+
+# What training reads: every view, cart and purchase relationship with its count and latest time (see
+# kg.event_export for the frames it becomes, and rank.interactions for how the ranker counts them).
+EXPORT_EVENTS = (
+    f"MATCH (s:{USER.label})-[r:{VIEWED.type}|{CARTED.type}|{PURCHASED.type}]->(t:{ITEM.label}) "
+    f"RETURN type(r) AS type, s.{USER.key} AS source, t.{ITEM.key} AS target, coalesce(r.count, 1) AS count, "
+    "coalesce(r.last, 0) AS ts"
 )
 
 GRAPH_ANSWERS = "RETURN 1 AS ok"

@@ -120,7 +120,8 @@ SIMILAR_USER_PATHS = (
     f"CALL {{ WITH t MATCH (t)<-[r3:{RATED.type}]-(v:{USER.label}) WHERE r3.rating >= $min_rating "
     "RETURN v, r3 ORDER BY r3.rating DESC, v.id LIMIT $hub_cap } "
     "WITH u, t, v, r3 WHERE v <> u "
-    f"MATCH (u)-[r:{RATED.type}]->(i:{ITEM.label})<-[r2:{RATED.type}]-(v) "
+    # a hash join on the shared item: each fan's ratings are read once, not each shared item's raters
+    f"MATCH (u)-[r:{RATED.type}]->(i:{ITEM.label})<-[r2:{RATED.type}]-(v) USING JOIN ON i "
     "WHERE i <> t AND r.rating >= $min_rating AND abs(r.rating - r2.rating) <= $tolerance "
     "WITH u, t, v, r3, i, r, r2 ORDER BY r.rating DESC, r.ts DESC, i.id "
     "WITH u, t, v, r3, collect([i, r, r2])[0] AS best, count(*) AS agree "
@@ -191,10 +192,12 @@ def user_entity_paths(entity: EntityType) -> str:
 CO_RATING_SUPPORT = (
     f"UNWIND $anchors AS anchor MATCH (i:{ITEM.label} {{{ITEM.key}: anchor}}) "
     f"MATCH (t:{ITEM.label} {{{ITEM.key}: $item}}) "
+    # a hash join of the anchor's raters with the target's: a tenth of the reads of walking from each
+    # rater of the anchor to the target on amazon-hin
+    f"CALL {{ WITH i, t MATCH (i)<-[a:{RATED.type}]-(v:{USER.label})-[b:{RATED.type}]->(t) USING JOIN ON v "
+    "WHERE a.rating >= $min_rating AND b.rating >= $min_rating AND v.id <> $user RETURN count(v) AS both } "
     f"RETURN anchor, "
-    f"COUNT {{ (i)<-[a:{RATED.type}]-(:{USER.label}) WHERE a.rating >= $min_rating }} AS fans, "
-    f"COUNT {{ (i)<-[a:{RATED.type}]-(v:{USER.label})-[b:{RATED.type}]->(t) "
-    "WHERE a.rating >= $min_rating AND b.rating >= $min_rating AND v.id <> $user } AS both"
+    f"COUNT {{ (i)<-[a:{RATED.type}]-(:{USER.label}) WHERE a.rating >= $min_rating }} AS fans, both"
 )
 """Per anchor item: how many users rated it well (``fans``) and how many of them also rated the target well
 (``both``, the user being explained left out)."""

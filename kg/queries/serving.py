@@ -13,6 +13,7 @@ __all__ = [
     "ITEMS_IN_CATEGORY",
     "ITEMS_OF_BRAND",
     "ITEM_CARDS",
+    "RATED_AMONG",
     "ITEM_EXISTS",
     "ITEM_FACTS",
     "NAME_KEYED_CATEGORIES",
@@ -48,11 +49,14 @@ NAME_KEYED_CATEGORIES = f"MATCH (c:{CATEGORY.label}) WHERE c.{CATEGORY.key} IS N
 # matches no user), so that serving a recommendation is one round trip.
 ITEM_CARDS = (
     f"UNWIND $items AS key MATCH (i:{ITEM.label} {{id: key}}) "
-    f"WHERE NOT EXISTS {{ MATCH (:{USER.label} {{id: $user}})-[:{RATED.type}]->(i) }} "
     f"OPTIONAL MATCH (i)-[:{MADE_BY.type}]->(b:{BRAND.label}) "
     f"OPTIONAL MATCH (i)-[:{IN_CATEGORY.type}]->(c:{CATEGORY.label}) "
     "RETURN i.id AS item, i.title AS title, collect(DISTINCT b.name)[0] AS brand, "
     "collect(DISTINCT c.name) AS categories"
+)
+RATED_AMONG = (
+    f"MATCH (:{USER.label} {{id: $user}})-[:{RATED.type}]->(i:{ITEM.label}) WHERE i.id IN $items "
+    "RETURN i.id AS item"
 )
 SEARCH_ITEMS = (
     f"CALL db.index.fulltext.queryNodes('{ITEM_TEXT_INDEX}', $query) YIELD node, score "

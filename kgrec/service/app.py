@@ -141,10 +141,7 @@ def _api(state: ServiceState) -> APIRouter:
         user: UserId, k: K = 10, brand: Name = None, category: Name = None, exclude_seen: bool = True
     ) -> list[Recommendation]:
         """Top ``k`` of the fused ranking; a user with events the models do not know is folded in."""
-        served = state.serving()
-        rows = state.foldin.recommend(served, user, bounded(k), exclude_seen, brand, category)
-        state.observe(served, rows)
-        return rows
+        return state.recommend(user, bounded(k), exclude_seen, brand, category)
 
     @router.post("/recommendations/new-user", tags=["recommend"])
     def recommend_new_user(body: NewUserRequest) -> list[Recommendation]:
@@ -179,9 +176,12 @@ def _api(state: ServiceState) -> APIRouter:
         return state.serving().rec.profile(user)
 
     @router.get("/users/{user}/explanations/{item}", tags=["explain"])
-    def explain(user: UserId, item: ItemId, top: Annotated[int, Query(ge=1, le=10)] = 3) -> Explanation:
-        """The graph paths from the user to the item that the model relies on most."""
-        return state.serving().rec.explain(user, item, top)
+    def explain(
+        user: UserId, item: ItemId, top: Annotated[int, Query(ge=1, le=10)] = 3, rating_drop: bool = False
+    ) -> Explanation:
+        """The graph paths from the user to the item that the model relies on most; ``rating_drop=true`` adds
+        each path's drop in predicted stars (``support.rating_drop``), at several times the cost."""
+        return state.explain(user, item, top, rating_drop)
 
     @router.post("/events", tags=["feedback"])
     def events(body: EventBatch) -> EventReceipt:

@@ -1,8 +1,8 @@
 """Recommendations that react to events without a retrain: a user the serving models do not know as they
 are now is folded in.
 
-That is a user with views, carts or purchases (``kgrec train`` learns from ratings only, so no model knows
-those), or with ratings that arrived after the serving models were written. Such a user is ranked as the
+That is a user with views, carts, purchases or ratings that arrived after the serving models were written
+(``kgrec train`` learns from all four: :func:`rank.interactions.with_events`). Such a user is ranked as the
 ranker ranks a newcomer (:meth:`kgrec.Recommender.recommend_for_new_user`: each candidate model places them
 from their items alone, :meth:`rank.Ranker.rank_new`), with everything the graph says they took: their
 ratings (training and later ones) and the items they viewed, carted or bought. Those items are left out of
@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 
 from core.schema import RATED
-from kg.events import user_event_interactions
+from kg.events import InteractionRecord, user_event_interactions
 from kgrec.results import Recommendation
 from kgrec.service.metrics import ServiceMetrics
 from kgrec.service.swap import Served
@@ -46,13 +46,16 @@ class FoldIn:
         exclude_seen: bool = True,
         brand: str | None = None,
         category: str | None = None,
+        events: list[InteractionRecord] | None = None,
     ) -> list[Recommendation]:
-        """The user's list; folded in (and counted in ``kgrec_foldins_total``) when they have views, carts
-        or purchases, or ratings that arrived after ``served``'s models were written."""
+        """The user's list; folded in (and counted in ``kgrec_foldins_total``) when they have views, carts,
+        purchases or ratings that arrived after ``served``'s models were written. ``events``: the user's
+        :func:`kg.events.user_event_interactions` when the caller has read them already."""
         rec = served.rec
-        events = user_event_interactions(rec.store, user)
+        if events is None:
+            events = user_event_interactions(rec.store, user)
         trained_at = served.version.trained_at
-        fresh = [e for e in events if e["type"] != RATED.type or e["recorded"] >= trained_at]
+        fresh = [e for e in events if e["recorded"] >= trained_at]
         if not fresh:
             return rec.recommend(user, k, exclude_seen, brand, category)
         taken: dict[str, float] = {e["item"]: _IMPLICIT for e in events if e["type"] != RATED.type}

@@ -24,6 +24,9 @@ class ServiceSettings(BaseSettings):
         max_body_bytes: the largest request body accepted (413 above).
         max_k: the most items one list may ask for.
         window: recommendation lists the coverage and popularity gauges look back over.
+        cache_seconds: how long a worked-out list or explanation may be answered again while the user's
+            events and the model are unchanged (0: never; see :mod:`kgrec.service.cache`).
+        cache_entries: lists and explanations kept per process (least recently used go first).
         threads: requests worked on at once per process (the rest wait their turn): the work is CPU-bound
             numpy, LightGBM and torch under one interpreter lock, so more threads than this only contend.
     """
@@ -37,3 +40,5 @@ class ServiceSettings(BaseSettings):
     max_k: int = Field(default=100, ge=1)
     window: int = Field(default=1000, ge=1)
     threads: int = Field(default=8, ge=1)
+    cache_seconds: float = Field(default=60.0, ge=0)
+    cache_entries: int = Field(default=10_000, ge=1)

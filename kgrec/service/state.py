@@ -14,8 +14,10 @@ import threading
 import time
 
 from core.settings import Settings
-from kg.events import ensure_event_schema, graph_answers
+from explain import Explanation
+from kg.events import ensure_event_schema, graph_answers, user_event_interactions
 from kgrec.results import Recommendation
+from kgrec.service.cache import ResponseCache, events_stamp
 from kgrec.service.foldin import FoldIn
 from kgrec.service.metrics import ServiceMetrics
 from kgrec.service.schemas import ModelStatus, Readiness
@@ -38,6 +40,9 @@ class ServiceState:
         self.metrics = ServiceMetrics(service.window)
         self.key = ApiKey(settings, service)
         self.foldin = FoldIn(self.metrics)
+        seconds, size, counter = service.cache_seconds, service.cache_entries, self.metrics.cache
+        self.lists: ResponseCache[list[Recommendation]] = ResponseCache("lists", seconds, size, counter)
+        self.explanations: ResponseCache[Explanation] = ResponseCache("explanations", seconds, size, counter)
         self.store: TimedGraphStore | None = None
         self.models: ServedModels | None = None
         self.startup_error: str | None = None
@@ -90,6 +95,33 @@ class ServiceState:
         ready = answers and model is not None
         self.metrics.ready.set(1 if ready else 0)
         return Readiness(ready=ready, neo4j=answers, model=model)
+
+    def recommend(
+        self, user: str, k: int, exclude_seen: bool, brand: str | None, category: str | None
+    ) -> list[Recommendation]:
+        """The user's list (with their events folded in, see :class:`FoldIn`), answered again from
+        :attr:`lists` while the model and the user's events are the same; counted into the gauges."""
+        served = self.serving()
+        events = user_event_interactions(served.rec.store, user)
+        key, stamp = (served.version.version, user, k, exclude_seen, brand, category), events_stamp(events)
+        rows = self.lists.get(key, stamp)
+        if rows is None:
+            rows = self.foldin.recommend(served, user, k, exclude_seen, brand, category, events=events)
+            self.lists.put(key, stamp, rows)
+        self.observe(served, rows)
+        return rows
+
+    def explain(self, user: str, item: str, top: int, rating_drop: bool) -> Explanation:
+        """The paths from the user to the item, answered again from :attr:`explanations` while the model and
+        the user's events are the same."""
+        served = self.serving()
+        key = (served.version.version, user, item, top, rating_drop)
+        stamp = events_stamp(user_event_interactions(served.rec.store, user))
+        found = self.explanations.get(key, stamp)
+        if found is None:
+            found = served.rec.explain(user, item, top, rating_drop)
+            self.explanations.put(key, stamp, found)
+        return found
 
     def observe(self, served: Served, rows: list[Recommendation]) -> None:
         """Count a served list into the coverage, popularity and brand gauges."""
