@@ -42,6 +42,10 @@ KS = (10, 20)
 """The cut-offs every ranking figure is given at."""
 
 
+_FEW = 1000
+"""Up to this many items (not the catalogue) are scored alone rather than picked from a catalogue pass."""
+
+
 class RatingModelScores:
     """The rating model as the ranker's ``predicted_rating`` feature: stars of ``items`` for ``users``.
 
@@ -62,6 +66,8 @@ class RatingModelScores:
             columns = np.asarray(self.model.id_map.rows("item", list(items)), dtype=np.int64)
             if self._items is None or len(items) >= len(self._items):  # keep the catalogue's mapping
                 self._items, self._columns = items, columns
+            elif len(items) <= _FEW and (columns >= 0).all():  # a served list's stars: only those items
+                return np.asarray(self.model.score_items(list(users), list(items)), dtype=np.float32)
         scores = np.asarray(self.model.score_items(list(users)), dtype=np.float32)
         out = scores[:, np.maximum(columns, 0)]
         out[:, columns < 0] = np.nan

@@ -37,6 +37,20 @@ def stacked(session_store: GraphStore) -> Iterator[tuple[GraphStore, GraphExport
     session_store.reset()
 
 
+class _Counting:
+    """The store, with every query it reads recorded."""
+
+    def __init__(self, store: GraphStore, reads: list[str]) -> None:
+        self._store, self._reads = store, reads
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    def read(self, query: str, params: object = None) -> list[dict[str, object]]:
+        self._reads.append(query)
+        return self._store.read(query, params)  # type: ignore[arg-type]
+
+
 def _ranked_unseen(result: StackResult, store: GraphStore, user: str, k: int) -> list[str]:
     """What the ranker ranks for ``user``, less what the graph says they rated: the first ``k``."""
     data = result.ranker.trained_data()
@@ -53,6 +67,19 @@ def test_served_list_is_the_fused_ranking_after_the_graph_seen_filter(stacked) -
     for user in users:
         assert [s.item for s in served[user]] == _ranked_unseen(result, store, user, 6)
         assert all(s.predicted_rating is not None for s in served[user])
+        # the served stars (those items alone) are the rating model's for the pair, as a catalogue pass gives
+        items = [s.item for s in served[user]]
+        whole = result.model.score_items([user])[0][result.model.id_map.rows("item", items)]
+        np.testing.assert_allclose([s.predicted_rating for s in served[user]], whole, rtol=0, atol=1e-5)
+        assert result.model.predict(pd.DataFrame({"user": user, "item": items})) == pytest.approx(
+            whole, abs=1e-5
+        )
+    # the cards come from the graph once, then from memory
+    reads = []
+    serving.store = _Counting(store, reads)
+    serving.cards.store = serving.store
+    again = serving.recommend(users, k=6)
+    assert again == served and not [q for q in reads if "title" in q]
     # each user's held-out items are in the graph, so they never come back
     held = result.split.test
     for user in users:
