@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +21,13 @@ from core.files import replace_folder
 from gnn import RatingModel
 from rank import Ranker, RatingModelScores, load_ranker, save_ranker
 
-__all__ = ["RANKER_DIR", "ModelVersion", "TrainedModels", "model_version"]
+__all__ = ["DATA_FILE", "RANKER_DIR", "ModelVersion", "TrainedModels", "model_version"]
 
 RANKER_DIR = "ranker"
 """The ranker's folder inside the model folder (written by :func:`rank.save_ranker`)."""
+
+DATA_FILE = "data.json"
+"""When the graph was read for the training that wrote the folder (``exported_at``, epoch seconds)."""
 
 
 class TrainedModels:
@@ -35,11 +39,16 @@ class TrainedModels:
     """
 
     def __init__(
-        self, directory: Path, model: RatingModel | None = None, ranker: Ranker | None = None
+        self,
+        directory: Path,
+        model: RatingModel | None = None,
+        ranker: Ranker | None = None,
+        exported_at: float | None = None,
     ) -> None:
         self.directory = Path(directory)
         self._model = model
         self._ranker = ranker
+        self.exported_at = exported_at
 
     @property
     def model(self) -> RatingModel | None:
@@ -93,6 +102,8 @@ class TrainedModels:
             model.save(folder)
             if ranker is not None:
                 save_ranker(ranker, folder / RANKER_DIR)
+            if self.exported_at is not None:
+                (folder / DATA_FILE).write_text(json.dumps({"exported_at": self.exported_at}))
 
         return replace_folder(directory, write, "the models")
 
@@ -100,14 +111,23 @@ class TrainedModels:
 @dataclass(frozen=True)
 class ModelVersion:
     """Which saved models a folder holds: ``version``, a hash of the files that describe them (settings,
-    metrics, id map: it changes with every training), and ``trained_at``, when they were written (epoch
-    seconds)."""
+    metrics, id map: it changes with every training), ``trained_at``, when they were written (epoch
+    seconds), and ``data_as_of``, when the training began to read the graph (what it may not have seen
+    is newer than that; ``trained_at`` for a folder that does not say)."""
 
     version: str
     trained_at: float
+    data_as_of: float
 
 
-_DESCRIBING = ("meta.json", "config.json", "metrics.json", "id_map.json", f"{RANKER_DIR}/meta.json")
+_DESCRIBING = (
+    "meta.json",
+    "config.json",
+    "metrics.json",
+    "id_map.json",
+    f"{RANKER_DIR}/meta.json",
+    DATA_FILE,
+)
 
 
 def model_version(directory: Path) -> ModelVersion | None:
@@ -119,6 +139,8 @@ def model_version(directory: Path) -> ModelVersion | None:
             path = directory / name
             if path.exists():
                 digest.update(name.encode() + b"\0" + path.read_bytes())
-    except OSError:  # absent, or swapped away while being read: not a complete pair now
+        data = directory / DATA_FILE
+        as_of = float(json.loads(data.read_text())["exported_at"]) if data.exists() else trained_at
+    except (OSError, ValueError, KeyError):  # absent, swapped away while being read, or not ours: none now
         return None
-    return ModelVersion(digest.hexdigest()[:12], trained_at)
+    return ModelVersion(digest.hexdigest()[:12], trained_at, as_of)

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -139,13 +140,14 @@ class Recommender:
             >>> result.rating.test["blend"].rmse, result.ranking.at(10).ndcg   # doctest: +SKIP
         """
         config = config or TrainConfig()
+        exported_at = time.time()  # events recorded from now on may be missing from the export
         export = self.store.export(progress)
         if export.edges["RATED"].empty:
             raise ModelError("the graph holds no ratings to train on; load a dataset first")
         rank_config = rank_config or RankConfig(seed=config.seed)
         stack = train_stack(export, split, holdout, config.seed, config, rank_config, progress, test_ratings)
-        self._models = TrainedModels(self.settings.model_path, stack.model, stack.ranker)
-        self._explainer = None
+        self._models = TrainedModels(self.settings.model_path, stack.model, stack.ranker, exported_at)
+        self._explainers = {}
         self.save(self.settings.model_path)
         for node_type, label in (("item", "Item"), ("user", "User")):
             self.store.write_embeddings(
@@ -170,7 +172,7 @@ class Recommender:
     def load(self, directory: Path | str) -> Recommender:
         """Serve the models saved in ``directory`` (each read when first needed)."""
         self._models = TrainedModels(Path(directory), RatingModel.load(directory))
-        self._explainer = None
+        self._explainers = {}
         return self
 
     def trained_model(self) -> RatingModel:

@@ -4,10 +4,15 @@ bounded; off at 0 seconds; every lookup counted."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry, Counter
 
+from core.settings import Settings
 from kgrec.service.cache import ResponseCache, events_stamp
+from kgrec.service.settings import ServiceSettings
+from kgrec.service.state import ServiceState
 
 
 def _cache(seconds: float = 60.0, size: int = 10) -> tuple[ResponseCache[str], CollectorRegistry]:
@@ -57,3 +62,13 @@ def test_zero_seconds_keeps_nothing() -> None:
     cache.put("a", (), "A")
     assert cache.get("a", ()) is None
     assert _count(registry, "miss") == 1
+
+
+def test_the_environment_sizes_the_services_caches(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KGREC_CACHE_SECONDS", "0")
+    monkeypatch.setenv("KGREC_CACHE_ENTRIES", "7")
+    state = ServiceState(Settings(home=tmp_path), ServiceSettings())
+    assert (state.lists.seconds, state.lists.size) == (0.0, 7)
+    assert (state.explanations.seconds, state.explanations.size) == (0.0, 7)
+    monkeypatch.delenv("KGREC_CACHE_SECONDS")
+    assert ServiceState(Settings(home=tmp_path), ServiceSettings()).lists.seconds == 60.0

@@ -135,6 +135,20 @@ def test_a_retrain_learns_events_and_knows_a_user_known_only_by_them(
     assert [r.item for r in fold.recommend(served, NEWCOMER, k=10)] == [r.item for r in top]
     assert metrics.registry.get_sample_value("kgrec_foldins_total") == 1  # no further fold-in
 
+    # an event recorded while a training ran (after it read the graph, before it wrote the models) is in
+    # neither: the user is folded in, because the models say which graph they were trained from
+    assert served.version.data_as_of < served.version.trained_at
+    late = served.version.data_as_of + (served.version.trained_at - served.version.data_as_of) / 2
+    record_events(
+        store, [{"id": "v9", "user": old, "item": bought[1], "kind": "view", "value": None, "ts": 9}]
+    )
+    store.write_query(
+        "MATCH (:User {id: $u})-[r:VIEWED]->(:Item {id: $i}) SET r.recorded = $t",
+        {"u": old, "i": bought[1], "t": late},
+    )
+    assert bought[1] not in {r.item for r in fold.recommend(served, old, k=10)}
+    assert metrics.registry.get_sample_value("kgrec_foldins_total") == 2
+
     # the rating model learned from the same ratings as without any event: the same model
     plain = train_stack(replace(export, events={}), "random", 0.2, 0, SMALL, SMALL_RANK)
     assert second.rating.ratings == plain.rating.ratings == first.rating.ratings

@@ -1,8 +1,9 @@
 """Recommendations that react to events without a retrain: a user the serving models do not know as they
 are now is folded in.
 
-That is a user with views, carts, purchases or ratings that arrived after the serving models were written
-(``kgrec train`` learns from all four: :func:`rank.interactions.with_events`). Such a user is ranked as the
+That is a user with views, carts, purchases or ratings recorded after the training of the serving models
+began to read the graph (``ModelVersion.data_as_of``; ``kgrec train`` learns from all four:
+:func:`rank.interactions.with_events`). Such a user is ranked as the
 ranker ranks a newcomer (:meth:`kgrec.Recommender.recommend_for_new_user`: each candidate model places them
 from their items alone, :meth:`rank.Ranker.rank_new`), with everything the graph says they took: their
 ratings (training and later ones) and the items they viewed, carted or bought. Those items are left out of
@@ -49,13 +50,15 @@ class FoldIn:
         events: list[InteractionRecord] | None = None,
     ) -> list[Recommendation]:
         """The user's list; folded in (and counted in ``kgrec_foldins_total``) when they have views, carts,
-        purchases or ratings that arrived after ``served``'s models were written. ``events``: the user's
+        purchases or ratings newer than the graph ``served``'s models were trained from. ``events``: the user's
         :func:`kg.events.user_event_interactions` when the caller has read them already."""
         rec = served.rec
         if events is None:
             events = user_event_interactions(rec.store, user)
-        trained_at = served.version.trained_at
-        fresh = [e for e in events if e["recorded"] >= trained_at]
+        # newer than the graph the models were trained from (not than the models: a training reads the
+        # graph minutes before it writes them, and events of those minutes are in neither)
+        as_of = served.version.data_as_of
+        fresh = [e for e in events if e["recorded"] >= as_of]
         if not fresh:
             return rec.recommend(user, k, exclude_seen, brand, category)
         taken: dict[str, float] = {e["item"]: _IMPLICIT for e in events if e["type"] != RATED.type}
