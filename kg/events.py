@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,7 +95,7 @@ def record_events(store: GraphStore, rows: Sequence[EventRow]) -> EventWrite:
     known = {r["item"] for r in store.read(q.EXISTING_ITEMS, {"items": sorted({r["item"] for r in rows})})}
     unknown = [r["id"] for r in rows if r["item"] not in known]
     sent = [r for r in rows if r["item"] in known]
-    params = {"rows": [dict(r) for r in sent], "batch": uuid.uuid4().hex, "now": time.time()}
+    params = {"rows": [dict(r) for r in sent], "batch": uuid.uuid4().hex}
     written = {r["id"] for r in store.write_query(q.RECORD_EVENTS, params)} if sent else set()
     return EventWrite(
         written=[r["id"] for r in sent if r["id"] in written],

@@ -38,12 +38,15 @@ class GraphExport:
             ``rating`` (float) and ``ts`` (int unix seconds, 0 when unknown). Every type is present.
         events: the shopper events the service stored, outside the schema (:mod:`kg.event_export`): per
             ``VIEWED``, ``CARTED``, ``PURCHASED``, ``source``, ``target``, ``count`` and ``ts`` (the latest).
+        read_at: Neo4j's clock when the export began (epoch seconds): an event recorded later may be
+            missing from it (the service stamps events by the same clock).
     """
 
     schema: Schema
     nodes: dict[str, pd.DataFrame]
     edges: dict[str, pd.DataFrame]
     events: dict[str, pd.DataFrame] = field(default_factory=dict)
+    read_at: float = 0.0
 
     def node_keys(self, label: str) -> list[str]:
         return [str(k) for k in self.nodes[label]["key"].tolist()]
@@ -55,6 +58,7 @@ def export_graph(
     """Every node label and relationship type of ``schema`` (item and user side alike) read into frames, one
     streamed query each (what :meth:`kg.GraphStore.export` returns)."""
     steps = len(schema.node_types) + len(schema.rel_types)
+    read_at = float(driver.execute_query(q.GRAPH_NOW, database_=database).records[0]["now"])
     nodes: dict[str, pd.DataFrame] = {}
     edges: dict[str, pd.DataFrame] = {}
     for done, node in enumerate(schema.node_types, start=1):
@@ -67,7 +71,7 @@ def export_graph(
         if progress:
             progress("export", done, steps)
     events = event_frames(_frame(driver, database, q.EXPORT_EVENTS, EVENT_COLUMNS))
-    return GraphExport(schema, nodes, edges, events)
+    return GraphExport(schema, nodes, edges, events, read_at)
 
 
 def _frame(driver: neo4j.Driver, database: str, query: str, columns: list[str]) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from core.files import replace_folder
 from gnn import RatingModel
 from rank import Ranker, RatingModelScores, load_ranker, save_ranker
 
-__all__ = ["DATA_FILE", "RANKER_DIR", "ModelVersion", "TrainedModels", "model_version"]
+__all__ = ["DATA_FILE", "RANKER_DIR", "ModelVersion", "TrainedModels", "exported_at_of", "model_version"]
 
 RANKER_DIR = "ranker"
 """The ranker's folder inside the model folder (written by :func:`rank.save_ranker`)."""
@@ -48,7 +48,7 @@ class TrainedModels:
         self.directory = Path(directory)
         self._model = model
         self._ranker = ranker
-        self.exported_at = exported_at
+        self.exported_at = exported_at if exported_at is not None else exported_at_of(self.directory)
 
     @property
     def model(self) -> RatingModel | None:
@@ -113,11 +113,12 @@ class ModelVersion:
     """Which saved models a folder holds: ``version``, a hash of the files that describe them (settings,
     metrics, id map: it changes with every training), ``trained_at``, when they were written (epoch
     seconds), and ``data_as_of``, when the training began to read the graph (what it may not have seen
-    is newer than that; ``trained_at`` for a folder that does not say)."""
+    is newer than that; ``None`` for a folder that does not say: one trained before kgrec learned from
+    events, or copied without its ``data.json``)."""
 
     version: str
     trained_at: float
-    data_as_of: float
+    data_as_of: float | None
 
 
 _DESCRIBING = (
@@ -139,8 +140,15 @@ def model_version(directory: Path) -> ModelVersion | None:
             path = directory / name
             if path.exists():
                 digest.update(name.encode() + b"\0" + path.read_bytes())
-        data = directory / DATA_FILE
-        as_of = float(json.loads(data.read_text())["exported_at"]) if data.exists() else trained_at
-    except (OSError, ValueError, KeyError):  # absent, swapped away while being read, or not ours: none now
+    except OSError:  # absent, or swapped away while being read: not a complete pair now
         return None
-    return ModelVersion(digest.hexdigest()[:12], trained_at, as_of)
+    return ModelVersion(digest.hexdigest()[:12], trained_at, exported_at_of(directory))
+
+
+def exported_at_of(directory: Path) -> float | None:
+    """When the training that wrote ``directory`` began to read the graph (its ``data.json``); ``None``
+    when the folder does not say (or says it in a form this kgrec does not read)."""
+    try:
+        return float(json.loads((directory / DATA_FILE).read_text())["exported_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

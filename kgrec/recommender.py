@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -140,13 +139,12 @@ class Recommender:
             >>> result.rating.test["blend"].rmse, result.ranking.at(10).ndcg   # doctest: +SKIP
         """
         config = config or TrainConfig()
-        exported_at = time.time()  # events recorded from now on may be missing from the export
         export = self.store.export(progress)
         if export.edges["RATED"].empty:
             raise ModelError("the graph holds no ratings to train on; load a dataset first")
         rank_config = rank_config or RankConfig(seed=config.seed)
         stack = train_stack(export, split, holdout, config.seed, config, rank_config, progress, test_ratings)
-        self._models = TrainedModels(self.settings.model_path, stack.model, stack.ranker, exported_at)
+        self._models = TrainedModels(self.settings.model_path, stack.model, stack.ranker, export.read_at)
         self._explainers = {}
         self.save(self.settings.model_path)
         for node_type, label in (("item", "Item"), ("user", "User")):

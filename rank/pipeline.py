@@ -49,23 +49,25 @@ _FEW = 1000
 class RatingModelScores:
     """The rating model as the ranker's ``predicted_rating`` feature: stars of ``items`` for ``users``.
 
-    The model scores its whole catalogue in its own column order, with the per-item decoder terms cached
-    across calls; naming the items instead would recompute those terms at every call. Its columns are
-    mapped to ``items`` once per catalogue (an item the model does not hold is NaN).
+    For the catalogue (the ranker's candidate features) the model scores its whole catalogue in its own
+    column order, with the per-item decoder terms cached across calls, and maps its columns to ``items``
+    once (an item the model does not hold is NaN). A few items it holds (up to ``_FEW``: the stars of a
+    served list) are scored alone.
     """
 
     def __init__(self, model: RatingModel) -> None:
         self.model = model
-        self._items: np.ndarray | None = None
-        self._columns = np.zeros(0, dtype=np.int64)
+        # one attribute, so that a thread never reads one catalogue's items with another's columns
+        self._catalogue: tuple[np.ndarray, np.ndarray] | None = None
 
     def __call__(self, users: Sequence[str], items: np.ndarray) -> np.ndarray:
-        if items is self._items:
-            columns = self._columns
+        known = self._catalogue
+        if known is not None and items is known[0]:
+            columns = known[1]
         else:
             columns = np.asarray(self.model.id_map.rows("item", list(items)), dtype=np.int64)
-            if self._items is None or len(items) >= len(self._items):  # keep the catalogue's mapping
-                self._items, self._columns = items, columns
+            if known is None or len(items) >= len(known[0]):  # keep the catalogue's mapping
+                self._catalogue = (items, columns)
             elif len(items) <= _FEW and (columns >= 0).all():  # a served list's stars: only those items
                 return np.asarray(self.model.score_items(list(users), list(items)), dtype=np.float32)
         scores = np.asarray(self.model.score_items(list(users)), dtype=np.float32)

@@ -17,7 +17,7 @@ the ranker has never seen rated. :class:`FusedServing` joins the two.
 
 Each served item carries its fusion score and the rating model's predicted stars (``ranker.rating``), and
 its display card (title, brand, categories) from :class:`ItemCards`: read from the graph once per item and
-kept ``CARD_SECONDS``, so a list costs one read of the graph (the seen-filter), not one per item.
+kept ``CARD_SECONDS``, so a list costs one read of the graph (the seen-filter) once its cards are known.
 
 Example:
     >>> serving = FusedServing(ranker, store)                               # doctest: +SKIP

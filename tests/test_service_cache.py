@@ -3,7 +3,6 @@ bounded; off at 0 seconds; every lookup counted."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,22 @@ from kgrec.service.settings import ServiceSettings
 from kgrec.service.state import ServiceState
 
 
-def _cache(seconds: float = 60.0, size: int = 10) -> tuple[ResponseCache[str], CollectorRegistry]:
+class _Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _cache(
+    seconds: float = 60.0, size: int = 10, clock: _Clock | None = None
+) -> tuple[ResponseCache[str], CollectorRegistry]:
     registry = CollectorRegistry()
     counter = Counter("lookups", "lookups", ["cache", "result"], registry=registry)
-    return ResponseCache("lists", seconds, size, counter), registry
+    return ResponseCache("lists", seconds, size, counter, clock or _Clock()), registry
 
 
 def _count(registry: CollectorRegistry, result: str) -> float:
@@ -47,13 +58,16 @@ def test_the_stamp_sees_every_change_an_event_makes() -> None:
 
 
 def test_entries_expire_and_the_least_recent_go_first() -> None:
-    cache, _ = _cache(seconds=0.2, size=2)
+    clock = _Clock()
+    cache, _ = _cache(seconds=10.0, size=2, clock=clock)
     cache.put("a", (), "A")
     cache.put("b", (), "B")
     assert cache.get("a", ()) == "A"  # a is now more recent than b
     cache.put("c", (), "C")
     assert cache.get("b", ()) is None and cache.get("a", ()) == "A" and cache.get("c", ()) == "C"
-    time.sleep(0.25)
+    clock.now += 9.9
+    assert cache.get("a", ()) == "A"
+    clock.now += 0.1
     assert cache.get("a", ()) is None
 
 

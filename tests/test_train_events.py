@@ -5,6 +5,7 @@ folded in)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from kg import EventRow, GraphStore
 from kg.events import ensure_event_schema, record_events
 from kgrec import Recommender
 from kgrec.models import model_version
-from kgrec.service.foldin import FoldIn
+from kgrec.service.foldin import CLOCK_MARGIN_S, FoldIn
 from kgrec.service.metrics import ServiceMetrics
 from kgrec.service.swap import Served
 from loaders.demo import demo_dataset
@@ -117,6 +118,7 @@ def test_a_retrain_learns_events_and_knows_a_user_known_only_by_them(
     )
     assert "VIEWED" not in export.edges  # events are no edge type of the rating model's graph
 
+    time.sleep(CLOCK_MARGIN_S)  # events this close before a training count as new to it (see FoldIn)
     second = rec.fit(SMALL, SMALL_RANK)  # what `kgrec train` runs
     ranker = rec.trained_ranker()
     data = ranker.trained_data()

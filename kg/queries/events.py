@@ -23,6 +23,7 @@ __all__ = [
     "EXISTING_ITEMS",
     "EXPORT_EVENTS",
     "GRAPH_ANSWERS",
+    "GRAPH_NOW",
     "RECORD_EVENTS",
     "REMOVE_IMPLICIT_EVENTS",
     "STORED_EVENTS",
@@ -37,22 +38,25 @@ def _count(kind: str, rel: RelType) -> str:
     return (
         f"FOREACH (_ IN CASE WHEN row.kind = '{kind}' THEN [1] ELSE [] END | "
         f"MERGE (u)-[r:{rel.type}]->(i) "
-        "SET r.count = coalesce(r.count, 0) + 1, r.recorded = $now "
+        "SET r.count = coalesce(r.count, 0) + 1, r.recorded = now "
         "SET r.last = CASE WHEN r.last IS NULL OR row.ts > r.last THEN row.ts ELSE r.last END) "
     )
 
 
+# `recorded` is Neo4j's clock (GRAPH_NOW), the clock a training's export is stamped with, so that the two
+# compare; a retried write is stamped anew.
 RECORD_EVENTS = (
+    "WITH timestamp() / 1000.0 AS now "
     f"UNWIND $rows AS row MATCH (i:{ITEM.label} {{id: row.item}}) "
     f"MERGE (e:{EVENT.label} {{id: row.id}}) "
     "ON CREATE SET e.batch = $batch, e.kind = row.kind, e.user = row.user, e.item = row.item, "
-    "e.value = row.value, e.ts = row.ts, e.recorded = $now "
-    "WITH row, i, e WHERE e.batch = $batch "
+    "e.value = row.value, e.ts = row.ts, e.recorded = now "
+    "WITH now, row, i, e WHERE e.batch = $batch "
     f"MERGE (u:{USER.label} {{id: row.user}}) "
     "FOREACH (_ IN CASE WHEN row.kind = 'rating' THEN [1] ELSE [] END | "
     f"MERGE (u)-[r:{RATED.type}]->(i) "
     "SET r.rating = CASE WHEN r.ts IS NULL OR row.ts >= r.ts THEN row.value ELSE r.rating END, "
-    "r.recorded = $now "
+    "r.recorded = now "
     "SET r.ts = CASE WHEN r.ts IS NULL OR row.ts >= r.ts THEN row.ts ELSE r.ts END) "
     + "".join(_count(kind, rel) for kind, rel in EVENT_KINDS.items())
     + "RETURN row.id AS id"
@@ -98,6 +102,9 @@ EXPORT_EVENTS = (
     f"RETURN type(r) AS type, s.{USER.key} AS source, t.{ITEM.key} AS target, coalesce(r.count, 1) AS count, "
     "coalesce(r.last, 0) AS ts"
 )
+
+GRAPH_NOW = "RETURN timestamp() / 1000.0 AS now"
+"""Neo4j's clock (epoch seconds): when an export began, comparable with what RECORD_EVENTS stamps."""
 
 GRAPH_ANSWERS = "RETURN 1 AS ok"
 """The readiness probe: the database answers a query."""

@@ -13,10 +13,10 @@ __all__ = [
     "ITEMS_IN_CATEGORY",
     "ITEMS_OF_BRAND",
     "ITEM_CARDS",
-    "RATED_AMONG",
     "ITEM_EXISTS",
     "ITEM_FACTS",
     "NAME_KEYED_CATEGORIES",
+    "RATED_AMONG",
     "RATED_BY_USER",
     "SEARCH_ITEMS",
     "SIMILAR_ITEMS",
@@ -45,8 +45,7 @@ ITEMS_IN_CATEGORY = (
 )
 NAME_KEYED_CATEGORIES = f"MATCH (c:{CATEGORY.label}) WHERE c.{CATEGORY.key} IS NULL RETURN count(c) AS n"
 """Category nodes without a path: a graph written before categories were keyed by their path."""
-# Display cards of ranked candidates, leaving out those $user rated (none when $user is null: a null id
-# matches no user), so that serving a recommendation is one round trip.
+# Display cards of the items a list shows (rank.serving keeps them in memory for a while).
 ITEM_CARDS = (
     f"UNWIND $items AS key MATCH (i:{ITEM.label} {{id: key}}) "
     f"OPTIONAL MATCH (i)-[:{MADE_BY.type}]->(b:{BRAND.label}) "
@@ -54,6 +53,8 @@ ITEM_CARDS = (
     "RETURN i.id AS item, i.title AS title, collect(DISTINCT b.name)[0] AS brand, "
     "collect(DISTINCT c.name) AS categories"
 )
+# The seen-filter of a served list: which of its ranked items the user has rated (ratings loaded or
+# recorded since the ranker was trained, which it cannot know).
 RATED_AMONG = (
     f"MATCH (:{USER.label} {{id: $user}})-[:{RATED.type}]->(i:{ITEM.label}) WHERE i.id IN $items "
     "RETURN i.id AS item"

@@ -12,14 +12,16 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadpoolctl import threadpool_limits
 
 from core.settings import Settings
@@ -64,7 +66,7 @@ def create_app(settings: Settings, service: ServiceSettings | None = None) -> Fa
     app = FastAPI(title="kgrec", summary="Knowledge-graph recommendations over HTTP", lifespan=lifespan)
     app.state.kgrec = state
     install_error_handlers(app)
-    _measure(app, state)
+    app.add_middleware(_Measured, state=state)
     app.include_router(_health(state))
     app.include_router(_api(state), dependencies=[Depends(_key_check(state))])
     return app
@@ -76,26 +78,45 @@ def app_from_environment() -> FastAPI:
     return create_app(Settings())
 
 
-def _measure(app: FastAPI, state: ServiceState) -> None:
+class _Measured:
     """Bound the body size, answer a bug with a plain 500, and count and time each answer by its route
-    template."""
-    limit = state.service.max_body_bytes
+    template. Plain ASGI rather than ``@app.middleware("http")``, which runs every request through an extra
+    task and body stream."""
 
-    @app.middleware("http")
-    async def measured(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    def __init__(self, app: ASGIApp, state: ServiceState) -> None:
+        self.app = app
+        self.state = state
+        self.limit = state.service.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            response: Response = error_response(413, f"request body over {limit} bytes")
-        else:
-            try:
-                response = await call_next(request)
-            except Exception as e:  # a bug: answered here so that the connection stays open
-                response = internal_error(request, e)
-        route = request.scope.get("route")
-        endpoint = getattr(route, "path", "unmatched")
-        state.metrics.answered(endpoint, request.method, response.status_code, time.perf_counter() - started)
-        return response
+        status = 500  # what a request counts as if it ends before an answer starts
+        answered = False
+
+        async def watched(message: Message) -> None:
+            nonlocal status, answered
+            if message["type"] == "http.response.start":
+                status, answered = message["status"], True
+            await send(message)
+
+        try:
+            length = Headers(scope=scope).get("content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.limit):
+                await error_response(413, f"request body over {self.limit} bytes")(scope, receive, watched)
+            else:
+                try:
+                    await self.app(scope, receive, watched)
+                except Exception as e:  # a bug: answered here so that the connection stays open
+                    if answered:
+                        raise
+                    await internal_error(Request(scope), e)(scope, receive, watched)
+        finally:
+            endpoint = getattr(scope.get("route"), "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            self.state.metrics.answered(endpoint, scope["method"], status, elapsed)
 
 
 def _key_check(state: ServiceState) -> Callable[[Request], None]:

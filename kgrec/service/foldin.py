@@ -23,14 +23,30 @@ import math
 
 from core.schema import RATED
 from kg.events import InteractionRecord, user_event_interactions
+from kgrec.models import ModelVersion
 from kgrec.results import Recommendation
 from kgrec.service.metrics import ServiceMetrics
 from kgrec.service.swap import Served
 
-__all__ = ["FoldIn"]
+__all__ = ["CLOCK_MARGIN_S", "FoldIn"]
 
 _IMPLICIT = math.inf
 """The 'rating' a view, cart or purchase counts as: above any ``RankConfig.min_rating``, always taken."""
+
+
+CLOCK_MARGIN_S = 2.0
+"""Events recorded this long before a training began to read the graph still count as new: an event is
+stamped by Neo4j's clock when its write starts, so a write that commits after the export has read the
+graph carries an earlier stamp. Both stamps come from the one clock (:data:`kg.queries.GRAPH_NOW`)."""
+
+
+def _newer(event: InteractionRecord, version: ModelVersion) -> bool:
+    """Whether the serving models may not know ``event``: recorded after their training began to read the
+    graph (less :data:`CLOCK_MARGIN_S`). A folder that does not say when (trained before kgrec learned from
+    events) knows no view, cart or purchase, and no rating recorded after it was written."""
+    if version.data_as_of is not None:
+        return event["recorded"] >= version.data_as_of - CLOCK_MARGIN_S
+    return event["type"] != RATED.type or event["recorded"] >= version.trained_at
 
 
 class FoldIn:
@@ -55,10 +71,7 @@ class FoldIn:
         rec = served.rec
         if events is None:
             events = user_event_interactions(rec.store, user)
-        # newer than the graph the models were trained from (not than the models: a training reads the
-        # graph minutes before it writes them, and events of those minutes are in neither)
-        as_of = served.version.data_as_of
-        fresh = [e for e in events if e["recorded"] >= as_of]
+        fresh = [e for e in events if _newer(e, served.version)]
         if not fresh:
             return rec.recommend(user, k, exclude_seen, brand, category)
         taken: dict[str, float] = {e["item"]: _IMPLICIT for e in events if e["type"] != RATED.type}

@@ -7,7 +7,7 @@
 ``kgrec_events_ingested_total{kind}``                  events committed to Neo4j (new ids only)
 ``kgrec_events_duplicate_total``                       events whose id was already stored
 ``kgrec_events_rejected_total{reason}``                events refused (``unknown_item``)
-``kgrec_foldins_total``                                lists served with the user's new events folded in
+``kgrec_foldins_total``                                lists worked out with the user's new events folded in
 ``kgrec_cache_requests_total{cache,result}``            lists / explanations answered again (``hit``) or not
 ``kgrec_model_info{version}``                          1 for the model version serving now
 ``kgrec_model_trained_timestamp_seconds``              when it was written
