@@ -243,6 +243,14 @@ def test_metrics_move_by_exactly_what_a_request_does(
     moved = _moved(after, after := _samples(client), "kgrec_foldins")
     assert moved == {}  # the user with events only was folded in, not the other, and scrapes fold nothing
 
+    # a list asked for again is answered from the cache; another k or exclude_seen is another list
+    for params in ({"k": 5}, {"k": 3}, {"k": 5, "exclude_seen": False}, {"k": 3}):
+        assert client.get(f"/users/{user}/recommendations", params=params).status_code == 200
+    assert _moved(after, after := _samples(client), "kgrec_cache") == {
+        "kgrec_cache_requests_total{cache=lists,result=hit}": 2,
+        "kgrec_cache_requests_total{cache=lists,result=miss}": 2,
+    }
+
 
 def test_window_sets_how_many_lists_the_gauges_cover(
     small: tuple[TestClient, Probe], large: tuple[TestClient, Probe], trained: Trained
@@ -325,7 +333,12 @@ def _fresh(url: str, path: str, method: str = "GET", **kwargs: Any) -> httpx.Res
 
 
 def test_two_workers_both_serve_and_take_the_environment(trained: Trained, tmp_path: Path) -> None:
-    env = {"KGREC_MAX_K": "7", "KGREC_MAX_EVENTS": "3", "KGREC_MAX_BODY_BYTES": "2048"}
+    env = {
+        "KGREC_MAX_K": "7",
+        "KGREC_MAX_EVENTS": "3",
+        "KGREC_MAX_BODY_BYTES": "2048",
+        "KGREC_CACHE_SECONDS": "0",
+    }
     server = _serve_workers(trained, tmp_path / "serve.log", env)
     user = sorted(trained.truth.user_branch)[0]
     path = f"/users/{user}/recommendations"
@@ -349,6 +362,8 @@ def test_two_workers_both_serve_and_take_the_environment(trained: Trained, tmp_p
                 ]
                 # this worker answered some, fewer than were answered: the other worker the rest
                 shared = shared or (0 < mine[0] < ready and 0 < mine[1] < recommended)
+                # the same list asked for again and again, never answered from a cache that is off
+                assert _value(seen, "kgrec_cache_requests_total", cache="lists", result="hit") == 0
         # each worker reads the overrides from the environment (fresh connections: both are asked)
         events = [{"id": f"w{n}", "user": user, "item": "no-such-item", "type": "view"} for n in range(4)]
         body = b'{"events": [' + b" " * 2100 + b"]}"
