@@ -179,6 +179,10 @@ def test_every_route_through_http(workspace: Workspace, server: Server, key: str
         f"/users/{user}/explanations/{shown['item']}", params={"top": 2, "rating_drop": True}
     ).json()
     assert all("rating_drop" in p["support"] for p in with_drop["paths"])
+    hit = 'kgrec_cache_requests_total{cache="explanations",result="hit"}'
+    hits = _metric(api, hit)
+    again = api.get(f"/users/{user}/explanations/{shown['item']}", params={"top": 2}).json()
+    assert again == explained and _metric(api, hit) == hits + 1  # the same question: answered again
     assert [p["score"] for p in with_drop["paths"]] == [p["score"] for p in explained["paths"]]
     _error(api.get(f"/users/nobody/explanations/{item}"), 404)
     assert api.get("/model").json()["version"] == ready["model"]["version"]
