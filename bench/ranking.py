@@ -102,7 +102,7 @@ def peers(ratings: pd.DataFrame, items: np.ndarray, kind: SplitKind, seed: int) 
     }
 
 
-def run_split(export: GraphExport, kind: SplitKind, seed: int, quick: bool) -> dict[str, Any]:
+def run_split(export: GraphExport, kind: SplitKind, seed: int, quick: bool, draws: int) -> dict[str, Any]:
     ratings = export.edges["RATED"].sort_values(["source", "target"], kind="stable").reset_index(drop=True)
     items = np.asarray(export.node_keys("Item"))
     say(f"  {kind} seed {seed}: peers")
@@ -110,7 +110,9 @@ def run_split(export: GraphExport, kind: SplitKind, seed: int, quick: bool) -> d
     say(f"  {kind} seed {seed}: kgrec")
     started = time.perf_counter()
     train_config = TrainConfig(seed=seed, max_epochs=30) if quick else TrainConfig(seed=seed)
-    result = train_stack(export, kind, FRACTION, seed, train_config, RankConfig(seed=seed), progress=say)
+    result = train_stack(
+        export, kind, FRACTION, seed, train_config, RankConfig(seed=seed, fusion_draws=draws), progress=say
+    )
     kgrec_s = time.perf_counter() - started
     models: dict[str, RankingMetrics] = dict(peer["metrics"])
     models |= {f"kgrec_{part}": m for part, m in result.parts.items()}
@@ -153,11 +155,16 @@ def print_split(name: str, run: dict[str, Any]) -> None:
 
 
 def run_dataset(
-    name: str, export: GraphExport, seeds: list[int], temporal: bool, quick: bool
+    name: str,
+    export: GraphExport,
+    seeds: list[int],
+    temporal: bool,
+    quick: bool,
+    draws: int = 1,
 ) -> dict[str, Any]:
     runs = []
     for seed in seeds:
-        runs.append(run_split(export, "random", seed, quick))
+        runs.append(run_split(export, "random", seed, quick, draws))
         print_split(name, runs[-1])
     summary: dict[str, Any] = {}
     for model in runs[0]["models"]:
@@ -180,7 +187,7 @@ def run_dataset(
         "random_ratio": ratio,
     }
     if temporal:
-        out["temporal"] = run_split(export, "temporal", seeds[0], quick)
+        out["temporal"] = run_split(export, "temporal", seeds[0], quick, draws)
         print_split(name, out["temporal"])
         print(
             f"{name} temporal: fusion / best peer = {out['temporal']['fusion_over_best_peer']:.3f} (target >= 1.0)"
@@ -200,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="30 GNN epochs for the rating model (a smoke run)"
     )
+    parser.add_argument(
+        "--fusion-draws",
+        type=int,
+        default=RankConfig().fusion_draws,
+        help="validation slices the fusion learns from (RankConfig.fusion_draws; random splits)",
+    )
     parser.add_argument("--json-out", default=None)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -212,14 +225,14 @@ def main(argv: list[str] | None = None) -> int:
         say("amazon-hin")
         export, _ = graph_export("bench-ranking-hin", read_hin(args.hin), reload=False, keep_server=False)
         record["datasets"]["amazon-hin"] = run_dataset(
-            "amazon-hin", export, args.seeds, not args.skip_temporal, args.quick
+            "amazon-hin", export, args.seeds, not args.skip_temporal, args.quick, args.fusion_draws
         )
     if not args.skip_magazine:
         say("amazon2018-magazine")
         dataset = magazine_dataset(args.magazine, args.min_ratings)
         export, _ = graph_export("bench-ranking-magazine", dataset, reload=False, keep_server=False)
         record["datasets"]["amazon2018-magazine"] = run_dataset(
-            "amazon2018-magazine", export, args.seeds, not args.skip_temporal, args.quick
+            "amazon2018-magazine", export, args.seeds, not args.skip_temporal, args.quick, args.fusion_draws
         )
     record["wall_s"] = time.perf_counter() - started
     line = json.dumps(record)

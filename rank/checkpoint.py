@@ -26,10 +26,12 @@ from rank.kg_gcn import KnowledgeGCN
 from rank.knowledge import Knowledge
 from rank.popularity import Popularity
 from rank.ranker import Ranker
+from rank.timing import TimeProfile
 
 __all__ = ["FORMAT", "load_ranker", "save_ranker"]
 
-FORMAT = 1
+FORMAT = 2
+"""2: the time features of :mod:`rank.timing` (rebuilt from the interactions' times at load)."""
 
 
 def save_ranker(ranker: Ranker, directory: str | Path) -> Path:
@@ -115,6 +117,7 @@ def _read(folder: Path) -> Ranker:
     ranker.data, ranker.knowledge, ranker.booster = data, knowledge, booster
     ranker.features, ranker.item_age_days = list(meta["features"]), a["item_age_days"]
     ranker.item_popularity = data.popularity()
+    ranker.timing = TimeProfile(config.time_sigma_months).fit(data)
     pop = Popularity(config.popularity_half_life_days)
     pop.item_scores = a["popularity"]
     ease = Ease(meta["ease_l2"], config.ease_max_items, knowledge.incidence(), config.ease_side_weight)

@@ -3,24 +3,27 @@
 Per candidate model (``PARTS``): its score and the item's position in that model's list for the user (the
 list's length plus one when the model did not propose it). Then the rating model's predicted stars, the
 item's training popularity (log) and age (days since its first interaction, up to the latest one in the
-training data; missing without timestamps), the user's activity (log of their training interactions), and
-per knowledge relation the user's affinity to the item along it (see :class:`rank.knowledge.Knowledge`).
+training data; missing without timestamps), the user's activity (log of their training interactions), how
+the item's activity over time meets the user's (:data:`rank.timing.TIME_FEATURES`), and per knowledge
+relation the user's affinity to the item along it (see :class:`rank.knowledge.Knowledge`).
 
 Example:
     >>> feature_names(["MADE_BY", "IN_CATEGORY"])[:4]
     ['popularity_score', 'popularity_rank', 'ease_score', 'ease_rank']
-    >>> feature_names(["MADE_BY"])[-4:]
-    ['item_popularity', 'item_age_days', 'user_activity', 'affinity_made_by']
+    >>> feature_names(["MADE_BY"])[-3:]
+    ['gap_median_days', 'user_span_days', 'affinity_made_by']
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PARTS", "CandidateTable", "feature_names"]
+from rank.timing import TIME_FEATURES
+
+__all__ = ["PARTS", "CandidateTable", "concat_tables", "feature_names"]
 
 PARTS = ("popularity", "ease", "als", "kg_gcn")
 """The candidate models, in the order of the feature columns."""
@@ -29,7 +32,7 @@ PARTS = ("popularity", "ease", "als", "kg_gcn")
 def feature_names(relations: Sequence[str]) -> list[str]:
     """Column names of the feature matrix, for knowledge relations ``relations`` (relationship types)."""
     names = [f"{part}_{what}" for part in PARTS for what in ("score", "rank")]
-    names += ["predicted_rating", "item_popularity", "item_age_days", "user_activity"]
+    names += ["predicted_rating", "item_popularity", "item_age_days", "user_activity", *TIME_FEATURES]
     names += [f"affinity_{rel.lower()}" for rel in relations]
     return names
 
@@ -54,12 +57,14 @@ def candidate_table(
     item_age_days: np.ndarray,
     user_activity: np.ndarray,
     affinity: dict[str, np.ndarray],
+    timing: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]],
     only: np.ndarray | None = None,
 ) -> CandidateTable:
     """Build the rows of a batch: the union of every part's list per user (``part_lists[p]`` is
     ``[users, n]`` catalogue columns, best first, ``-1`` padded) with their features, or the columns
     ``only`` for every user when given. Scores, predicted ratings and affinities are ``[users, items]``;
-    popularity and age ``[items]``; activity ``[users]``."""
+    popularity and age ``[items]``; activity ``[users]``; ``timing(user, item)`` gives the columns of
+    :data:`rank.timing.TIME_FEATURES` for rows (batch position, catalogue column)."""
     n_users = len(user_activity)
     users, items = [], []
     for u in range(n_users):
@@ -84,8 +89,20 @@ def candidate_table(
     columns.append(np.log1p(item_popularity[item]))
     columns.append(item_age_days[item])
     columns.append(np.log1p(user_activity[user]))
+    over_time = timing(user, item)
+    columns += [over_time[name] for name in TIME_FEATURES]
     columns += [matrix[user, item] for matrix in affinity.values()]
     features = (
         np.column_stack(columns).astype(np.float32) if len(user) else np.zeros((0, len(columns)), np.float32)
     )
     return CandidateTable(user, item, features, np.array([len(i) for i in items], dtype=np.int64))
+
+
+def concat_tables(tables: Sequence[CandidateTable]) -> CandidateTable:
+    """Tables one after the other, as one (user positions as they are: each table numbers its own)."""
+    return CandidateTable(
+        np.concatenate([t.user for t in tables]),
+        np.concatenate([t.item for t in tables]),
+        np.vstack([t.features for t in tables]),
+        np.concatenate([t.groups for t in tables]),
+    )

@@ -1,6 +1,7 @@
 """The fusion model: LightGBM LambdaRank over each validation user's candidates, labelled 1 where the user
 took the item in the validation slice. Users with no such item among their candidates teach nothing to a
-pairwise loss and are left out; a fifth of the rest decides early stopping by NDCG@10.
+pairwise loss and are left out; a fifth of the rest decides early stopping by NDCG@10 (a user's lists of
+every validation slice fall on the same side, so the stopping users are not also taught).
 
 Example:
     >>> booster, ndcg = fit_lambdarank(table, labels, names, RankConfig(), rng)   # doctest: +SKIP
@@ -10,18 +11,43 @@ from __future__ import annotations
 
 import lightgbm as lgb
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from core.errors import ModelError
 from rank.config import RankConfig
 from rank.features import CandidateTable
 
-__all__ = ["fit_lambdarank"]
+__all__ = ["FusionReport", "fit_lambdarank"]
+
+
+class FusionReport(BaseModel):
+    """What training the ranking stack did and found."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    train_interactions: int
+    validation_interactions: int
+    ease_l2: float
+    ease_validation_ndcg: dict[str, float]
+    fusion_users: int
+    fusion_rows: int
+    candidate_recall: float
+    trees: int
+    validation_ndcg10: float
+    importances: dict[str, float]
+    seconds: dict[str, float]
 
 
 def fit_lambdarank(
-    table: CandidateTable, labels: np.ndarray, features: list[str], cfg: RankConfig, rng: np.random.Generator
+    table: CandidateTable,
+    labels: np.ndarray,
+    features: list[str],
+    cfg: RankConfig,
+    rng: np.random.Generator,
+    owners: np.ndarray | None = None,
 ) -> tuple[lgb.Booster, float]:
-    """The trained booster and its best validation NDCG@10 (on the early-stopping fifth)."""
+    """The trained booster and its best validation NDCG@10 (on the early-stopping fifth); ``owners`` names
+    the user of each group (default: each group its own user)."""
     has_positive = np.add.reduceat(labels, np.r_[0, np.cumsum(table.groups)[:-1]]) > 0
     has_positive &= table.groups > 0
     row_group = np.repeat(np.arange(len(table.groups)), table.groups)
@@ -30,8 +56,9 @@ def fit_lambdarank(
     x, y = table.features[keep_rows], labels[keep_rows]
     if len(groups) < 10:
         raise ModelError(f"only {len(groups)} validation users have a held-out item among the candidates")
-    is_eval = np.zeros(len(groups), dtype=bool)
-    is_eval[rng.choice(len(groups), max(1, len(groups) // 5), replace=False)] = True
+    owner = (np.arange(len(table.groups)) if owners is None else np.asarray(owners))[has_positive]
+    users = np.unique(owner)
+    is_eval = np.isin(owner, users[rng.choice(len(users), max(1, len(users) // 5), replace=False)])
     group_of_row = np.repeat(is_eval, groups)
     model = lgb.LGBMRanker(
         objective="lambdarank",

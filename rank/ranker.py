@@ -7,8 +7,9 @@ Training (:meth:`Ranker.fit`) on a user's training interactions:
 2. the candidate models (popularity, EASE with its ridge chosen on that slice, ALS, the interaction GNN) are
    fitted on the rest;
 3. for a sample of validation users, the union of the models' top ``RankConfig.candidates`` items gets the
-   features of :mod:`rank.features`, labelled 1 where the user took the item in the validation slice, and
-   LambdaRank learns to order them (early stopping on NDCG@10 of a fifth of those users);
+   features of :mod:`rank.features`, labelled 1 where the user took the item in the validation slice; on a
+   random split this is repeated for ``RankConfig.fusion_draws`` slices (the models refitted without each),
+   and LambdaRank learns to order them all (early stopping on NDCG@10 of a fifth of those users);
 4. the candidate models are fitted again on all training interactions, and serve.
 
 Nothing from held-out test interactions is used: the caller passes training interactions only.
@@ -24,13 +25,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict
 
 from core.errors import ModelError
 from core.progress import Progress
@@ -39,13 +40,15 @@ from rank.base import CandidateModel
 from rank.config import RankConfig
 from rank.ease import Ease, tune_ease
 from rank.evaluate import top_k
-from rank.features import PARTS, CandidateTable, candidate_table, feature_names
-from rank.fusion import fit_lambdarank
+from rank.features import PARTS, CandidateTable, candidate_table, concat_tables, feature_names
+from rank.fusion import FusionReport, fit_lambdarank
 from rank.interactions import Interactions, Keys
 from rank.kg_gcn import KnowledgeGCN
 from rank.knowledge import Knowledge
 from rank.popularity import Popularity
 from rank.split import SplitKind, holdout_split
+from rank.stars import stars_where_needed
+from rank.timing import TimeProfile, no_time_features
 
 __all__ = ["FusionReport", "Ranked", "Ranker", "RatingScores"]
 
@@ -61,24 +64,6 @@ class RatingScores(Protocol):
     ``[len(users), len(items)]``, NaN where the rating model cannot say."""
 
     def __call__(self, users: Sequence[str], items: np.ndarray) -> np.ndarray: ...
-
-
-class FusionReport(BaseModel):
-    """What training the ranking stack did and found."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    train_interactions: int
-    validation_interactions: int
-    ease_l2: float
-    ease_validation_ndcg: dict[str, float]
-    fusion_users: int
-    fusion_rows: int
-    candidate_recall: float
-    trees: int
-    validation_ndcg10: float
-    importances: dict[str, float]
-    seconds: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -102,6 +87,7 @@ class Ranker:
         self.features: list[str] = []
         self.item_age_days = np.zeros(0, dtype=np.float32)
         self.item_popularity = np.zeros(0, dtype=np.int64)
+        self.timing = TimeProfile(self.config.time_sigma_months)
 
     # -- training -------------------------------------------------------------------------------------
     def fit(
@@ -147,15 +133,22 @@ class Ranker:
         self.parts = self._fit_parts(fit_part, ease.l2, say, seconds, prefitted={"ease": ease})
 
         mark = time.perf_counter()
-        chosen = np.sort(rng.choice(len(val_rows), min(len(val_rows), cfg.fusion_users), replace=False))
-        self.data = fit_part
-        rows = val_rows[chosen]
-        keys = [str(fit_part.user_keys[r]) for r in rows]
-        table = self._batched_table(keys, rows, fit_part.seen(rows))
-        truth = held.matrix[val_rows[chosen]]
-        labels = np.asarray(truth[table.user, table.item]).ravel().astype(np.float32)
-        recall = float(labels.sum()) / max(int(truth.sum()), 1)
-        self.booster, val_ndcg = fit_lambdarank(table, labels, self.features, cfg, rng)
+        draws = [self._labelled(fit_part, held, rng)]
+        # more validation slices, the models refitted without each: more labels for the fusion (a temporal
+        # split has one latest slice)
+        for draw in range(1, cfg.fusion_draws if kind == "random" else 1):
+            other = holdout_split(train, kind, cfg.validation_fraction, cfg.seed + draw)
+            other_part = Interactions.build(other.train, items, users, cfg.min_rating)
+            self.parts = self._fit_parts(other_part, ease.l2, say, seconds, prefitted={})
+            draws.append(
+                self._labelled(other_part, Interactions.build(other.test, items, users, cfg.min_rating), rng)
+            )
+        table = concat_tables([d[0] for d in draws])
+        labels = np.concatenate([d[1] for d in draws])
+        recall = float(labels.sum()) / max(sum(d[2] for d in draws), 1)
+        self.booster, val_ndcg = fit_lambdarank(
+            table, labels, self.features, cfg, rng, np.concatenate([d[3] for d in draws])
+        )
         seconds["fusion"] = time.perf_counter() - mark
         say("fusion", 1, 1)
 
@@ -170,7 +163,7 @@ class Ranker:
             validation_interactions=int(held.matrix.nnz),
             ease_l2=ease.l2,
             ease_validation_ndcg={f"{k:g}": v for k, v in grid.items()},
-            fusion_users=len(chosen),
+            fusion_users=len(table.groups),
             fusion_rows=len(labels),
             candidate_recall=recall,
             trees=self.booster.num_trees(),
@@ -204,6 +197,7 @@ class Ranker:
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - mark
             say(name, n + 1, len(PARTS))
         self.item_popularity = data.popularity()
+        self.timing = TimeProfile(cfg.time_sigma_months).fit(data)
         item_first = _first_seen(data)
         latest = float(data.ts.max()) if len(data.ts) else 0.0
         self.item_age_days = np.where(item_first > 0, (latest - item_first) / 86_400.0, np.nan).astype(
@@ -211,19 +205,27 @@ class Ranker:
         )
         return parts
 
-    def _batched_table(self, keys: list[str], rows: np.ndarray, seen: sp.csr_matrix) -> CandidateTable:
-        """The training table of many users, built a batch at a time (user positions kept)."""
+    def _labelled(
+        self, fit_part: Interactions, held: Interactions, rng: np.random.Generator
+    ) -> tuple[CandidateTable, np.ndarray, int, np.ndarray]:
+        """One validation slice's training table, with the models fitted on ``fit_part``: up to
+        ``fusion_users`` users with held-out items, each row labelled 1 where ``held`` has the pair; the
+        number of held-out pairs of those users (for candidate recall) and each user's row."""
+        val_rows = np.flatnonzero(np.diff(held.matrix.indptr) > 0)
+        n = min(len(val_rows), self.config.fusion_users)
+        rows = val_rows[np.sort(rng.choice(len(val_rows), n, replace=False))]
+        self.data = fit_part
+        keys = [str(fit_part.user_keys[r]) for r in rows]
+        seen = fit_part.seen(rows)
         tables = []
-        for start in range(0, len(rows), _BATCH):
+        for start in range(0, len(rows), _BATCH):  # a batch at a time, user positions kept
             b = slice(start, start + _BATCH)
             t = self._table(keys[b], rows[b], seen[b], seen[b], None)
             tables.append(CandidateTable(t.user + start, t.item, t.features, t.groups))
-        return CandidateTable(
-            np.concatenate([t.user for t in tables]),
-            np.concatenate([t.item for t in tables]),
-            np.vstack([t.features for t in tables]),
-            np.concatenate([t.groups for t in tables]),
-        )
+        table = concat_tables(tables)
+        truth = held.matrix[rows]
+        labels = np.asarray(truth[table.user, table.item]).ravel().astype(np.float32)
+        return table, labels, int(truth.sum()), rows
 
     # -- serving --------------------------------------------------------------------------------------
     def rank(
@@ -255,8 +257,9 @@ class Ranker:
 
     def fused_scores(self, user: str, taken: Sequence[str], items: Sequence[str]) -> np.ndarray:
         """The fusion score of ``items`` for ``user`` as if their interactions were the items ``taken``
-        (keys), each model placing them from those items as it places a newcomer; the same call with and
-        without some of the items is the counterfactual an explanation is scored by."""
+        (keys), each model placing them from those items as it places a newcomer (the time features keep the
+        user's own times where known); the same call with and without some of the items is the
+        counterfactual an explanation is scored by."""
         data = self.trained_data()
         cols = data.item_rows(list(taken))
         cols = np.unique(cols[cols >= 0])
@@ -268,7 +271,8 @@ class Ranker:
             raise ModelError(
                 f"item {list(items)[int(np.argmax(targets < 0))]!r} is not in the ranker's catalogue"
             )
-        table = self._table([str(user)], np.array([-1]), seen, seen, None, only=targets)
+        when = data.user_rows([str(user)])
+        table = self._table([str(user)], np.array([-1]), seen, seen, None, only=targets, time_rows=when)
         assert self.booster is not None
         return self._predict(table.features)
 
@@ -288,7 +292,8 @@ class Ranker:
                 f"item {list(items)[int(np.argmax(targets < 0))]!r} is not in the ranker's catalogue"
             )
         keys, newcomer = [str(user)] * len(takens), np.full(len(takens), -1)
-        table = self._table(keys, newcomer, seen, seen, None, only=targets)
+        when = np.repeat(data.user_rows([str(user)]), len(takens))
+        table = self._table(keys, newcomer, seen, seen, None, only=targets, time_rows=when)
         return self._predict(table.features).reshape(len(takens), len(items))
 
     def part_rank(self, part: str, users: Sequence[str], k: int) -> np.ndarray:
@@ -347,10 +352,11 @@ class Ranker:
         hide: sp.csr_matrix,
         allowed: np.ndarray | None,
         only: np.ndarray | None = None,
+        time_rows: np.ndarray | None = None,
     ) -> CandidateTable:
         """Candidates and features of one batch of users: ``keys`` and ``rows`` (``-1`` for a user the models
         were not fitted on), their interactions ``seen`` and what to leave out, ``hide``; or the features of
-        the columns ``only``."""
+        the columns ``only``. ``time_rows`` (default ``rows``) are whose times the time features use."""
         data = self.data
         assert data is not None and self.knowledge is not None
         if allowed is not None:
@@ -359,11 +365,21 @@ class Ranker:
             name: np.asarray(part.scores(rows, seen), dtype=np.float32) for name, part in self.parts.items()
         }
         lists = {name: top_k(s, self.config.candidates, exclude=hide) for name, s in scores.items()}
-        predicted = self.rating(keys, data.item_keys) if self.rating is not None else None
+        predicted = stars_where_needed(self.rating, keys, data.item_keys, lists, only)
         activity = np.asarray(seen.sum(axis=1)).ravel()
         affinity = self.knowledge.affinity(seen)
+        when = rows if time_rows is None else time_rows
+        timing = partial(self.timing.features, when) if self.config.time_features else no_time_features
         return candidate_table(
-            scores, lists, predicted, self.item_popularity, self.item_age_days, activity, affinity, only
+            scores,
+            lists,
+            predicted,
+            self.item_popularity,
+            self.item_age_days,
+            activity,
+            affinity,
+            timing,
+            only,
         )
 
 
