@@ -26,12 +26,14 @@ from rank.kg_gcn import KnowledgeGCN
 from rank.knowledge import Knowledge
 from rank.popularity import Popularity
 from rank.ranker import Ranker
+from rank.rp3 import Rp3Beta
 from rank.timing import TimeProfile
 
 __all__ = ["FORMAT", "load_ranker", "save_ranker"]
 
-FORMAT = 2
-"""2: the time features of :mod:`rank.timing` (rebuilt from the interactions' times at load)."""
+FORMAT = 3
+"""2: the time features of :mod:`rank.timing` (rebuilt from the interactions' times at load). 3: RP3beta, a
+fifth candidate model (rebuilt from the interactions at load: its weights follow from them alone)."""
 
 
 def save_ranker(ranker: Ranker, directory: str | Path) -> Path:
@@ -128,5 +130,6 @@ def _read(folder: Path) -> Ranker:
         knowledge, config.gnn_dim, config.gnn_layers, config.gnn_epochs, config.gnn_lr, config.seed
     )
     gcn.network.user_embeddings, gcn.network.item_embeddings = a["gcn_users"], a["gcn_items"]
-    ranker.parts = {"popularity": pop, "ease": ease, "als": als, "kg_gcn": gcn}
+    rp3 = Rp3Beta(config.rp3_alpha, config.rp3_beta, config.rp3_neighbours).fit(data)
+    ranker.parts = {"popularity": pop, "ease": ease, "als": als, "kg_gcn": gcn, "rp3": rp3}
     return ranker

@@ -24,8 +24,7 @@ class RankConfig(BaseModel):
         fusion_users: at most this many validation users (sampled) train the fusion ranker, per slice.
         fusion_draws: validation slices drawn (random splits; a temporal split has one, the latest): the
             candidate models are fitted without each, and every slice's users label the fusion's lists.
-            One by default: more slices raised amazon-hin's NDCG@10 (seed 0, with the time features: 0.1267
-            with one, 0.1310 with four), but on the small generated demo the planted taste came out weaker.
+            Three by default: more labels for the fusion, at the cost of fitting the models once per slice.
         min_rating: keep only interactions rated at least this as positives (``None``: every rating is
             one interaction, the user chose the item).
         popularity_half_life_days: an interaction's weight halves every this many days of age.
@@ -37,6 +36,11 @@ class RankConfig(BaseModel):
         ease_side_weight: weight of the knowledge graph's co-membership in EASE's Gram matrix (0: none).
         als_factors, als_regularization, als_iterations: ``implicit``'s ALS.
         gnn_dim, gnn_layers, gnn_epochs, gnn_lr: the interaction GNN (LightGCN with BPR).
+        rp3_alpha, rp3_beta, rp3_neighbours: RP3beta (:mod:`rank.rp3`): the exponent of the walk's
+            steps, the popularity penalty's, and how many neighbours each item keeps.
+        monotone: the fusion score never falls as a candidate model's score, the predicted rating or an
+            affinity rises (:func:`rank.features.monotone_directions`): a prior that keeps a few hundred
+            validation users from teaching the trees that a better score means a worse item.
         trees, learning_rate, leaves: LightGBM LambdaRank; ``trees`` is a cap, early stopping on NDCG@10
             of a fifth of the fusion users decides.
         seed: every random choice (splits, samples, initialisations).
@@ -47,7 +51,7 @@ class RankConfig(BaseModel):
     candidates: int = Field(default=100, ge=10)
     validation_fraction: float = Field(default=0.1, gt=0.0, lt=0.5)
     fusion_users: int = Field(default=20000, ge=10)
-    fusion_draws: int = Field(default=1, ge=1)
+    fusion_draws: int = Field(default=3, ge=1)
     min_rating: float | None = None
     popularity_half_life_days: float = Field(default=365.0, gt=0.0)
     time_features: bool = True
@@ -58,10 +62,14 @@ class RankConfig(BaseModel):
     als_factors: int = 64
     als_regularization: float = 0.05
     als_iterations: int = 30
+    rp3_alpha: float = Field(default=0.8, gt=0.0)
+    rp3_beta: float = Field(default=0.5, ge=0.0)
+    rp3_neighbours: int = Field(default=200, ge=1)
     gnn_dim: int = 64
     gnn_layers: int = 2
     gnn_epochs: int = 30
     gnn_lr: float = 0.02
+    monotone: bool = True
     trees: int = 400
     learning_rate: float = 0.05
     leaves: int = 31

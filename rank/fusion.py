@@ -1,7 +1,8 @@
 """The fusion model: LightGBM LambdaRank over each validation user's candidates, labelled 1 where the user
 took the item in the validation slice. Users with no such item among their candidates teach nothing to a
 pairwise loss and are left out; a fifth of the rest decides early stopping by NDCG@10 (a user's lists of
-every validation slice fall on the same side, so the stopping users are not also taught).
+every validation slice fall on the same side, so the stopping users are not also taught). With
+``RankConfig.monotone`` the trees follow :func:`rank.features.monotone_directions`.
 
 Example:
     >>> booster, ndcg = fit_lambdarank(table, labels, names, RankConfig(), rng)   # doctest: +SKIP
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core.errors import ModelError
 from rank.config import RankConfig
-from rank.features import CandidateTable
+from rank.features import CandidateTable, monotone_directions
 
 __all__ = ["FusionReport", "fit_lambdarank"]
 
@@ -73,6 +74,8 @@ def fit_lambdarank(
         verbose=-1,
         lambdarank_truncation_level=20,
     )
+    if cfg.monotone:
+        model.set_params(monotone_constraints=monotone_directions(features))
     model.fit(
         x[~group_of_row],
         y[~group_of_row],

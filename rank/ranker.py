@@ -4,8 +4,8 @@ Training (:meth:`Ranker.fit`) on a user's training interactions:
 
 1. a per-user validation slice is held out of the training interactions (``RankConfig.validation_fraction``,
    random or latest, like the evaluation split);
-2. the candidate models (popularity, EASE with its ridge chosen on that slice, ALS, the interaction GNN) are
-   fitted on the rest;
+2. the candidate models (popularity, EASE with its ridge chosen on that slice, ALS, the interaction GNN,
+   RP3beta) are fitted on the rest;
 3. for a sample of validation users, the union of the models' top ``RankConfig.candidates`` items gets the
    features of :mod:`rank.features`, labelled 1 where the user took the item in the validation slice; on a
    random split this is repeated for ``RankConfig.fusion_draws`` slices (the models refitted without each),
@@ -46,6 +46,7 @@ from rank.interactions import Interactions, Keys
 from rank.kg_gcn import KnowledgeGCN
 from rank.knowledge import Knowledge
 from rank.popularity import Popularity
+from rank.rp3 import Rp3Beta
 from rank.split import SplitKind, holdout_split
 from rank.stars import stars_where_needed
 from rank.timing import TimeProfile, no_time_features
@@ -189,6 +190,7 @@ class Ranker:
             "kg_gcn": KnowledgeGCN(
                 self.knowledge, cfg.gnn_dim, cfg.gnn_layers, cfg.gnn_epochs, cfg.gnn_lr, cfg.seed
             ),
+            "rp3": Rp3Beta(cfg.rp3_alpha, cfg.rp3_beta, cfg.rp3_neighbours),
         }
         parts: dict[str, CandidateModel] = {}
         for n, name in enumerate(PARTS):

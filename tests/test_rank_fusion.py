@@ -1,13 +1,14 @@
 """How the fusion ranker is taught: validation slices drawn per RankConfig.fusion_draws (random splits only),
-the time features fitted on the training interactions the ranker serves from."""
+the time features fitted on the training interactions the ranker serves from, the monotone constraints."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from rank import Ranker, SplitKind, holdout_split
-from rank.features import feature_names
+from rank import RankConfig, Ranker, SplitKind, holdout_split
+from rank.features import CandidateTable, feature_names
+from rank.fusion import fit_lambdarank
 from rank.timing import TIME_FEATURES
 from tests.test_rank_models import SMALL, _planted
 
@@ -47,3 +48,21 @@ def test_without_time_features_the_fusion_never_uses_them() -> None:
     assert ranker.timing.active  # the times would say something; the switch keeps them out
     assert all(report.importances[name] == 0.0 for name in TIME_FEATURES)
     assert len(ranker.rank(list(ranker.trained_data().user_keys[:5]), k=5).items) == 5
+
+
+@pytest.mark.parametrize("monotone", [True, False])
+def test_monotone_fusion_never_ranks_a_better_score_lower(monotone: bool) -> None:
+    # labels that fall as ease_score rises: free trees learn it, constrained ones must not
+    names = feature_names(["MADE_BY"])
+    rng = np.random.default_rng(0)
+    groups = np.full(400, 20)
+    x = rng.random((int(groups.sum()), len(names))).astype(np.float32)
+    ease = names.index("ease_score")
+    labels = (x[:, ease] < 0.3).astype(np.float32) * (rng.random(len(x)) < 0.8)
+    table = CandidateTable(np.repeat(np.arange(len(groups)), 20), np.zeros(len(x), np.int64), x, groups)
+    config = RankConfig(monotone=monotone, seed=0)
+    booster, _ = fit_lambdarank(table, labels, names, config, np.random.default_rng(0))
+    probe = np.tile(x[:1], (11, 1))
+    probe[:, ease] = np.linspace(0.0, 1.0, 11)
+    steps = np.diff(booster.predict(probe))
+    assert (steps >= 0).all() if monotone else (steps < 0).any()

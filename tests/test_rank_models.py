@@ -16,6 +16,7 @@ from rank.als import Als
 from rank.ease import Ease
 from rank.kg_gcn import KnowledgeGCN
 from rank.popularity import Popularity
+from rank.rp3 import Rp3Beta
 
 CLUSTERS, PER_CLUSTER, USERS = 3, 20, 240
 SMALL = RankConfig(candidates=15, fusion_users=200, gnn_epochs=15, als_iterations=10, ease_grid=(10.0, 50.0))
@@ -53,7 +54,7 @@ def _own_cluster_share(top: np.ndarray, users: list[str]) -> float:
     return float(np.mean(hits))
 
 
-@pytest.mark.parametrize("name", ["ease", "als", "kg_gcn"])
+@pytest.mark.parametrize("name", ["ease", "als", "kg_gcn", "rp3"])
 def test_each_personal_model_ranks_the_users_cluster_first(name: str) -> None:
     ratings, items, knowledge = _planted()
     data = Interactions.build(ratings, items)
@@ -61,6 +62,7 @@ def test_each_personal_model_ranks_the_users_cluster_first(name: str) -> None:
         "ease": Ease(l2=10.0),
         "als": Als(factors=8, iterations=10),
         "kg_gcn": KnowledgeGCN(knowledge, dim=16, epochs=20),
+        "rp3": Rp3Beta(),
     }[name].fit(data)
     users = list(data.user_keys[:30])
     rows = data.user_rows(users)
@@ -189,3 +191,19 @@ def test_a_folder_without_a_ranker_is_a_clear_error(tmp_path: Path) -> None:
         load_ranker(tmp_path)
     with pytest.raises(ModelError, match="not trained"):
         Ranker().rank(["u"], 5)
+
+
+def test_rp3_keeps_each_items_strongest_neighbours_and_penalises_popular_ones() -> None:
+    # a and b are taken together twice; b is also taken by 8 others (popular), c by one of a's users only
+    rows = [("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "b"), ("u2", "c")]
+    rows += [(f"p{n}", "b") for n in range(8)] + [("p0", "d")]
+    ratings = pd.DataFrame(rows, columns=["source", "target"]).assign(rating=5.0, ts=0)
+    data = Interactions.build(ratings)
+    col = {str(k): n for n, k in enumerate(data.item_keys)}
+    newcomer = sp.csr_matrix(([1.0], ([0], [col["a"]])), shape=(1, data.n_items))
+    plain = Rp3Beta(alpha=1.0, beta=0.0).fit(data).scores(np.array([-1]), newcomer)[0]
+    penalised = Rp3Beta(alpha=1.0, beta=1.0).fit(data).scores(np.array([-1]), newcomer)[0]
+    assert plain[col["b"]] > plain[col["c"]] > 0 and plain[col["d"]] == 0  # d is three steps from a
+    assert penalised[col["c"]] > penalised[col["b"]]  # b's popularity outweighs its co-interactions
+    one = Rp3Beta(alpha=1.0, beta=0.0, neighbours=1).fit(data)
+    assert np.diff(one.weights.indptr).max() == 1 and one.weights[col["a"], col["b"]] > 0

@@ -1,0 +1,82 @@
+"""RP3beta (Paudel et al., "Updatable, accurate, diverse, and scalable recommendations for interactive
+applications", 2017): a random walk user -> item -> user -> item, its item-item step divided by the
+destination's popularity to the power ``beta``.
+
+With ``P_ui`` the users' interactions normalised per user and ``P_iu`` the items' normalised per item (each
+raised elementwise to ``alpha``), the weights are ``W = P_iu P_ui / pop^beta``, kept to each item's
+``neighbours`` strongest; a user's scores are ``x_u W``. Sparse throughout, so it fits any catalogue: the
+cost grows with the co-interactions, not with ``items^2``. The popularity penalty (``beta``) weighs an item
+that fewer people took against the best-sellers a plain co-occurrence count favours.
+
+Example:
+    >>> import pandas as pd
+    >>> from rank.interactions import Interactions
+    >>> r = pd.DataFrame({"source": ["u", "u", "v", "w", "w"], "target": ["a", "b", "a", "b", "c"],
+    ...                   "rating": [5.0] * 5, "ts": [0] * 5})
+    >>> data = Interactions.build(r)
+    >>> v = data.user_rows(["v"])
+    >>> s = Rp3Beta().fit(data).scores(v, data.seen(v))
+    >>> int(s[0, 1] > s[0, 2])        # v took a; a goes with b (through u), c only two steps further
+    1
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from rank.interactions import Interactions
+
+__all__ = ["Rp3Beta"]
+
+
+class Rp3Beta:
+    """Item-item random-walk weights with a popularity penalty; see the module docstring."""
+
+    name = "rp3"
+
+    def __init__(self, alpha: float = 1.0, beta: float = 0.5, neighbours: int = 200) -> None:
+        self.alpha = alpha
+        self.beta = beta
+        self.neighbours = neighbours
+        self.weights = sp.csr_matrix((0, 0), dtype=np.float32)
+
+    def fit(self, data: Interactions) -> Self:
+        x = (data.matrix > 0).astype(np.float32).tocsr()
+        p_ui = _row_normalised(x).power(self.alpha)
+        p_iu = _row_normalised(x.T.tocsr()).power(self.alpha)
+        popularity = np.asarray(x.sum(axis=0)).ravel()
+        penalty = np.where(popularity > 0, np.power(np.maximum(popularity, 1.0), -self.beta), 0.0)
+        walk = (p_iu @ p_ui).tocsr() @ sp.diags(penalty.astype(np.float32))
+        walk = walk.tocsr()
+        walk.setdiag(0.0)
+        walk.eliminate_zeros()
+        self.weights = _strongest(walk, self.neighbours)
+        return self
+
+    def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
+        x = (seen > 0).astype(np.float32)
+        return np.asarray((x @ self.weights).todense(), dtype=np.float32)
+
+
+def _row_normalised(m: sp.csr_matrix) -> sp.csr_matrix:
+    sums = np.asarray(m.sum(axis=1)).ravel()
+    return (sp.diags(np.where(sums > 0, 1.0 / np.maximum(sums, 1e-12), 0.0).astype(np.float32)) @ m).tocsr()
+
+
+def _strongest(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Each row's ``k`` largest entries (the rest dropped)."""
+    m = m.tocsr()
+    m.sort_indices()
+    lengths = np.diff(m.indptr)
+    if (lengths <= k).all():
+        return m.astype(np.float32)
+    keep = np.ones(m.nnz, dtype=bool)
+    for row in np.flatnonzero(lengths > k):
+        lo, hi = m.indptr[row], m.indptr[row + 1]
+        weakest = np.argpartition(m.data[lo:hi], hi - lo - k)[: hi - lo - k]
+        keep[lo + weakest] = False
+    rows = np.repeat(np.arange(m.shape[0]), lengths)
+    return sp.csr_matrix((m.data[keep], (rows[keep], m.indices[keep])), shape=m.shape, dtype=np.float32)
