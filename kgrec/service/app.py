@@ -87,6 +87,7 @@ class _Measured:
         self.app = app
         self.state = state
         self.limit = state.service.max_body_bytes
+        self.too_large = f"request body over {self.limit} bytes"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,13 +103,25 @@ class _Measured:
                 status, answered = message["status"], True
             await send(message)
 
+        received = 0
+
+        async def bounded() -> Message:
+            # a body without a length (chunked) is counted as it arrives; the route reads it before it runs
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise HTTPException(413, self.too_large)
+            return message
+
         try:
             length = Headers(scope=scope).get("content-length")
             if length is not None and (not length.isdigit() or int(length) > self.limit):
-                await error_response(413, f"request body over {self.limit} bytes")(scope, receive, watched)
+                await error_response(413, self.too_large)(scope, receive, watched)
             else:
                 try:
-                    await self.app(scope, receive, watched)
+                    await self.app(scope, receive if length is not None else bounded, watched)
                 except Exception as e:  # a bug: answered here so that the connection stays open
                     if answered:
                         raise
