@@ -54,19 +54,28 @@ EVENT_TYPES = (PURCHASED.type, CARTED.type, VIEWED.type)
 
 
 def with_events(
-    ratings: pd.DataFrame, events: Mapping[str, pd.DataFrame], leave_out: pd.DataFrame | None = None
+    ratings: pd.DataFrame,
+    events: Mapping[str, pd.DataFrame],
+    leave_out: pd.DataFrame | None = None,
+    before: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The ranker's training interactions: ``ratings`` (``source``, ``target``, ``rating``, ``ts``; their rows
     first, in their order) and, after them, each (user, item) pair of ``events`` (per relationship type of
     :data:`EVENT_TYPES`, a frame with ``source``, ``target``, ``ts``: :attr:`kg.GraphExport.events`) that is
     not rated, with rating NaN and ts its latest event's; a rated pair with events takes the later time.
-    Pairs that ``leave_out`` holds (a held-out test part) are not added. Without events: ``ratings`` itself.
+    Pairs that ``leave_out`` holds (a held-out test part) are not added. With ``before`` (``source``, ``ts``:
+    a temporal split's held-out part), a user's event no earlier than their first held-out interaction is
+    not added either: it is the future the split holds out. Without events: ``ratings`` itself.
     """
     frames = [events[t][["source", "target", "ts"]] for t in EVENT_TYPES if t in events and len(events[t])]
     if not frames:
         return ratings
     pairs = ["source", "target"]
     taken = pd.concat(frames).astype({"source": str, "target": str})
+    if before is not None and len(before):
+        cutoff = before.astype({"source": str}).groupby("source")["ts"].min()
+        limit = taken["source"].map(cutoff).to_numpy(np.float64)
+        taken = taken[~(taken["ts"].to_numpy(np.float64) >= limit)]  # NaN limit: no held-out part, kept
     taken = taken.groupby(pairs, sort=True)["ts"].max().reset_index()
     taken_keys = pd.MultiIndex.from_frame(taken[pairs])
     if leave_out is not None and len(leave_out):

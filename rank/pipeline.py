@@ -126,7 +126,13 @@ def train_stack(
     items = np.asarray(export.node_keys("Item"))
     ranker = Ranker(rank_config)
     fusion = ranker.fit(
-        with_events(holdout.train, export.events, leave_out=holdout.test),  # views, carts, purchases too
+        # views, carts, purchases too; on a temporal split none from the time held out
+        with_events(
+            holdout.train,
+            export.events,
+            leave_out=holdout.test,
+            before=holdout.test if kind == "temporal" else None,
+        ),
         items,
         Knowledge.from_export(export, items),
         RatingModelScores(trained.model),

@@ -63,6 +63,17 @@ def test_the_rule_one_interaction_per_pair_latest_time_held_out_pairs_left_out()
     assert taken == {("u", "a"), ("v", "a"), ("w", "c"), ("w", "d"), ("v", "b")}
 
 
+def test_a_temporal_split_trains_on_no_event_from_the_time_it_holds_out() -> None:
+    ratings = pd.DataFrame({"source": ["u", "v"], "target": ["a", "a"], "rating": [5.0, 4.0], "ts": [10, 10]})
+    held = pd.DataFrame({"source": ["u", "u"], "target": ["h", "k"], "ts": [50, 60]})  # u from 50 on
+    events = {"VIEWED": _frame([("u", "b", 49), ("u", "c", 50), ("u", "a", 70), ("v", "d", 90)])}
+    train = with_events(ratings, events, leave_out=held, before=held)
+    rows = {(s, t): ts for s, t, ts in train[["source", "target", "ts"]].itertuples(False)}
+    # u's views from 50 on are the future; v holds nothing out, so all of v's count
+    assert rows == {("u", "a"): 10, ("v", "a"): 10, ("u", "b"): 49, ("v", "d"): 90}
+    assert len(with_events(ratings, events, leave_out=held)) == 5  # a random split: no such cut
+
+
 def _events(store: GraphStore, old: str, old_bought: str, items: list[str]) -> list[EventRow]:
     rows: list[EventRow] = [
         {"id": "p1", "user": NEWCOMER, "item": items[0], "kind": "purchase", "value": None, "ts": 1_000},
