@@ -45,6 +45,7 @@ from kgrec.results import (
 from loaders import Dataset
 from rank import KS, RankConfig, Ranker, evaluate_ranking, train_stack
 from rank.serving import FusedServing, ServedItem
+from rank.threads import serial_blas
 
 __all__ = ["MAX_K", "Recommender"]
 
@@ -327,7 +328,10 @@ class Recommender:
             >>> for path in rec.explain("U00002", "I00014").paths:   # doctest: +SKIP
             ...     print(f"{path.score:+.2f}  {path.sentence}")
         """
-        return self.explainer(rating_drop).explain(user, item, top=top)  # NotFoundError for either missing
+        with serial_blas():  # the ranking scorer ranks as serving does
+            return self.explainer(rating_drop).explain(
+                user, item, top=top
+            )  # NotFoundError for either missing
 
     def report(
         self,

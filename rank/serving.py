@@ -38,6 +38,7 @@ import numpy as np
 from core.errors import NotFoundError
 from kg import GraphStore, ItemCardRecord, rated_among
 from rank.ranker import Ranker
+from rank.threads import serial_blas
 
 __all__ = ["CARD_SECONDS", "FusedServing", "ItemCards", "ServedItem"]
 
@@ -113,11 +114,13 @@ class FusedServing:
         taken = {u: self._graph_taken(u) for u in strangers}
         chosen = self.store.items_of(brand=brand, category=category)
         allowed = None if chosen is None else self.item_mask(chosen)
-        picks = self._known(known, k, allowed, exclude_seen) if known else {}
-        for user in strangers:
-            ranked = self.ranker.rank_new(taken[user], k, allowed)  # what they rated is left out already
-            picks[user] = self._filtered(ranked.items[0], ranked.scores[0], k, user if exclude_seen else None)
-        served = self._with_ratings(picks)
+        with serial_blas():
+            picks = self._known(known, k, allowed, exclude_seen) if known else {}
+            for user in strangers:
+                ranked = self.ranker.rank_new(taken[user], k, allowed)  # what they rated is left out already
+                unseen_by = user if exclude_seen else None
+                picks[user] = self._filtered(ranked.items[0], ranked.scores[0], k, unseen_by)
+            served = self._with_ratings(picks)
         return {u: served[u] for u in users}
 
     def recommend_for_new_user(
@@ -140,9 +143,10 @@ class FusedServing:
         mask = None if allowed is None else self.item_mask(allowed)
         floor = self.ranker.config.min_rating
         taken = [i for i, r in (ratings or {}).items() if floor is None or float(r) >= floor]
-        ranked = self.ranker.rank_new(taken, k, mask)
-        picks = self._filtered(ranked.items[0], ranked.scores[0], k, None)
-        return self._with_ratings({"": picks})[""]
+        with serial_blas():
+            ranked = self.ranker.rank_new(taken, k, mask)
+            picks = self._filtered(ranked.items[0], ranked.scores[0], k, None)
+            return self._with_ratings({"": picks})[""]
 
     def item_mask(self, items: Iterable[str]) -> np.ndarray:
         """Boolean mask over the ranker's catalogue, true for the given keys it holds."""
