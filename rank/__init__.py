@@ -1,7 +1,8 @@
 """Ranking: what to show a shopper, in order. Candidate models trained on who interacted with what
-(recency-weighted popularity, EASE with the knowledge graph as side information, ``implicit``'s ALS, and a
-LightGCN over the knowledge graph), fused by a LightGBM LambdaRank model with the rating model's predicted
-stars and the graph's brand/category/entity affinities as features; and the top-K metrics that measure it.
+(recency-weighted popularity, EASE with the knowledge graph as side information, ``implicit``'s ALS, a
+LightGCN over the knowledge graph, and RP3beta), fused by a LightGBM LambdaRank model with the rating model's
+predicted stars and the graph's brand/category/entity affinities as features; and the top-K metrics that
+measure it.
 
 The entry points are :class:`Ranker` (fit, rank), :func:`train_stack` (the rating model and the ranker on
 one per-user split, measured on its held-out part), :func:`ranking_metrics` and :func:`holdout_split`.
