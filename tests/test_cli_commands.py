@@ -279,7 +279,9 @@ def test_explain_top_paths(workspace: Workspace) -> None:
     user, item, five = _explained_pair(workspace)
     two = _json("explain", user, item, "--top", "2")
     assert two["user"] == user and two["item"] == item
-    assert two["paths"] == five["paths"][:2]  # the best two of the same scoring
+    # two of the same five, with the same scores: a reason through an interaction not yet given goes before
+    # a second one through the same interaction, so the two need not be the five's first two
+    assert len(two["paths"]) == 2 and all(p in five["paths"] for p in two["paths"])
     printed = _ok("explain", user, item, "--top", "2")
     assert printed.startswith("why ") and f"for {user}:" in printed
 
