@@ -49,8 +49,7 @@ class Rp3Beta:
         p_iu = _row_normalised(x.T.tocsr()).power(self.alpha)
         popularity = np.asarray(x.sum(axis=0)).ravel()
         penalty = np.where(popularity > 0, np.power(np.maximum(popularity, 1.0), -self.beta), 0.0)
-        walk = (p_iu @ p_ui).tocsr() @ sp.diags(penalty.astype(np.float32))
-        walk = walk.tocsr()
+        walk = (p_iu @ p_ui @ sp.diags(penalty.astype(np.float32))).tocsr()
         walk.setdiag(0.0)
         walk.eliminate_zeros()
         self.weights = _strongest(walk, self.neighbours)
@@ -68,7 +67,6 @@ def _row_normalised(m: sp.csr_matrix) -> sp.csr_matrix:
 
 def _strongest(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """Each row's ``k`` largest entries (the rest dropped)."""
-    m = m.tocsr()
     m.sort_indices()
     lengths = np.diff(m.indptr)
     if (lengths <= k).all():
