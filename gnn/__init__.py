@@ -25,6 +25,7 @@ from gnn.records import BlendWeights, ColdStartCounts, TrainMetrics
 from gnn.split import RatingSplit, split_ratings
 from gnn.synthetic import PlantedTruth, planted_export
 from gnn.text import text_available
+from gnn.threads import serving_threads
 from gnn.trainer import Trainer, TrainResult
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "mae",
     "planted_export",
     "rmse",
+    "serving_threads",
     "split_ratings",
     "text_available",
     "to_hetero_data",

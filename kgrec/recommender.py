@@ -29,7 +29,7 @@ from explain import (
     ReportData,
     collect_report,
 )
-from gnn import RatingModel, TrainConfig, mae, rmse
+from gnn import RatingModel, TrainConfig, mae, rmse, serving_threads
 from kg import GraphStore
 from kgrec.models import TrainedModels
 from kgrec.profiles import user_profile
@@ -45,7 +45,6 @@ from kgrec.results import (
 from loaders import Dataset
 from rank import KS, RankConfig, Ranker, evaluate_ranking, train_stack
 from rank.serving import FusedServing, ServedItem
-from rank.threads import serial_blas
 
 __all__ = ["MAX_K", "Recommender"]
 
@@ -328,7 +327,7 @@ class Recommender:
             >>> for path in rec.explain("U00002", "I00014").paths:   # doctest: +SKIP
             ...     print(f"{path.score:+.2f}  {path.sentence}")
         """
-        with serial_blas():  # the ranking scorer ranks as serving does
+        with serving_threads():  # the ranking scorer ranks as serving does
             return self.explainer(rating_drop).explain(
                 user, item, top=top
             )  # NotFoundError for either missing

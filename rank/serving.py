@@ -36,9 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import NotFoundError
+from gnn import serving_threads
 from kg import GraphStore, ItemCardRecord, rated_among
 from rank.ranker import Ranker
-from rank.threads import serial_blas
 
 __all__ = ["CARD_SECONDS", "FusedServing", "ItemCards", "ServedItem"]
 
@@ -114,7 +114,7 @@ class FusedServing:
         taken = {u: self._graph_taken(u) for u in strangers}
         chosen = self.store.items_of(brand=brand, category=category)
         allowed = None if chosen is None else self.item_mask(chosen)
-        with serial_blas():
+        with serving_threads():
             picks = self._known(known, k, allowed, exclude_seen) if known else {}
             for user in strangers:
                 ranked = self.ranker.rank_new(taken[user], k, allowed)  # what they rated is left out already
@@ -143,7 +143,7 @@ class FusedServing:
         mask = None if allowed is None else self.item_mask(allowed)
         floor = self.ranker.config.min_rating
         taken = [i for i, r in (ratings or {}).items() if floor is None or float(r) >= floor]
-        with serial_blas():
+        with serving_threads():
             ranked = self.ranker.rank_new(taken, k, mask)
             picks = self._filtered(ranked.items[0], ranked.scores[0], k, None)
             return self._with_ratings({"": picks})[""]
