@@ -74,6 +74,11 @@ def test_served_list_is_the_fused_ranking_after_the_graph_seen_filter(stacked) -
         assert result.model.predict(pd.DataFrame({"user": user, "item": items})) == pytest.approx(
             whole, abs=1e-5
         )
+    # a batch ranks each user as alone (kgrec serve ranks the requests waiting together)
+    for user in users[:4]:
+        alone = serving.recommend([user], k=6)[user]
+        assert [s.item for s in alone] == [s.item for s in served[user]]
+        assert [s.score for s in alone] == pytest.approx([s.score for s in served[user]], abs=1e-6)
     # the cards come from the graph once, then from memory
     reads = []
     serving.store = _Counting(store, reads)

@@ -8,7 +8,8 @@ ranker ranks a newcomer (:meth:`kgrec.Recommender.recommend_for_new_user`: each 
 from their items alone, :meth:`rank.Ranker.rank_new`), with everything the graph says they took: their
 ratings (training and later ones) and the items they viewed, carted or bought. Those items are left out of
 the list (also with ``exclude_seen`` off), so what a user has just bought is not offered again. Everyone else
-gets :meth:`kgrec.Recommender.recommend` unchanged. The check costs one indexed read per list; it reads the
+gets :meth:`kgrec.Recommender.recommend` unchanged (ranked with the other requests waiting,
+:class:`kgrec.service.batching.ListBatches`). The check costs one indexed read per list; it reads the
 graph rather than process memory, so every worker of ``kgrec serve --workers N`` sees every event.
 
 Example:
@@ -25,6 +26,7 @@ from core.schema import RATED
 from kg.events import InteractionRecord, user_event_interactions
 from kgrec.models import ModelVersion
 from kgrec.results import Recommendation
+from kgrec.service.batching import ListBatches
 from kgrec.service.metrics import ServiceMetrics
 from kgrec.service.swap import Served
 
@@ -54,6 +56,7 @@ class FoldIn:
 
     def __init__(self, metrics: ServiceMetrics) -> None:
         self.metrics = metrics
+        self.batches = ListBatches(metrics.batch_sizes)
 
     def recommend(
         self,
@@ -73,7 +76,7 @@ class FoldIn:
             events = user_event_interactions(rec.store, user)
         fresh = [e for e in events if _newer(e, served.version)]
         if not fresh:
-            return rec.recommend(user, k, exclude_seen, brand, category)
+            return self.batches.recommend(rec, user, k, exclude_seen, brand, category)
         taken: dict[str, float] = {e["item"]: _IMPLICIT for e in events if e["type"] != RATED.type}
         rated = rec.store.rated_items(user)
         taken.update(zip(rated["item"].astype(str), rated["rating"].astype(float), strict=True))

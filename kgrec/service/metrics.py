@@ -8,6 +8,7 @@
 ``kgrec_events_duplicate_total``                       events whose id was already stored
 ``kgrec_events_rejected_total{reason}``                events refused (``unknown_item``)
 ``kgrec_foldins_total``                                lists worked out with the user's new events folded in
+``kgrec_recommend_batch_size``                         users ranked together per batch (histogram)
 ``kgrec_cache_requests_total{cache,result}``            lists / explanations answered again (``hit``) or not
 ``kgrec_model_info{version}``                          1 for the model version serving now
 ``kgrec_model_trained_timestamp_seconds``              when it was written
@@ -113,6 +114,12 @@ class ServiceMetrics:
         self.duplicates = PromCounter("kgrec_events_duplicate", "Events already stored", registry=r)
         self.rejected = PromCounter("kgrec_events_rejected", "Events refused", ["reason"], registry=r)
         self.foldins = PromCounter("kgrec_foldins", "Lists served with new events folded in", registry=r)
+        self.batch_sizes = Histogram(
+            "kgrec_recommend_batch_size",
+            "Users ranked together per batch",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=r,
+        )
         self.cache = PromCounter("kgrec_cache_requests", "Cache lookups", ["cache", "result"], registry=r)
         self.model_info = Gauge("kgrec_model_info", "The model version serving", ["version"], registry=r)
         self.trained_at = Gauge(
