@@ -215,6 +215,7 @@ def test_every_route_through_http(workspace: Workspace, server: Server, key: str
         "kgrec_ready 1.0",
     ):
         assert name in metrics, name
+    assert _metric(api, "kgrec_recommend_batch_size_count") >= 1  # the lists above were ranked in batches
 
 
 def _metric(api: httpx.Client, name: str) -> float:
