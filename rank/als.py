@@ -46,6 +46,7 @@ class Als:
         self.seed = seed
         self.user_factors = np.zeros((0, factors), dtype=np.float32)
         self.item_factors = np.zeros((0, factors), dtype=np.float32)
+        self._gram: tuple[np.ndarray, np.ndarray] | None = None  # item factors, and their Y'Y
 
     def fit(self, data: Interactions) -> Self:
         model = AlternatingLeastSquares(
@@ -75,6 +76,15 @@ class Als:
         (1 + a) Ys' 1`` (zero without items)."""
         if len(items) == 0:
             return np.zeros(self.factors, dtype=np.float32)
-        y, ys = self.item_factors.astype(np.float64), self.item_factors[items].astype(np.float64)
-        lhs = y.T @ y + self.alpha * ys.T @ ys + self.regularization * np.eye(y.shape[1])
+        ys = self.item_factors[items].astype(np.float64)
+        lhs = self._item_gram() + self.alpha * ys.T @ ys + self.regularization * np.eye(ys.shape[1])
         return np.linalg.solve(lhs, (1.0 + self.alpha) * ys.sum(axis=0)).astype(np.float32)
+
+    def _item_gram(self) -> np.ndarray:
+        """``Y'Y`` of the item factors, worked out once per set of factors (every newcomer needs it; an
+        explanation places ten at a time)."""
+        known = self._gram
+        if known is None or known[0] is not self.item_factors:
+            y = self.item_factors.astype(np.float64)
+            known = self._gram = (self.item_factors, y.T @ y)
+        return known[1]
