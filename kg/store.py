@@ -49,6 +49,7 @@ from kg.records import (
     SearchHitRecord,
     SimilarItemRecord,
 )
+from kg.statements import run_statement
 from kg.users import register_user_side, user_rows, user_sourced, write_user_side
 from loaders.records import Dataset, category_key, category_tree, split_category
 
@@ -84,25 +85,8 @@ class GraphStore:
     def _run(
         self, query: str, params: Mapping[str, Any] | None = None, *, write: bool, plan: bool = False
     ) -> list[dict[str, Any]]:
-        """Run one statement in a transaction; with ``plan``, return ``[plan]`` of an ``EXPLAIN`` instead."""
-
-        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
-            result = tx.run(query, dict(params or {}))
-            return [result.consume().plan or {}] if plan else [r.data() for r in result]
-
-        try:
-            with self._driver.session(
-                database=self.database, default_access_mode=neo4j.WRITE_ACCESS if write else neo4j.READ_ACCESS
-            ) as session:
-                return session.execute_write(work) if write else session.execute_read(work)
-        except ClientError as e:
-            if not write and e.code and ("AccessMode" in e.code or "ForbiddenOnReadOnly" in e.code):
-                raise WriteRefusedError("this query writes; rerun with --write to allow it") from e
-            raise Neo4jError(f"{e.code}: {e.message}") from e
-        except DriverError as e:
-            raise Neo4jError(str(e)) from e
-        except ServiceUnavailable as e:
-            raise Neo4jError(f"Neo4j is not reachable: {e}") from e
+        """Run one statement (see :mod:`kg.statements`); with ``plan``, return ``[plan]`` of an ``EXPLAIN``."""
+        return run_statement(self._driver, self.database, query, params, write=write, plan=plan)
 
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a query in a read transaction; a query that writes raises ``WriteRefusedError``."""

@@ -1,8 +1,11 @@
 """The FastAPI app of ``kgrec serve``: a thin layer over :class:`kgrec.Recommender`.
 
 Every route but ``/healthz`` and ``/readyz`` needs the API key (``X-API-Key: <key>`` or
-``Authorization: Bearer <key>``); OpenAPI docs are at ``/docs``. Routes are plain functions: FastAPI runs
-them on its thread pool, so a slow Neo4j read holds one thread, not the event loop.
+``Authorization: Bearer <key>``); OpenAPI docs are at ``/docs``. Each route's work (Neo4j reads, the models)
+runs on the thread pool in one hop (:func:`_work`), so a slow Neo4j read holds one thread, not the event loop;
+the key check and the answer's validation stay on the event loop. (Plain ``def`` routes and dependencies
+would take a pool thread each for the check, the work and the validation: three turns in the pool's queue
+per request under load.)
 
 Example:
     >>> app = create_app(Settings(workspace="shop"))   # doctest: +SKIP
@@ -12,9 +15,10 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from functools import partial
+from typing import Annotated, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
@@ -43,6 +47,8 @@ from kgrec.service.settings import ServiceSettings
 from kgrec.service.state import ServiceState
 
 __all__ = ["app_from_environment", "create_app"]
+
+T = TypeVar("T")
 
 UserId = Annotated[str, Path(pattern=ID_PATTERN)]
 ItemId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -132,8 +138,13 @@ class _Measured:
             self.state.metrics.answered(endpoint, scope["method"], status, elapsed)
 
 
-def _key_check(state: ServiceState) -> Callable[[Request], None]:
-    def check(request: Request) -> None:
+async def _work(call: Callable[..., T], *args: object) -> T:
+    """``call(*args)`` on the thread pool (at most ``KGREC_THREADS`` at once): a route's blocking work."""
+    return await anyio.to_thread.run_sync(partial(call, *args))
+
+
+def _key_check(state: ServiceState) -> Callable[[Request], Awaitable[None]]:
+    async def check(request: Request) -> None:
         offered = request.headers.get("x-api-key")
         auth = request.headers.get("authorization", "")
         if offered is None and auth.lower().startswith("bearer "):
@@ -148,14 +159,14 @@ def _health(state: ServiceState) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """The process is up (no key needed)."""
         return {"status": "ok"}
 
     @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
-    def readyz() -> JSONResponse:
+    async def readyz() -> JSONResponse:
         """Neo4j answers and a model is loaded (no key needed): 200, else 503; with the model version."""
-        ready = state.readiness()
+        ready = await _work(state.readiness)
         return JSONResponse(ready.model_dump(), status_code=200 if ready.ready else 503)
 
     return router
@@ -171,61 +182,68 @@ def _api(state: ServiceState) -> APIRouter:
         return k
 
     @router.get("/users/{user}/recommendations", tags=["recommend"])
-    def recommend(
+    async def recommend(
         user: UserId, k: K = 10, brand: Name = None, category: Name = None, exclude_seen: bool = True
     ) -> list[Recommendation]:
         """Top ``k`` of the fused ranking; a user with events the models do not know is folded in."""
-        return state.recommend(user, bounded(k), exclude_seen, brand, category)
+        return await _work(state.recommend, user, bounded(k), exclude_seen, brand, category)
 
     @router.post("/recommendations/new-user", tags=["recommend"])
-    def recommend_new_user(body: NewUserRequest) -> list[Recommendation]:
+    async def recommend_new_user(body: NewUserRequest) -> list[Recommendation]:
         """Cold start: a newcomer known by ratings and/or stated brands and categories."""
-        served = state.serving()
-        rows = served.rec.recommend_for_new_user(body.ratings, body.brands, body.categories, bounded(body.k))
-        state.observe(served, rows)
-        return rows
+        k = bounded(body.k)
+
+        def work() -> list[Recommendation]:
+            served = state.serving()
+            rows = served.rec.recommend_for_new_user(body.ratings, body.brands, body.categories, k)
+            state.observe(served, rows)
+            return rows
+
+        return await _work(work)
 
     @router.post("/predictions", tags=["recommend"])
-    def predict(body: PredictRequest) -> list[Prediction]:
+    async def predict(body: PredictRequest) -> list[Prediction]:
         """Predicted stars of items for a user (unknown ones served as cold start)."""
-        return state.serving().rec.predict(body.user, body.items)
+        return await _work(lambda: state.serving().rec.predict(body.user, body.items))
 
     @router.get("/items/{item}/similar", tags=["recommend"])
-    def similar(item: ItemId, k: K = 10) -> list[SimilarItem]:
+    async def similar(item: ItemId, k: K = 10) -> list[SimilarItem]:
         """Items nearest by the model's embeddings."""
-        return state.serving().rec.similar_items(item, bounded(k))
+        k = bounded(k)
+        return await _work(lambda: state.serving().rec.similar_items(item, k))
 
     @router.get("/search", tags=["recommend"])
-    def search(
+    async def search(
         q: Annotated[str, Query(min_length=1, max_length=200)],
         user: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
         k: K = 10,
     ) -> list[SearchHit]:
         """Full-text search on titles and descriptions, re-ranked for ``user`` when given."""
-        return state.serving().rec.search(q, user, bounded(k))
+        k = bounded(k)
+        return await _work(lambda: state.serving().rec.search(q, user, k))
 
     @router.get("/users/{user}/profile", tags=["explain"])
-    def profile(user: UserId) -> Profile:
+    async def profile(user: UserId) -> Profile:
         """The brands, categories and other entities the user leans to."""
-        return state.serving().rec.profile(user)
+        return await _work(lambda: state.serving().rec.profile(user))
 
     @router.get("/users/{user}/explanations/{item}", tags=["explain"])
-    def explain(
+    async def explain(
         user: UserId, item: ItemId, top: Annotated[int, Query(ge=1, le=10)] = 3, rating_drop: bool = False
     ) -> Explanation:
         """The graph paths from the user to the item that the model relies on most; ``rating_drop=true`` adds
         each path's drop in predicted stars (``support.rating_drop``), at several times the cost."""
-        return state.explain(user, item, top, rating_drop)
+        return await _work(state.explain, user, item, top, rating_drop)
 
     @router.post("/events", tags=["feedback"])
-    def events(body: EventBatch) -> EventReceipt:
+    async def events(body: EventBatch) -> EventReceipt:
         """Ratings, views, carts and purchases; answered once committed, idempotent by event id."""
         if len(body.events) > state.service.max_events:
             raise HTTPException(422, f"at most {state.service.max_events} events per batch")
-        return ingest(state.graph(), body, state.metrics)
+        return await _work(lambda: ingest(state.graph(), body, state.metrics))
 
     @router.get("/model", tags=["health"])
-    def model() -> ModelStatus:
+    async def model() -> ModelStatus:
         """The version of the models serving now."""
         version = state.serving().version
         return ModelStatus(
@@ -235,9 +253,9 @@ def _api(state: ServiceState) -> APIRouter:
         )
 
     @router.get("/metrics", tags=["health"])
-    def metrics() -> Response:
+    async def metrics() -> Response:
         """Prometheus metrics (see :mod:`kgrec.service.metrics`)."""
-        state.readiness()  # the ready gauge as of this scrape
+        await _work(state.readiness)  # the ready gauge as of this scrape
         return Response(state.metrics.exposition(), media_type=CONTENT_TYPE)
 
     return router
