@@ -5,7 +5,9 @@ A read is one round trip as an auto-commit transaction; a transaction function a
 ``COMMIT``: on a point read of the serving path (a user's events, the seen-filter) that was 1.1 ms of the
 driver's CPU and 2.2 ms of wall time against 0.6 ms and 1.5 ms. A transaction function retries what the
 driver calls retryable (a cluster member gone, a transient server error); a read here does the same, up to
-``READ_ATTEMPTS`` times. Writes keep the transaction function, whose retries also cover deadlocks.
+``READ_ATTEMPTS`` times. Writes keep the transaction function, whose retries also cover deadlocks. (The
+house style names the driver's two tiers, ``execute_query`` and transaction functions; ``execute_query``
+runs a transaction function too, at the same cost, so reads depart from it for the figures above.)
 
 Example:
     >>> run_statement(driver, "neo4j", "RETURN 1 AS one", {}, write=False)   # doctest: +SKIP
