@@ -26,7 +26,7 @@ from neo4j.exceptions import Neo4jError as ServerError
 
 from core.errors import Neo4jError, WriteRefusedError
 
-__all__ = ["READ_ATTEMPTS", "run_statement"]
+__all__ = ["READ_ATTEMPTS", "memory_hint", "run_statement"]
 
 READ_ATTEMPTS = 3
 """Tries of a read whose failure the driver calls retryable, 0.1 s and then 0.2 s apart."""
@@ -50,11 +50,32 @@ def run_statement(
     except ClientError as e:
         if not write and e.code and ("AccessMode" in e.code or "ForbiddenOnReadOnly" in e.code):
             raise WriteRefusedError("this query writes; rerun with --write to allow it") from e
-        raise Neo4jError(f"{e.code}: {e.message}") from e
+        raise Neo4jError(f"{e.code}: {e.message}{memory_hint(e.code)}") from e
     except ServiceUnavailable as e:
         raise Neo4jError(f"Neo4j is not reachable: {e}") from e
-    except (ServerError, DriverError) as e:
+    except ServerError as e:
+        raise Neo4jError(f"{e}{memory_hint(e.code)}") from e
+    except DriverError as e:
         raise Neo4jError(str(e)) from e
+
+
+def memory_hint(code: str | None) -> str:
+    """What to change when Neo4j refused a statement for memory (``code``: the server's status code): the
+    managed server's transactions may use 70% of its heap, ``KGREC_HEAP``; a server of one's own has its own
+    limits. Empty for any other failure.
+
+    >>> memory_hint("Neo.TransientError.General.MemoryPoolOutOfMemoryError")[:52]
+    ' (out of transaction memory: give the managed Neo4j '
+    >>> memory_hint("Neo.ClientError.Statement.SyntaxError")
+    ''
+    """
+    if not code or "OutOfMemoryError" not in code:
+        return ""
+    return (
+        " (out of transaction memory: give the managed Neo4j a larger heap, `kgrec neo4j stop` and run again"
+        " with KGREC_HEAP=3g for example (1g by default; a transaction may use 70% of it), or raise"
+        " db.memory.transaction.total.max and db.memory.transaction.max on a server of your own)"
+    )
 
 
 def _read(

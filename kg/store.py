@@ -49,7 +49,7 @@ from kg.records import (
     SearchHitRecord,
     SimilarItemRecord,
 )
-from kg.statements import run_statement
+from kg.statements import memory_hint, run_statement
 from kg.users import register_user_side, user_rows, user_sourced, write_user_side
 from loaders.records import Dataset, category_key, category_tree, split_category
 
@@ -173,9 +173,15 @@ class GraphStore:
                 written = session.execute_write(load)
         except ClientError as e:
             raise Neo4jError(
-                f"the load was rolled back, the graph is as it was: {e.code}: {e.message}"
+                f"the load was rolled back, the graph is as it was: {e.code}: {e.message}{memory_hint(e.code)}"
             ) from e
-        except (DriverError, ServiceUnavailable) as e:
+        except (
+            DriverError
+        ) as e:  # the server's errors (a load past the transaction memory is a transient one)
+            raise Neo4jError(
+                f"the load was rolled back, the graph is as it was: {e}{memory_hint(e.code)}"
+            ) from e
+        except ServiceUnavailable as e:
             raise Neo4jError(f"the load was rolled back, the graph is as it was: {e}") from e
         dataset.report.written = written
         return written

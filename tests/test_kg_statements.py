@@ -84,3 +84,12 @@ def test_a_failure_that_is_not_retryable_is_named_at_once() -> None:
     with pytest.raises(Neo4jError, match="Neo.ClientError.Statement.SyntaxError"):
         _read(syntax)
     assert writes.runs == syntax.runs == 1
+
+
+def test_a_statement_refused_for_memory_says_which_setting_to_raise() -> None:
+    per_transaction = _Driver([_server_error("Neo.ClientError.General.TransactionOutOfMemoryError")])
+    with pytest.raises(Neo4jError, match=r"TransactionOutOfMemoryError.*KGREC_HEAP=3g"):
+        _read(per_transaction)
+    pool = _Driver([_server_error("Neo.TransientError.General.MemoryPoolOutOfMemoryError")] * READ_ATTEMPTS)
+    with pytest.raises(Neo4jError, match=r"kgrec neo4j stop.*KGREC_HEAP"):
+        _read(pool)
