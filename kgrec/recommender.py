@@ -327,10 +327,8 @@ class Recommender:
             >>> for path in rec.explain("U00002", "I00014").paths:   # doctest: +SKIP
             ...     print(f"{path.score:+.2f}  {path.sentence}")
         """
-        with serving_threads():  # the ranking scorer ranks as serving does
-            return self.explainer(rating_drop).explain(
-                user, item, top=top
-            )  # NotFoundError for either missing
+        with serving_threads():  # the ranking scorer ranks as serving does; NotFoundError for either missing
+            return self.explainer(rating_drop).explain(user, item, top=top)
 
     def report(
         self,
