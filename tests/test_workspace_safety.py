@@ -36,8 +36,9 @@ def _server_pids(root: Path) -> list[int]:
 
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[tuple[Settings, dict[str, str]]]:
-    settings = Settings(workspace="safety", home=tmp_path / "home", neo4j=Neo4jSettings(uri=None))
-    env = {**os.environ, "KGREC_HOME": str(settings.home), "KGREC_WORKSPACE": "safety"}
+    home = tmp_path / "home"
+    settings = Settings(workspace="safety", home=home, heap="768m", neo4j=Neo4jSettings(uri=None))
+    env = {**os.environ, "KGREC_HOME": str(home), "KGREC_WORKSPACE": "safety", "KGREC_HEAP": "768m"}
     env.pop("NEO4J_URI", None)
     yield settings, env
     ManagedNeo4j(settings).stop()
@@ -93,6 +94,9 @@ def test_two_starts_at_once_share_one_server_and_orphans_are_stopped(
     uris = {line.split()[4] for line in outputs}
     assert len(uris) == 1 and uris == {server.uri()}
     assert len(_server_pids(server.root)) == 1
+    # KGREC_HEAP (the README's answer to a load past the transaction memory) sizes the server's JVM
+    started = dict(_cmdlines())[_server_pids(server.root)[0]].split(b"\0")
+    assert b"-Xmx768m" in started
     stats = subprocess.run([*KGREC, "stats", "--json"], env=env, capture_output=True, text=True, check=False)
     assert stats.returncode == 0 and "nodes" in json.loads(stats.stdout)
 
