@@ -4,6 +4,7 @@
 - :mod:`kg.queries.loading`: batched ``UNWIND $rows ... MERGE`` writes, embeddings, removals.
 - :mod:`kg.queries.reading`: what the database holds (labels, types, counts) and the export.
 - :mod:`kg.queries.serving`: the reads behind recommendations, search, profiles and reports.
+- :mod:`kg.queries.searching`: search: the entity name index, per-field item text, linked entities' items.
 - :mod:`kg.queries.explaining`: the explanation path patterns and their checks.
 - :mod:`kg.queries.events`: shopper events from the HTTP service, written idempotently, and their reads.
 
@@ -72,6 +73,19 @@ from kg.queries.reading import (
     export_nodes,
     starts_at_users,
 )
+from kg.queries.searching import (
+    ENTITY_INDEX_LABELS,
+    ENTITY_NAME_INDEX,
+    ITEMS_WITH_IDS,
+    LINK_RELS,
+    LINKED_ENTITY_ITEMS,
+    MATCHING_ENTITY_NAMES,
+    SEARCH_FACTS,
+    SEARCH_ITEM_FIELD,
+    TEXT_ITEM_COUNT,
+    create_entity_name_index,
+    drop_entity_name_index,
+)
 from kg.queries.serving import (
     CATALOGUE_COUNTS,
     ITEM_CARDS,
@@ -100,6 +114,8 @@ __all__ = [
     "DELETE_ALL_BATCH",
     "DROP_NAME_KEYED_CATEGORY_CONSTRAINT",
     "ENDPOINTS_EXIST",
+    "ENTITY_INDEX_LABELS",
+    "ENTITY_NAME_INDEX",
     "EVENT_ITEMS",
     "EXISTING_ITEMS",
     "EXPORT_EVENTS",
@@ -107,13 +123,17 @@ __all__ = [
     "GRAPH_NOW",
     "ITEMS_IN_CATEGORY",
     "ITEMS_OF_BRAND",
+    "ITEMS_WITH_IDS",
     "ITEM_CARDS",
     "ITEM_EMBEDDING_INDEX",
     "ITEM_EXISTS",
     "ITEM_FACTS",
     "ITEM_TEXT_INDEX",
+    "LINKED_ENTITY_ITEMS",
+    "LINK_RELS",
     "LIST_LABELS",
     "LIST_REL_TYPES",
+    "MATCHING_ENTITY_NAMES",
     "MERGE_NAIVE_RATING",
     "MERGE_RATINGS",
     "NAME_KEYED_CATEGORIES",
@@ -122,10 +142,13 @@ __all__ = [
     "RATED_BY_USER",
     "RECORD_EVENTS",
     "REMOVE_IMPLICIT_EVENTS",
+    "SEARCH_FACTS",
     "SEARCH_ITEMS",
+    "SEARCH_ITEM_FIELD",
     "SIMILAR_ITEMS",
     "SIMILAR_USER_PATHS",
     "STORED_EVENTS",
+    "TEXT_ITEM_COUNT",
     "TOP_RATERS",
     "USERS_RATING_ALIKE",
     "USER_EVENT_INTERACTIONS",
@@ -133,8 +156,10 @@ __all__ = [
     "VECTOR_INDEX_OPTIONS",
     "count_nodes",
     "count_relationships",
+    "create_entity_name_index",
     "create_key_constraint",
     "create_vector_index",
+    "drop_entity_name_index",
     "drop_vector_index",
     "embedding_index",
     "entity_paths",
