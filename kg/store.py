@@ -50,6 +50,7 @@ from kg.records import (
     SimilarItemRecord,
 )
 from kg.statements import memory_hint, run_statement
+from kg.text_search import SearchReads
 from kg.users import register_user_side, user_rows, user_sourced, write_user_side
 from loaders.records import Dataset, category_key, category_tree, split_category
 
@@ -59,8 +60,8 @@ __all__ = ["GraphStore"]
 _LOAD_TIMEOUT_S = 3600.0
 
 
-class GraphStore:
-    """Reads and writes the kgrec graph in one Neo4j database."""
+class GraphStore(SearchReads):
+    """Reads and writes the kgrec graph in one Neo4j database (search: :class:`kg.text_search.SearchReads`)."""
 
     def __init__(self, driver: neo4j.Driver, database: str = "neo4j", batch_size: int = 10_000) -> None:
         self._driver = driver
@@ -140,6 +141,7 @@ class GraphStore:
         for node in schema.node_types:
             self.write_query(q.create_key_constraint(node))
         self.write_query(q.CREATE_ITEM_TEXT_INDEX)
+        self.ensure_search_index(schema)
         self.write_query(q.AWAIT_INDEXES)
 
     # -- loading ------------------------------------------------------------------------------------
