@@ -1,5 +1,6 @@
 """The ranker on disk: arrays in one ``ranker.npz`` (read with ``allow_pickle=False``: loading runs no code),
-the LightGBM model as its own text format, and the settings as JSON. Written to a temporary folder and
+the LightGBM model as its own text format (checked before LightGBM parses it: a damaged file is a
+:class:`ModelError`, never a crash), and the settings as JSON. Written to a temporary folder and
 renamed into place, so a reader never sees half a ranker.
 
 Example:
@@ -9,18 +10,20 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
 import scipy.sparse as sp
 
 from core.errors import ModelError
 from core.files import replace_folder
 from rank.als import Als
+from rank.booster_text import read_booster
 from rank.config import RankConfig
 from rank.ease import Ease
+from rank.features import feature_names
 from rank.interactions import Interactions
 from rank.kg_gcn import KnowledgeGCN
 from rank.knowledge import Knowledge
@@ -29,11 +32,15 @@ from rank.ranker import Ranker
 from rank.rp3 import Rp3Beta
 from rank.timing import TimeProfile
 
-__all__ = ["FORMAT", "load_ranker", "save_ranker"]
+__all__ = ["FORMAT", "FUSION_FILE", "load_ranker", "save_ranker"]
 
 FORMAT = 3
 """2: the time features of :mod:`rank.timing` (rebuilt from the interactions' times at load). 3: RP3beta, a
 fifth candidate model (rebuilt from the interactions at load: its weights follow from them alone)."""
+
+FUSION_FILE = "fusion.txt"
+"""The LightGBM model, in its text format; ``meta.json`` keeps its SHA-256 (``fusion_sha256``), and it is
+checked (:mod:`rank.booster_text`) before LightGBM reads it."""
 
 
 def save_ranker(ranker: Ranker, directory: str | Path) -> Path:
@@ -73,13 +80,14 @@ def _write(ranker: Ranker, staging: Path) -> None:
         "gcn_items": gcn.network.item_embeddings,
     }
     np.savez(staging / "ranker.npz", allow_pickle=False, **arrays)
-    ranker.booster.save_model(str(staging / "fusion.txt"))
+    ranker.booster.save_model(str(staging / FUSION_FILE))
     meta = {
         "format": FORMAT,
         "config": ranker.config.model_dump(),
         "features": ranker.features,
         "relations": relations,
         "ease_l2": ease.l2,
+        "fusion_sha256": hashlib.sha256((staging / FUSION_FILE).read_bytes()).hexdigest(),
     }
     (staging / "meta.json").write_text(json.dumps(meta, indent=1))
 
@@ -102,9 +110,12 @@ def _read(folder: Path) -> Ranker:
         raise ModelError(
             f"{folder}: ranker format {meta.get('format')!r}, this kgrec reads {FORMAT}; train again"
         )
+    features = list(meta["features"])
+    if features != feature_names(list(meta["relations"])):
+        raise ModelError(f"{folder}: meta.json names features this kgrec does not build; train again")
+    booster = read_booster(folder / FUSION_FILE, features, meta.get("fusion_sha256"))
     with np.load(folder / "ranker.npz", allow_pickle=False) as z:
         a = {k: z[k] for k in z.files}
-    booster = lgb.Booster(model_file=str(folder / "fusion.txt"))
     shape = (len(a["user_keys"]), len(a["item_keys"]))
     matrix = sp.csr_matrix((np.ones(len(a["rows"]), np.float32), (a["rows"], a["cols"])), shape=shape)
     data = Interactions(a["user_keys"], a["item_keys"], a["rows"], a["cols"], a["ts"], matrix)
@@ -117,7 +128,7 @@ def _read(folder: Path) -> Ranker:
     config = RankConfig(**meta["config"])
     ranker = Ranker(config)
     ranker.data, ranker.knowledge, ranker.booster = data, knowledge, booster
-    ranker.features, ranker.item_age_days = list(meta["features"]), a["item_age_days"]
+    ranker.features, ranker.item_age_days = features, a["item_age_days"]
     ranker.item_popularity = data.popularity()
     ranker.timing = TimeProfile(config.time_sigma_months).fit(data)
     pop = Popularity(config.popularity_half_life_days)
