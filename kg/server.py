@@ -60,6 +60,14 @@ class ServerStatus:
     managed: bool = True
 
 
+@dataclass(frozen=True)
+class _State:
+    """What the state file records of the server it started."""
+
+    pid: int
+    port: int
+
+
 def read_password(path: Path) -> str:
     """Read a password file, refusing one that others can read."""
     mode = path.stat().st_mode & 0o777
@@ -77,6 +85,11 @@ class ManagedNeo4j:
         self.root = settings.workspace_dir / "neo4j"
         self.password_file = settings.workspace_dir / "neo4j-password"
         self._state_file = self.root / "run" / "kgrec-server.json"
+        # what a server started here has on its command line, and nothing else has
+        self._markers = [
+            arg.encode()
+            for arg in (_ENTRY_POINT, f"--home-dir={self.root}", f"--config-dir={self.root / 'conf'}")
+        ]
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def password(self) -> str:
@@ -89,16 +102,25 @@ class ManagedNeo4j:
                 handle.write(secrets.choice(string.ascii_letters) + secrets.token_urlsafe(24))
         return read_password(self.password_file)
 
-    def _state(self) -> dict[str, int] | None:
+    def _state(self) -> _State | None:
+        """The server the state file names, or None: a missing, damaged or stale file names none.
+
+        Stale means the process is not this workspace's Neo4j: dead, or a pid reused by any other process.
+        """
         try:
             state = json.loads(self._state_file.read_text())
         except (OSError, ValueError):
             return None
-        return state if _alive(int(state.get("pid", 0))) else None
+        if not isinstance(state, dict):
+            return None
+        pid, port = state.get("pid"), state.get("port")
+        if type(pid) is not int or type(port) is not int or not 0 < port < 65536:
+            return None
+        return _State(pid, port) if self._is_server(pid) else None
 
     def uri(self) -> str | None:
         state = self._state()
-        return f"bolt://127.0.0.1:{state['port']}" if state else None
+        return f"bolt://127.0.0.1:{state.port}" if state else None
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -115,26 +137,46 @@ class ManagedNeo4j:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _orphans(self) -> list[int]:
-        """Processes of a Neo4j server for this workspace that the state file does not name."""
-        state = self._state()
-        known = int(state["pid"]) if state else -1
-        marker = f"--home-dir={self.root}".encode()
-        found = []
-        for proc in Path("/proc").glob("[0-9]*"):
-            try:
-                argv = (proc / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if _ENTRY_POINT.encode() in argv and marker in argv and int(proc.name) != known:
-                found.append(int(proc.name))
-        return found
+    def _is_server(self, pid: int) -> bool:
+        """Whether ``pid`` is this workspace's Neo4j: a process of this user running the Neo4j entry point
+        on this workspace's home and configuration directories. kgrec signals no other process."""
+        proc = Path(f"/proc/{pid}")
+        try:
+            if proc.stat().st_uid != os.getuid():
+                return False
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone, or not a pid at all
+            return False
+        # a zombie's command line reads empty, so a server that has exited is not one either
+        return all(marker in argv for marker in self._markers)
+
+    def _servers(self) -> list[int]:
+        """Every process that is this workspace's Neo4j, whether the state file names it or not (a crashed
+        start leaves one that none names)."""
+        return [int(p.name) for p in Path("/proc").glob("[0-9]*") if self._is_server(int(p.name))]
+
+    def _signal(self, pid: int, sig: signal.Signals) -> None:
+        """Send ``sig`` to ``pid`` if it is this workspace's Neo4j when the signal goes."""
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        try:
+            # The descriptor pins the process checked below: had the pid been reused since, the signal
+            # would reach no one rather than the newcomer.
+            if self._is_server(pid):
+                signal.pidfd_send_signal(fd, sig)
+        except ProcessLookupError:
+            pass
+        finally:
+            os.close(fd)
 
     def start(self, progress: Progress | None = None, timeout: float = 180.0) -> str:
         """Start the server unless it already runs; return its bolt URI once it answers.
 
-        Under the workspace lock: a state file naming a dead process is removed, and a server of this
-        workspace that no state file names (left by a crashed start) is stopped before a new one starts.
+        Under the workspace lock: a state file naming anything but this workspace's Neo4j (a dead process,
+        or any other) is removed without signalling it, and a server of this workspace that no state file
+        names (left by a crashed start) is stopped before a new one starts.
         """
         with self._locked():
             running = self.uri()
@@ -214,20 +256,15 @@ class ManagedNeo4j:
             return self._stop_unlocked(timeout)
 
     def _stop_unlocked(self, timeout: float = 60.0) -> bool:
-        state = self._state()
-        pids = [int(state["pid"])] if state else []
-        pids += self._orphans()
+        pids = self._servers()
         for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)
+            self._signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        while any(self._is_server(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.2)
         for pid in pids:
-            if _alive(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-        # A state file is removed whether it named a live server or a dead one (a stale file).
+            self._signal(pid, signal.SIGKILL)
+        # A state file is removed whether it named a live server, a dead one or another process (stale).
         self._state_file.unlink(missing_ok=True)
         return bool(pids)
 
@@ -240,7 +277,7 @@ class ManagedNeo4j:
             uri=uri,
             running=state is not None,
             answers=uri is not None and _answers(uri, self.password()),
-            pid=int(state["pid"]) if state else None,
+            pid=state.pid if state else None,
             plugins=plugins,
         )
 
@@ -275,22 +312,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); /proc tells it apart.
-    try:
-        return "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except OSError:
-        return True
 
 
 def _answers(uri: str, password: str) -> bool:

@@ -1,0 +1,92 @@
+"""Reliability against stale state: a state file never gets an unrelated process signalled. Real CLI,
+real Neo4j, real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.settings import Neo4jSettings, Settings
+from kg import ManagedNeo4j
+
+KGREC = [str(Path(sys.executable).parent / "kgrec")]
+
+
+def _decoy(*argv: str) -> subprocess.Popen[bytes]:
+    """A live process that is none of kgrec's business, leading its own process group as a server would."""
+    code = "import time; time.sleep(300)"
+    return subprocess.Popen([sys.executable, "-c", code, *argv], start_new_session=True)
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[tuple[ManagedNeo4j, dict[str, str]]]:
+    """A workspace of its own, so that its server can be started and stopped without the session's."""
+    home = tmp_path / "home"
+    server = ManagedNeo4j(Settings(workspace="process", home=home, neo4j=Neo4jSettings(uri=None)))
+    env = {**os.environ, "KGREC_HOME": str(home), "KGREC_WORKSPACE": "process"}
+    env.pop("NEO4J_URI", None)
+    yield server, env
+    server.stop()
+
+
+@pytest.fixture
+def decoys(fresh: tuple[ManagedNeo4j, dict[str, str]]) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """A plain process, and one whose command line imitates the Neo4j of another workspace."""
+    other = fresh[0].root.parent.parent / "other" / "neo4j"
+    procs = [
+        _decoy(),
+        _decoy("org.neo4j.server.CommunityEntryPoint", f"--home-dir={other}", f"--config-dir={other}/conf"),
+    ]
+    yield procs
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.neo4j
+def test_a_state_file_naming_another_process_never_gets_it_signalled(
+    fresh: tuple[ManagedNeo4j, dict[str, str]], decoys: list[subprocess.Popen[bytes]]
+) -> None:
+    server, env = fresh
+    state = server.root / "run" / "kgrec-server.json"
+    state.parent.mkdir(parents=True)
+    for decoy in decoys:
+        state.write_text(json.dumps({"pid": decoy.pid, "port": 1}))
+        stats = subprocess.run([*KGREC, "stats", "--json"], env=env, capture_output=True, text=True)
+        assert stats.returncode == 0, stats.stderr
+        assert "nodes" in json.loads(stats.stdout)
+        assert decoy.poll() is None, "kgrec stats signalled a process it did not start"
+        assert json.loads(state.read_text())["pid"] != decoy.pid, "the stale state was replaced"
+
+        # The same stale file while the server runs: stop still finds and stops the real server.
+        state.write_text(json.dumps({"pid": decoy.pid, "port": 1}))
+        stop = subprocess.run([*KGREC, "neo4j", "stop"], env=env, capture_output=True, text=True)
+        assert stop.returncode == 0, stop.stderr
+        assert decoy.poll() is None, "kgrec neo4j stop signalled a process it did not start"
+        assert not server.status().running and not state.exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        json.dumps({"pid": os.getpid(), "port": 1}),  # alive, but this test's process, not a Neo4j
+        '{"pid": "x", "port": 1}',
+        '{"pid": null}',
+        "[1, 2]",
+        '{"pid": 1.5, "port": "p"}',
+        "{",
+    ],
+)
+def test_a_stale_or_damaged_state_file_reads_as_no_server(tmp_path: Path, content: str) -> None:
+    server = ManagedNeo4j(Settings(workspace="damaged", home=tmp_path, neo4j=Neo4jSettings(uri=None)))
+    state = server.root / "run" / "kgrec-server.json"
+    state.parent.mkdir(parents=True)
+    state.write_text(content)
+    assert server.uri() is None
+    assert not server.status().running
