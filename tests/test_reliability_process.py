@@ -1,5 +1,5 @@
-"""Reliability against stale state: a state file never gets an unrelated process signalled. Real CLI,
-real Neo4j, real processes."""
+"""Reliability against stale state and careless input: a state file never gets an unrelated process
+signalled, and an empty workspace name is refused. Real CLI, real Neo4j, real processes."""
 
 from __future__ import annotations
 
@@ -90,3 +90,26 @@ def test_a_stale_or_damaged_state_file_reads_as_no_server(tmp_path: Path, conten
     state.write_text(content)
     assert server.uri() is None
     assert not server.status().running
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [(["-w", ""], {}), (["--workspace", ""], {}), ([], {"KGREC_WORKSPACE": ""})],
+    ids=["-w", "--workspace", "KGREC_WORKSPACE"],
+)
+def test_an_empty_workspace_name_is_refused(tmp_path: Path, args: list[str], env: dict[str, str]) -> None:
+    home = tmp_path / "home"
+    environ = {k: v for k, v in os.environ.items() if k not in ("NEO4J_URI", "KGREC_WORKSPACE")}
+    try:
+        done = subprocess.run(
+            [*KGREC, *args, "stats"],
+            env={**environ, "KGREC_HOME": str(home), **env},
+            capture_output=True,
+            text=True,
+        )
+    finally:  # the name slipping through would have started the default workspace's server
+        if (home / "workspaces").exists():
+            ManagedNeo4j(Settings(workspace="default", home=home, neo4j=Neo4jSettings(uri=None))).stop()
+    assert done.returncode != 0
+    assert len(done.stderr.strip().splitlines()) == 1 and "workspace name ''" in done.stderr
+    assert not (home / "workspaces").exists(), "nothing was started or created for any workspace"

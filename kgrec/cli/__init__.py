@@ -41,7 +41,8 @@ def main(
     ] = None,
 ) -> None:
     """kgrec: knowledge-graph recommendations from a real Neo4j."""
-    ctx.obj = Settings(workspace=workspace) if workspace else Settings()
+    # "" is a name, and refused as one: `-w ""` must not fall back to the default workspace
+    ctx.obj = Settings(workspace=workspace) if workspace is not None else Settings()
 
 
 _COMMANDS = (
