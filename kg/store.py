@@ -258,9 +258,11 @@ class GraphStore(SearchReads):
             self.write_query(q.MERGE_NAIVE_RATING, row)
 
     def reset(self) -> None:
-        """Delete every node and relationship (constraints and indexes stay)."""
-        while self.write_query(q.DELETE_ALL_BATCH, {"limit": 10_000})[0]["n"]:
-            pass
+        """Delete every node and relationship (constraints and indexes stay), in transactions of at most
+        10,000 relationships, then 10,000 nodes."""
+        for batch in (q.DELETE_RELATIONSHIPS_BATCH, q.DELETE_NODES_BATCH):
+            while self.write_query(batch, {"limit": 10_000})[0]["n"]:
+                pass
 
     # -- embeddings ---------------------------------------------------------------------------------
     def write_embeddings(self, label: str, keys: Sequence[str], vectors: np.ndarray) -> int:

@@ -1,5 +1,6 @@
 """Reliability against stale state and careless input: a state file never gets an unrelated process
-signalled, and an empty workspace name is refused. Real CLI, real Neo4j, real processes."""
+signalled, an empty workspace name is refused, and ``reset`` empties a graph of amazon-hin's size within the
+managed server's default transaction memory. Real CLI, real Neo4j, real processes."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from pathlib import Path
 import pytest
 
 from core.settings import Neo4jSettings, Settings
-from kg import ManagedNeo4j
+from kg import GraphStore, ManagedNeo4j
 
 KGREC = [str(Path(sys.executable).parent / "kgrec")]
+
+# the size of the amazon-hin graph that `kgrec reset --yes` failed on: 19,356 nodes, 405,737 relationships
+USERS, ITEMS, RATINGS = 6_000, 13_356, 405_737
 
 
 def _decoy(*argv: str) -> subprocess.Popen[bytes]:
@@ -113,3 +117,27 @@ def test_an_empty_workspace_name_is_refused(tmp_path: Path, args: list[str], env
     assert done.returncode != 0
     assert len(done.stderr.strip().splitlines()) == 1 and "workspace name ''" in done.stderr
     assert not (home / "workspaces").exists(), "nothing was started or created for any workspace"
+
+
+def test_reset_empties_a_graph_of_amazon_hins_size(store: GraphStore) -> None:
+    # One transaction would delete every rating under the old 10,000-node batches: past the 70% of the
+    # managed server's default 1g heap that a transaction may use.
+    store.write_query("UNWIND range(0, $n - 1) AS i CREATE (:User {id: 'U' + i})", {"n": USERS})
+    store.write_query("UNWIND range(0, $n - 1) AS i CREATE (:Item {id: 'I' + i})", {"n": ITEMS})
+    store.write_query(
+        "MATCH (u:User) WITH collect(u) AS users MATCH (i:Item) WITH users, collect(i) AS items "
+        "UNWIND range(0, $n - 1) AS k "
+        "WITH users[k % size(users)] AS u, items[(k / size(users)) % size(items)] AS i, k "
+        "CREATE (u)-[:RATED {rating: 1.0 + k % 5, ts: k}]->(i)",
+        {"n": RATINGS},
+    )
+    before = store.stats()
+    assert (before.nodes["User"] + before.nodes["Item"], before.relationships["RATED"]) == (
+        USERS + ITEMS,
+        RATINGS,
+    )
+
+    store.reset()
+
+    assert store.read("MATCH (n) RETURN count(n) AS n")[0]["n"] == 0
+    assert store.read("MATCH ()-[r]->() RETURN count(r) AS n")[0]["n"] == 0
