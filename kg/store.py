@@ -38,6 +38,7 @@ from core.schema import (
 from core.settings import Settings
 from kg.connection import connect_driver
 from kg.export import GraphExport, export_graph
+from kg.fingerprint import GraphFingerprint
 from kg.guard import explained, lucene_escaped, refused_operation
 from kg.records import (
     CatalogueCountsRecord,
@@ -360,6 +361,11 @@ class GraphStore(SearchReads):
     def catalogue_counts(self) -> CatalogueCountsRecord:
         """Items, brands, and categories that hold items directly: the denominators of coverage."""
         return cast(CatalogueCountsRecord, self.read(q.CATALOGUE_COUNTS)[0])
+
+    def fingerprint(self) -> GraphFingerprint:
+        """Which graph this is, told by its catalogue (:class:`kg.fingerprint.GraphFingerprint`): what a
+        model folder records of the graph it was trained on."""
+        return GraphFingerprint.of(r["id"] for r in self.read(q.ITEM_IDS))
 
     def check_category_keys(self) -> None:
         """Raise ``SchemaError`` if Category nodes lack a ``path``: written before categories were keyed by it."""

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ModelError
 from core.files import replace_folder
 from gnn import RatingModel
+from kg import GraphFingerprint
 from rank import Ranker, RatingModelScores, load_ranker, save_ranker
 
 __all__ = ["DATA_FILE", "RANKER_DIR", "ModelVersion", "TrainedModels", "exported_at_of", "model_version"]
@@ -27,7 +29,8 @@ RANKER_DIR = "ranker"
 """The ranker's folder inside the model folder (written by :func:`rank.save_ranker`)."""
 
 DATA_FILE = "data.json"
-"""When the graph was read for the training that wrote the folder (``exported_at``, epoch seconds)."""
+"""When the graph was read for the training that wrote the folder (``exported_at``, epoch seconds), and which
+graph it was (``graph``: a :class:`kg.GraphFingerprint` of the ranker's catalogue)."""
 
 
 class TrainedModels:
@@ -36,6 +39,11 @@ class TrainedModels:
     Loaded when first asked for, so that commands that do not serve (load, stats, a retrain) work in a
     workspace whose saved models cannot be read. The loaded ranker gets the rating model as its
     ``predicted_rating`` feature (:class:`rank.RatingModelScores`).
+
+    Given ``graph`` (the fingerprint of the graph served now: :meth:`kg.GraphStore.fingerprint`), models read
+    from the folder are first checked to have been trained on that graph, by the fingerprint the folder
+    records; a folder saved before it recorded one is checked by its ranker's catalogue when the ranker is
+    read (its rating model alone is not checked). Models from another graph are a :class:`ModelError`.
     """
 
     def __init__(
@@ -44,8 +52,12 @@ class TrainedModels:
         model: RatingModel | None = None,
         ranker: Ranker | None = None,
         exported_at: float | None = None,
+        *,
+        graph: Callable[[], GraphFingerprint] | None = None,
     ) -> None:
         self.directory = Path(directory)
+        self._graph = graph
+        self._graph_checked = False
         self._model = model
         self._ranker = ranker
         self.exported_at = exported_at if exported_at is not None else exported_at_of(self.directory)
@@ -54,6 +66,7 @@ class TrainedModels:
     def model(self) -> RatingModel | None:
         path = self.directory
         if self._model is None and ((path / "config.json").exists() or (path / "model.pt").exists()):
+            self._check_graph(_trained_on(path))
             self._model = RatingModel.load(path)
         return self._model
 
@@ -62,9 +75,24 @@ class TrainedModels:
         model = self.model
         folder = self.directory / RANKER_DIR
         if self._ranker is None and model is not None and (folder / "meta.json").exists():
-            self._ranker = load_ranker(folder)
-            self._ranker.rating = RatingModelScores(model)
+            ranker = load_ranker(folder)
+            self._check_graph(_trained_on(self.directory) or _catalogue(ranker))
+            ranker.rating = RatingModelScores(model)
+            self._ranker = ranker
         return self._ranker
+
+    def _check_graph(self, trained_on: GraphFingerprint | None) -> None:
+        """Refuse models trained on another graph than ``graph`` (once per folder: ``None`` when the
+        folder does not say which)."""
+        if self._graph is None or self._graph_checked or trained_on is None:
+            return
+        now = self._graph()
+        if now != trained_on:
+            raise ModelError(
+                f"the models in {self.directory} were trained on another graph ({trained_on.describe()}; "
+                f"this graph has {now.describe()}); train again with `kgrec train`"
+            )
+        self._graph_checked = True
 
     def trained_model(self) -> RatingModel:
         model = self.model
@@ -85,10 +113,10 @@ class TrainedModels:
         return ranker
 
     @classmethod
-    def read(cls, directory: Path) -> TrainedModels:
+    def read(cls, directory: Path, graph: Callable[[], GraphFingerprint] | None = None) -> TrainedModels:
         """Both models of ``directory`` read now rather than when first asked for (what a server swaps in
-        whole); a :class:`ModelError` when either is missing."""
-        models = cls(directory)
+        whole); a :class:`ModelError` when either is missing, or was trained on another ``graph``."""
+        models = cls(directory, graph=graph)
         models.trained_ranker()
         return models
 
@@ -102,8 +130,10 @@ class TrainedModels:
             model.save(folder)
             if ranker is not None:
                 save_ranker(ranker, folder / RANKER_DIR)
-            if self.exported_at is not None:
-                (folder / DATA_FILE).write_text(json.dumps({"exported_at": self.exported_at}))
+            data: dict[str, object] = {"exported_at": self.exported_at}
+            if ranker is not None:
+                data["graph"] = _catalogue(ranker).model_dump()
+            (folder / DATA_FILE).write_text(json.dumps({k: v for k, v in data.items() if v is not None}))
 
         return replace_folder(directory, write, "the models")
 
@@ -143,6 +173,20 @@ def model_version(directory: Path) -> ModelVersion | None:
     except OSError:  # absent, or swapped away while being read: not a complete pair now
         return None
     return ModelVersion(digest.hexdigest()[:12], trained_at, exported_at_of(directory))
+
+
+def _trained_on(directory: Path) -> GraphFingerprint | None:
+    """The graph the training that wrote ``directory`` read (its ``data.json``); ``None`` when the folder
+    does not say (saved before it recorded that, or copied without its ``data.json``)."""
+    try:
+        return GraphFingerprint.model_validate(json.loads((directory / DATA_FILE).read_text())["graph"])
+    except (OSError, ValueError, KeyError, TypeError):  # pydantic's ValidationError is a ValueError
+        return None
+
+
+def _catalogue(ranker: Ranker) -> GraphFingerprint:
+    """The fingerprint of the catalogue a ranker ranks: the graph's items when it was trained."""
+    return GraphFingerprint.of(ranker.trained_data().item_keys)
 
 
 def exported_at_of(directory: Path) -> float | None:

@@ -79,7 +79,7 @@ class Recommender:
     ):
         self.store = store
         self.settings = settings or Settings()
-        self._models = TrainedModels(self.settings.model_path, model, ranker)
+        self._models = TrainedModels(self.settings.model_path, model, ranker, graph=store.fingerprint)
         self._explainers: dict[bool, Explainer] = {}
         self._fused: FusedServing | None = None
 
@@ -168,8 +168,10 @@ class Recommender:
         return self._models.save(directory)
 
     def load(self, directory: Path | str) -> Recommender:
-        """Serve the models saved in ``directory`` (each read when first needed)."""
-        self._models = TrainedModels(Path(directory), RatingModel.load(directory))
+        """Serve the models saved in ``directory`` (the rating model read now, the others when first needed;
+        a :class:`ModelError` when they were trained on another graph)."""
+        self._models = TrainedModels(Path(directory), graph=self.store.fingerprint)
+        self._models.trained_model()
         self._explainers = {}
         return self
 

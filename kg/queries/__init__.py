@@ -66,6 +66,7 @@ from kg.queries.loading import (
     set_embeddings,
 )
 from kg.queries.reading import (
+    ITEM_IDS,
     LIST_LABELS,
     LIST_REL_TYPES,
     count_nodes,
@@ -130,6 +131,7 @@ __all__ = [
     "ITEM_EMBEDDING_INDEX",
     "ITEM_EXISTS",
     "ITEM_FACTS",
+    "ITEM_IDS",
     "ITEM_TEXT_INDEX",
     "LINKED_ENTITY_ITEMS",
     "LINK_RELS",

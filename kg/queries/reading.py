@@ -6,6 +6,7 @@ from core.schema import CATEGORY, ITEM, RATED, USER, NodeType, RelType
 
 __all__ = [
     "LIST_LABELS",
+    "ITEM_IDS",
     "LIST_REL_TYPES",
     "count_nodes",
     "count_relationships",
@@ -18,6 +19,8 @@ LIST_LABELS = "CALL db.labels() YIELD label RETURN collect(label) AS labels"
 LIST_REL_TYPES = (
     "CALL db.relationshipTypes() YIELD relationshipType RETURN collect(relationshipType) AS types"
 )
+ITEM_IDS = f"MATCH (i:{ITEM.label}) RETURN i.{ITEM.key} AS id"
+"""Every item's id: what :class:`kg.fingerprint.GraphFingerprint` hashes (read from the id index alone)."""
 
 
 def count_nodes(node: NodeType) -> str:

@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import KGRecError
+from core.errors import KGRecError, Neo4jError
 from core.settings import Settings
 from kg import GraphStore
 from kgrec.models import RANKER_DIR, ModelVersion, TrainedModels, model_version
@@ -84,18 +84,23 @@ class ServedModels:
     def refresh(self) -> bool:
         """Swap in the folder's models if they changed since the last look; whether it swapped.
 
-        A folder replaced while it was being read is left for the next look; one that cannot be read is
-        counted (``kgrec_model_load_failures_total``) and the old models keep serving.
+        A folder replaced while it was being read is left for the next look; one that cannot be read, or
+        whose models were trained on another graph than the one served, is counted
+        (``kgrec_model_load_failures_total``) and the old models keep serving. When the graph does not
+        answer the check, the folder is looked at again next time.
         """
         directory = self.settings.model_path
         before = _fingerprint(directory)
         if before is None or before == self._seen:
             return False
         try:
-            models = TrainedModels.read(directory)
+            models = TrainedModels.read(directory, self.store.fingerprint)
             rec = Recommender(self.store, self.settings, models.model, models.ranker)
             _warm_up(rec)
             version = model_version(directory)
+        except Neo4jError as e:  # the graph, not the folder: try the folder again at the next look
+            log.warning("the models in %s could not be checked against the graph: %s", directory, e)
+            return False
         except (KGRecError, OSError) as e:
             if _fingerprint(directory) == before:  # a complete folder that does not read: do not retry it
                 self._seen = before
