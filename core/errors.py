@@ -5,6 +5,7 @@
     KGRecError
     ├── ConfigError          settings or credentials missing or unusable
     ├── Neo4jError           the graph database could not be reached, started or queried
+    │   ├── Neo4jUnavailableError  the server does not answer (stopped, moved, unreachable)
     │   └── WriteRefusedError   a write query sent on the read-only path
     ├── LoadError            input data rejected (carries file, line and field)
     ├── InputError           an argument out of range (``k`` of a list, a filter naming nothing)
@@ -24,6 +25,7 @@ __all__ = [
     "LoadError",
     "ModelError",
     "Neo4jError",
+    "Neo4jUnavailableError",
     "NotFoundError",
     "SchemaError",
     "WriteRefusedError",
@@ -40,6 +42,10 @@ class ConfigError(KGRecError):
 
 class Neo4jError(KGRecError):
     """The graph database could not be reached, started or queried."""
+
+
+class Neo4jUnavailableError(Neo4jError):
+    """The server does not answer: stopped, started again elsewhere, or unreachable. Worth retrying later."""
 
 
 class WriteRefusedError(Neo4jError):

@@ -14,6 +14,7 @@ Example:
 from kg.connection import connect_driver
 from kg.events import EventRow, EventWrite
 from kg.export import GraphExport
+from kg.following import FollowingGraphStore
 from kg.fingerprint import GraphFingerprint
 from kg.records import (
     CatalogueCountsRecord,
@@ -36,6 +37,7 @@ __all__ = [
     "CatalogueCountsRecord",
     "EventRow",
     "EventWrite",
+    "FollowingGraphStore",
     "GraphExport",
     "GraphFingerprint",
     "GraphStats",

@@ -11,7 +11,7 @@ import neo4j
 from neo4j.exceptions import Neo4jError as DriverError
 from neo4j.exceptions import ServiceUnavailable
 
-from core.errors import ConfigError, Neo4jError
+from core.errors import ConfigError, Neo4jError, Neo4jUnavailableError
 from core.progress import Progress
 from core.settings import Settings
 from kg.server import ManagedNeo4j, read_password
@@ -19,8 +19,12 @@ from kg.server import ManagedNeo4j, read_password
 __all__ = ["connect_driver"]
 
 
-def connect_driver(settings: Settings, progress: Progress | None = None) -> tuple[neo4j.Driver, bool]:
-    """Open the one driver of this process: ``NEO4J_URI`` when set, else the workspace's managed server.
+def connect_driver(
+    settings: Settings, progress: Progress | None = None, *, start: bool = True
+) -> tuple[neo4j.Driver, bool]:
+    """Open the one driver of this process: ``NEO4J_URI`` when set, else the workspace's managed server,
+    started first unless ``start`` is false (then a server that is not running is a
+    :class:`Neo4jUnavailableError`, as is one that does not answer).
 
     Returns the driver and whether the server is managed by kgrec.
     """
@@ -32,14 +36,25 @@ def connect_driver(settings: Settings, progress: Progress | None = None) -> tupl
         uri, managed = cfg.uri, False
     else:
         server = ManagedNeo4j(settings)
-        uri = server.start(progress)
+        found = server.start(progress) if start else server.uri()
+        if found is None:
+            raise Neo4jUnavailableError(
+                f"the Neo4j of workspace {settings.workspace!r} is not running; start it: kgrec neo4j start"
+            )
+        uri, managed = found, True
         auth = ("neo4j", read_password(server.password_file))
-        managed = True
     try:
         driver = neo4j.GraphDatabase.driver(
             uri, auth=auth, notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF
         )
+    except ValueError as e:
+        raise Neo4jError(f"cannot reach Neo4j at {uri}: {e}") from e
+    try:
         driver.verify_connectivity()
-    except (DriverError, ServiceUnavailable, OSError, ValueError) as e:
+    except (ServiceUnavailable, OSError) as e:
+        driver.close()
+        raise Neo4jUnavailableError(f"cannot reach Neo4j at {uri}: {e}") from e
+    except (DriverError, ValueError) as e:
+        driver.close()
         raise Neo4jError(f"cannot reach Neo4j at {uri}: {e}") from e
     return driver, managed

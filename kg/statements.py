@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import neo4j
-from neo4j.exceptions import ClientError, DriverError, ServiceUnavailable
+from neo4j.exceptions import ClientError, DriverError, IncompleteCommit, ServiceUnavailable, SessionExpired
 from neo4j.exceptions import Neo4jError as ServerError
 
-from core.errors import Neo4jError, WriteRefusedError
+from core.errors import Neo4jError, Neo4jUnavailableError, WriteRefusedError
 
 __all__ = ["READ_ATTEMPTS", "memory_hint", "run_statement"]
 
@@ -42,7 +42,8 @@ def run_statement(
     plan: bool = False,
 ) -> list[dict[str, Any]]:
     """Run ``query``; with ``plan``, return ``[plan]`` of an ``EXPLAIN`` instead of its rows. A read that
-    writes raises :class:`WriteRefusedError`; any other failure is a :class:`Neo4jError`."""
+    writes raises :class:`WriteRefusedError`; a server that does not answer, :class:`Neo4jUnavailableError`;
+    any other failure is a :class:`Neo4jError`."""
     try:
         return (
             _write(driver, database, query, params) if write else _read(driver, database, query, params, plan)
@@ -51,8 +52,12 @@ def run_statement(
         if not write and e.code and ("AccessMode" in e.code or "ForbiddenOnReadOnly" in e.code):
             raise WriteRefusedError("this query writes; rerun with --write to allow it") from e
         raise Neo4jError(f"{e.code}: {e.message}{memory_hint(e.code)}") from e
-    except ServiceUnavailable as e:
-        raise Neo4jError(f"Neo4j is not reachable: {e}") from e
+    except IncompleteCommit as e:  # not "unavailable": running the write again might apply it twice
+        raise Neo4jError(
+            f"the connection broke during the commit; the write may or may not be applied: {e}"
+        ) from e
+    except (ServiceUnavailable, SessionExpired) as e:
+        raise Neo4jUnavailableError(f"Neo4j is not reachable: {e}") from e
     except ServerError as e:
         raise Neo4jError(f"{e}{memory_hint(e.code)}") from e
     except DriverError as e:

@@ -1,4 +1,5 @@
-"""The service's :class:`~kg.GraphStore`: the same reads and writes, each timed into a histogram.
+"""The service's graph store: the same reads and writes, each timed into a histogram, on a store that follows
+its server when Neo4j restarts elsewhere (:class:`~kg.FollowingGraphStore`).
 
 Example:
     >>> store = TimedGraphStore.open(settings, metrics.neo4j)   # doctest: +SKIP
@@ -13,21 +14,21 @@ from typing import Any
 from prometheus_client import Histogram
 
 from core.settings import Settings
-from kg import GraphStore, connect_driver
+from kg import FollowingGraphStore
 
 __all__ = ["TimedGraphStore"]
 
 
-class TimedGraphStore(GraphStore):
-    """A graph store whose :meth:`read` and :meth:`write_query` (every query serving sends) are timed."""
+class TimedGraphStore(FollowingGraphStore):
+    """A following graph store whose :meth:`read` and :meth:`write_query` (every query serving sends) are
+    timed."""
 
     latency: Histogram | None = None
 
     @classmethod
     def open(cls, settings: Settings, latency: Histogram) -> TimedGraphStore:
         """The workspace's graph (its managed Neo4j started when needed), timed into ``latency``."""
-        driver, _ = connect_driver(settings)
-        store = cls(driver, settings.neo4j.database, settings.batch_size)
+        store = cls.connect(settings)
         store.latency = latency
         return store
 
