@@ -326,6 +326,10 @@ class GraphStore(SearchReads):
         try:
             rows = self.read(q.SEARCH_ITEMS, {"query": text, "limit": limit})
         except Neo4jError as e:
+            # only Lucene refusing the text is the caller's fault; a server that is down or failing is not
+            cause = e.__cause__
+            if not (isinstance(cause, ClientError) and "org.apache.lucene" in (cause.message or "")):
+                raise
             raise InputError(f"not a valid Lucene query: {query!r}") from e
         return cast(list[SearchHitRecord], rows)
 
