@@ -24,6 +24,7 @@ from core.schema import Schema
 
 __all__ = [
     "FIELDS",
+    "CandidateReadRecord",
     "LinkedEntityRecord",
     "SearchFactsRecord",
     "SearchReads",
@@ -48,6 +49,16 @@ class LinkedEntityRecord(TypedDict):
     name: str
     score: float
     items: list[list[Any]]
+
+
+class CandidateReadRecord(TypedDict):
+    """A query's candidates as the graph gives them: ``[item, score]`` per field of the item text index,
+    the item keys typed, and the linked entities."""
+
+    title: list[list[Any]]
+    description: list[list[Any]]
+    ids: list[str]
+    linked: list[LinkedEntityRecord]
 
 
 class SearchFactsRecord(TypedDict):
@@ -98,37 +109,33 @@ class SearchReads:
             self.write_query(q.create_entity_name_index(labels))
             self.write_query(q.AWAIT_INDEXES)
 
-    def search_field(self: _Reader, field: str, words: Sequence[str], limit: int) -> dict[str, float]:
-        """Lucene's score per item of one field of the item text index (``title``, ``description``)."""
-        if field not in FIELDS or not words:
-            return {}
-        rows = self.read(q.SEARCH_ITEM_FIELD, {"query": f"{field}:({lucene_query(words)})", "limit": limit})
-        return {r["item"]: float(r["score"]) for r in rows}
-
-    def linked_entities(
+    def search_candidates(
         self: _Reader,
         words: Sequence[str],
+        typed: Sequence[str],
         rels: Sequence[str],
+        text_hits: int,
         entities: int,
         per_entity: int,
-        also: Sequence[str] = (),
-    ) -> list[LinkedEntityRecord]:
-        """The ``entities`` best entities the words link to, each with up to ``per_entity`` of the items it
-        reaches through ``rels`` (most rated first) plus those of ``also`` it reaches."""
+    ) -> CandidateReadRecord:
+        """In one read: Lucene's score per item of each field of the item text index (``text_hits`` each),
+        the ``typed`` words that are item keys, and the ``entities`` best entities the words link to, each
+        with up to ``per_entity`` of the items it reaches through ``rels`` (most rated first) plus the text
+        hits it reaches."""
         if not words:
-            return []
+            return {"title": [], "description": [], "ids": [], "linked": []}
+        query = lucene_query(words)
         params = {
-            "query": lucene_query(words),
+            "title": f"title:({query})",
+            "description": f"description:({query})",
+            "entity": query,
+            "typed": list(typed),
             "rels": list(rels),
+            "text_hits": text_hits,
             "entities": entities,
             "per_entity": per_entity,
-            "also": list(also),
         }
-        return cast(list[LinkedEntityRecord], self.read(q.LINKED_ENTITY_ITEMS, params))
-
-    def items_with_ids(self: _Reader, words: Sequence[str]) -> list[str]:
-        """The words that are item keys (as the query typed them, case kept)."""
-        return [r["item"] for r in self.read(q.ITEMS_WITH_IDS, {"words": list(words)})]
+        return cast(CandidateReadRecord, self.read(q.SEARCH_CANDIDATES, params)[0])
 
     def closest_entity_names(self: _Reader, words: Sequence[str], limit: int = 5) -> list[str]:
         """Entity names (a category's path) closest to the words: two typos allowed per word."""

@@ -1,5 +1,6 @@
-"""The two trained models a workspace serves, as one folder: the rating model (:mod:`gnn`) in the model
-folder and the ranker (:mod:`rank`) in its ``ranker/`` subfolder, each read when first asked for.
+"""The trained models a workspace serves, as one folder: the rating model (:mod:`gnn`) in the model
+folder, the ranker (:mod:`rank`) in its ``ranker/`` subfolder and the search ranker
+(:class:`rank.search.SearchRanker`) in ``search/``, each read when first asked for.
 
 A folder saved by a kgrec from before the ranker has no ``ranker/``: its rating model still predicts, and
 asking for the ranker says to train again.
@@ -22,11 +23,23 @@ from core.files import replace_folder
 from gnn import RatingModel
 from kg import GraphFingerprint
 from rank import Ranker, RatingModelScores, load_ranker, save_ranker
+from rank.search import SearchRanker
 
-__all__ = ["DATA_FILE", "RANKER_DIR", "ModelVersion", "TrainedModels", "exported_at_of", "model_version"]
+__all__ = [
+    "DATA_FILE",
+    "RANKER_DIR",
+    "SEARCH_DIR",
+    "ModelVersion",
+    "TrainedModels",
+    "exported_at_of",
+    "model_version",
+]
 
 RANKER_DIR = "ranker"
 """The ranker's folder inside the model folder (written by :func:`rank.save_ranker`)."""
+
+SEARCH_DIR = "search"
+"""The search ranker's folder inside the model folder (absent in a folder saved before it)."""
 
 DATA_FILE = "data.json"
 """When the graph was read for the training that wrote the folder (``exported_at``, epoch seconds), and which
@@ -52,6 +65,7 @@ class TrainedModels:
         model: RatingModel | None = None,
         ranker: Ranker | None = None,
         exported_at: float | None = None,
+        search: SearchRanker | None = None,
         *,
         graph: Callable[[], GraphFingerprint] | None = None,
     ) -> None:
@@ -60,6 +74,7 @@ class TrainedModels:
         self._graph_checked = False
         self._model = model
         self._ranker = ranker
+        self._search = search
         self.exported_at = exported_at if exported_at is not None else exported_at_of(self.directory)
 
     @property
@@ -94,6 +109,14 @@ class TrainedModels:
             )
         self._graph_checked = True
 
+    @property
+    def search(self) -> SearchRanker | None:
+        """The search ranker; ``None`` when the folder has none (saved before it, or trained without it)."""
+        folder = self.directory / SEARCH_DIR
+        if self._search is None and (folder / "meta.json").exists():
+            self._search = SearchRanker.load(folder)
+        return self._search
+
     def trained_model(self) -> RatingModel:
         model = self.model
         if model is None:
@@ -114,22 +137,26 @@ class TrainedModels:
 
     @classmethod
     def read(cls, directory: Path, graph: Callable[[], GraphFingerprint] | None = None) -> TrainedModels:
-        """Both models of ``directory`` read now rather than when first asked for (what a server swaps in
-        whole); a :class:`ModelError` when either is missing, or was trained on another ``graph``."""
+        """The models of ``directory`` read now rather than when first asked for (what a server swaps in
+        whole): a :class:`ModelError` when the rating model or the ranker is missing, or was trained on
+        another ``graph``, or the search ranker the folder holds cannot be read."""
         models = cls(directory, graph=graph)
         models.trained_ranker()
+        _ = models.search
         return models
 
     def save(self, directory: Path | str) -> Path:
         """Write the rating model to ``directory`` and the ranker, when there is one, to its ``ranker/``:
         one folder swapped in whole (:func:`core.files.replace_folder`), so a reader never finds the new
         rating model beside the old ranker, or none."""
-        model, ranker = self.trained_model(), self.ranker
+        model, ranker, search = self.trained_model(), self.ranker, self.search
 
         def write(folder: Path) -> None:
             model.save(folder)
             if ranker is not None:
                 save_ranker(ranker, folder / RANKER_DIR)
+            if search is not None:
+                search.save(folder / SEARCH_DIR)
             data: dict[str, object] = {"exported_at": self.exported_at}
             if ranker is not None:
                 data["graph"] = _catalogue(ranker).model_dump()
@@ -157,6 +184,7 @@ _DESCRIBING = (
     "metrics.json",
     "id_map.json",
     f"{RANKER_DIR}/meta.json",
+    f"{SEARCH_DIR}/meta.json",
     DATA_FILE,
 )
 

@@ -42,8 +42,11 @@ from kgrec.results import (
     SearchHit,
     SimilarItem,
 )
+from kgrec.searching import search_hits
 from loaders import Dataset
 from rank import KS, RankConfig, Ranker, evaluate_ranking, train_stack
+from rank.search_candidates import link_rels
+from rank.search_training import fit_search
 from rank.serving import FusedServing, ServedItem
 
 __all__ = ["MAX_K", "Recommender"]
@@ -82,6 +85,7 @@ class Recommender:
         self._models = TrainedModels(self.settings.model_path, model, ranker, graph=store.fingerprint)
         self._explainers: dict[bool, Explainer] = {}
         self._fused: FusedServing | None = None
+        self._search_rels: list[str] | None = None
 
     @classmethod
     def connect(cls, settings: Settings | None = None, progress: Progress | None = None) -> Recommender:
@@ -126,10 +130,14 @@ class Recommender:
         holdout: float = 0.2,
         progress: Progress | None = None,
         test_ratings: pd.DataFrame | None = None,
+        search_pairs: int = 400,
     ) -> FitResult:
         """Train the rating model and the ranker on the graph now in Neo4j (:func:`rank.train_stack`: one
         per-user split, ``holdout`` of each user's ratings held out, at random or the latest), measure both
         on the held-out part, save them and write item and user embeddings back.
+
+        The search ranker (:func:`rank.search_training.fit_search`) trains on queries generated from
+        ``search_pairs`` of the ranker's training interactions (0: none, search is text-only).
 
         The served models are the ones measured: trained on the training part of the split. With
         ``test_ratings`` (``user, item, rating[, ts]``) they train on all loaded ratings but a validation slice.
@@ -144,7 +152,14 @@ class Recommender:
             raise ModelError("the graph holds no ratings to train on; load a dataset first")
         rank_config = rank_config or RankConfig(seed=config.seed)
         stack = train_stack(export, split, holdout, config.seed, config, rank_config, progress, test_ratings)
-        self._models = TrainedModels(self.settings.model_path, stack.model, stack.ranker, export.read_at)
+        search = (
+            fit_search(self.store, stack.ranker, search_pairs, config.seed, progress)[0]
+            if search_pairs
+            else None
+        )
+        self._models = TrainedModels(
+            self.settings.model_path, stack.model, stack.ranker, export.read_at, search
+        )
         self._explainers = {}
         self.save(self.settings.model_path)
         for node_type, label in (("item", "Item"), ("user", "User")):
@@ -289,23 +304,20 @@ class Recommender:
     def search(
         self, query: str, user: str | None = None, k: int = 10, lucene: bool = False
     ) -> list[SearchHit]:
-        """Full-text search on titles and descriptions; re-ranked by the user's predicted rating if given.
-
-        The query is plain words unless ``lucene`` asks for Lucene's query syntax (``title:x AND y*``).
-        """
-        hits = self.store.search(query, limit=max(50, _bounded(k)), lucene=lucene)
-        if user is None or not hits:
-            return [
-                SearchHit(item=h["item"], text_score=float(h["score"]), title=h["title"]) for h in hits[:k]
-            ]
-        predicted = {p.item: p.rating for p in self.predict(user, [h["item"] for h in hits])}
-        ranked = sorted(hits, key=lambda h: -predicted[h["item"]])[:k]
-        return [
-            SearchHit(
-                item=h["item"], text_score=float(h["score"]), title=h["title"], predicted=predicted[h["item"]]
-            )
-            for h in ranked
-        ]
+        """Items for a query read through the graph, ranked by the search ranker, personal with a ``user``
+        (:mod:`kgrec.searching`). ``lucene``: Lucene's syntax on titles and descriptions, text only, as is
+        every query when the models have no search ranker (a folder saved before it; then ``user`` is a
+        :class:`ModelError`)."""
+        k = _bounded(k)
+        search = None if lucene else self._models.search
+        if search is not None:
+            if self._search_rels is None:  # the schema's entity types change only with a load
+                self._search_rels = link_rels(self.store.schema())
+            return search_hits(self._serving(), search, query, user, k, self._search_rels)
+        if user is not None:
+            raise ModelError("this workspace's models have no search ranker; train again (`kgrec train`)")
+        hits = self.store.search(query, limit=k, lucene=lucene)
+        return [SearchHit(item=h["item"], text_score=float(h["score"]), title=h["title"]) for h in hits]
 
     def explainer(self, rating_drop: bool = True) -> Explainer:
         """The path explainer: each path scored by how much it moves the fusion score that ranked the item

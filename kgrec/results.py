@@ -55,12 +55,18 @@ class SimilarItem(_Result):
 
 
 class SearchHit(_Result):
-    """A full-text match; ``predicted`` is the user's predicted rating when a user was given."""
+    """A search hit: ``score`` is the search ranker's (``None`` for a text-only hit), ``text_score``
+    Lucene's on title and description (0 when only a linked entity found it), ``matched`` says what
+    matched (``"title"``, ``"description"``, ``"id"``, ``"Brand: Inkwell"``, ``"Category: A > B"``...);
+    with a user, ``predicted`` is their predicted rating and ``personal_score`` their fused ranking score."""
 
     item: str
     text_score: float
     title: str | None = None
     predicted: float | None = None
+    score: float | None = None
+    personal_score: float | None = None
+    matched: list[str] = []
 
 
 class Leaning(_Result):

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from kg import GraphStore
-from kg.text_search import lucene_query, query_words
+from kg.text_search import CandidateReadRecord, lucene_query, query_words
+from kgrec.searching import nothing_found
 from loaders import Dataset, LoadReport
 
 RELS = ("MADE_BY", "IN_CATEGORY", "HAS_GENRE")
@@ -51,8 +52,12 @@ def planted(session_store: GraphStore) -> GraphStore:
     return session_store
 
 
+def _read(store: GraphStore, text: str, per_entity: int = 50) -> CandidateReadRecord:
+    return store.search_candidates(query_words(text), text.split(), RELS, 10, 5, per_entity)
+
+
 def _best(store: GraphStore, text: str) -> tuple[str, str]:
-    linked = store.linked_entities(query_words(text), RELS, entities=5, per_entity=50)
+    linked = _read(store, text)["linked"]
     assert linked, f"{text!r} links to nothing"
     return linked[0]["label"], linked[0]["key"]
 
@@ -83,24 +88,24 @@ def test_words_link_to_entities(planted: GraphStore, text: str, expected: tuple[
 
 
 def test_a_linked_category_reaches_its_subcategories_items(planted: GraphStore) -> None:
-    linked = planted.linked_entities(["fashion", "style"], RELS, entities=1, per_entity=50)
+    linked = _read(planted, "fashion style")["linked"]
     reached = {item: depth for item, depth in linked[0]["items"]}
     assert reached == {"m5": 0, "m1": 1, "m2": 1}
-    capped = planted.linked_entities(["fashion", "style"], RELS, entities=1, per_entity=1, also=["m2"])
-    assert len(capped[0]["items"]) == 2 and "m2" in {i for i, _ in capped[0]["items"]}
+    capped = _read(planted, "fashion style elle", per_entity=1)["linked"]  # m5 a title hit
+    assert "m5" in {i for i, _ in capped[0]["items"]} and len(capped[0]["items"]) == 2
 
 
 def test_fields_are_scored_apart_and_ids_match(planted: GraphStore) -> None:
-    assert set(planted.search_field("title", ["vogue"], 10)) == {"m1"}
-    assert set(planted.search_field("description", ["magazines"], 10)) == {"m1", "m2", "m3", "m4", "m5"}
-    assert planted.search_field("price", ["vogue"], 10) == {}
-    assert planted.items_with_ids(["m3", "nothing"]) == ["m3"]
+    assert [i for i, _ in _read(planted, "vogue")["title"]] == ["m1"]
+    assert {i for i, _ in _read(planted, "magazines")["description"]} == {"m1", "m2", "m3", "m4", "m5"}
+    assert _read(planted, "magazines")["title"] == []
+    assert _read(planted, "m3 nothing")["ids"] == ["m3"]
     assert planted.has_item_text()
 
 
 def test_nothing_linked_suggests_the_closest_names(planted: GraphStore) -> None:
     words = query_words("fasshhion")
-    assert planted.linked_entities(words, RELS, entities=5, per_entity=5) == []
+    assert _read(planted, "fasshhion")["linked"] == []
     assert any("Fashion" in n for n in planted.closest_entity_names(words))
 
 
@@ -109,3 +114,14 @@ def test_facts_of_items(planted: GraphStore) -> None:
     assert list(facts) == ["m1"]
     assert facts["m1"]["brands"] == ["Conde Nast"]
     assert facts["m1"]["categories"] == ["Magazine Subscriptions > Fashion & Style > Women"]
+
+
+def test_a_catalogue_without_text_says_what_can_match(store: GraphStore) -> None:
+    """Last in this file: ``store`` empties the graph the planted fixture loaded."""
+    dataset = _catalogue()
+    dataset.items = dataset.items.iloc[0:0]
+    store.write(dataset)
+    assert not store.has_item_text()
+    message = str(nothing_found(store, "coffee", query_words("coffee")))
+    assert message.startswith("nothing matches 'coffee'") and "only entity names and item keys" in message
+    assert _read(store, "m2")["ids"] == ["m2"]

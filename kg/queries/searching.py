@@ -16,12 +16,10 @@ from kg.queries.indexes import ITEM_TEXT_INDEX
 __all__ = [
     "ENTITY_INDEX_LABELS",
     "ENTITY_NAME_INDEX",
-    "ITEMS_WITH_IDS",
-    "LINKED_ENTITY_ITEMS",
     "LINK_RELS",
     "MATCHING_ENTITY_NAMES",
     "SEARCH_FACTS",
-    "SEARCH_ITEM_FIELD",
+    "SEARCH_CANDIDATES",
     "TEXT_ITEM_COUNT",
     "create_entity_name_index",
     "drop_entity_name_index",
@@ -48,28 +46,36 @@ ENTITY_INDEX_LABELS = (
 )
 """The labels the entity index covers now (no row when it does not exist)."""
 
-# The query names one property of the item text index as Lucene's field (`title:(...)`): one read per field
-# gives the per-field text scores the search ranker learns from.
-SEARCH_ITEM_FIELD = (
-    f"CALL db.index.fulltext.queryNodes('{ITEM_TEXT_INDEX}', $query) YIELD node, score "
-    "RETURN node.id AS item, score LIMIT $limit"
-)
-
-# The linked entities, best first, each with the items it reaches: directly (depth 0), or through the
+# One read per query (a round trip is most of a search's time): the item text index once per field (Lucene's
+# field in the query: `title:(...)`), so each field is scored on its own; the items whose key is a query word;
+# and the linked entities, best first, each with the items it reaches: directly (depth 0) or through the
 # categories below it (depth = how many levels below). Per entity, its $per_entity items with the most
-# ratings, plus any of $also (the text hits) it reaches, so a text hit knows which linked entities it matches.
-LINKED_ENTITY_ITEMS = (
-    f"CALL db.index.fulltext.queryNodes('{ENTITY_NAME_INDEX}', $query) YIELD node, score "
-    "WITH node, score ORDER BY score DESC LIMIT $entities "
-    "CALL { WITH node "
-    f"  MATCH p = (node)<-[:{SUBCATEGORY_OF.type}*0..]-()<-[r]-(i:{ITEM.label}) WHERE type(r) IN $rels "
-    "  WITH i, min(length(p)) - 1 AS depth "
-    f"  WITH i, depth, COUNT {{ (i)<-[:{RATED.type}]-() }} AS raters ORDER BY raters DESC, i.id "
-    "  WITH collect([i.id, depth]) AS reached "
-    "  RETURN reached[..$per_entity] + [x IN reached[$per_entity..] WHERE x[0] IN $also] AS items "
+# ratings, plus any text hit it reaches, so a text hit knows which linked entities it matches.
+SEARCH_CANDIDATES = (
+    "CALL { "
+    f"  CALL db.index.fulltext.queryNodes('{ITEM_TEXT_INDEX}', $title) YIELD node, score "
+    "  WITH node, score LIMIT $text_hits RETURN collect([node.id, score]) AS title "
     "} "
-    f"RETURN labels(node)[0] AS label, coalesce(node.{CATEGORY.key}, node.{BRAND.key}, node.id) AS key, "
-    "coalesce(node.name, node.id) AS name, score, items ORDER BY score DESC"
+    "CALL { "
+    f"  CALL db.index.fulltext.queryNodes('{ITEM_TEXT_INDEX}', $description) YIELD node, score "
+    "  WITH node, score LIMIT $text_hits RETURN collect([node.id, score]) AS description "
+    "} "
+    f"CALL {{ MATCH (i:{ITEM.label}) WHERE i.id IN $typed RETURN collect(i.id) AS ids }} "
+    "WITH title, description, ids, [x IN title | x[0]] + [x IN description | x[0]] AS also "
+    "CALL { WITH also "
+    f"  CALL db.index.fulltext.queryNodes('{ENTITY_NAME_INDEX}', $entity) YIELD node, score "
+    "  WITH also, node, score ORDER BY score DESC LIMIT $entities "
+    "  CALL { WITH node, also "
+    f"    MATCH p = (node)<-[:{SUBCATEGORY_OF.type}*0..]-()<-[r]-(i:{ITEM.label}) WHERE type(r) IN $rels "
+    "    WITH also, i, min(length(p)) - 1 AS depth "
+    f"    WITH also, i, depth, COUNT {{ (i)<-[:{RATED.type}]-() }} AS raters ORDER BY raters DESC, i.id "
+    "    WITH also, collect([i.id, depth]) AS reached "
+    "    RETURN reached[..$per_entity] + [x IN reached[$per_entity..] WHERE x[0] IN also] AS items "
+    "  } "
+    f"  RETURN collect({{label: labels(node)[0], key: coalesce(node.{CATEGORY.key}, node.{BRAND.key}, node.id), "
+    "name: coalesce(node.name, node.id), score: score, items: items}) AS linked "
+    "} "
+    "RETURN title, description, ids, linked"
 )
 LINK_RELS = (MADE_BY.type, IN_CATEGORY.type)
 """The core relationships from items to the entities of the index (a dataset's ``HAS_X`` are added)."""
@@ -79,9 +85,6 @@ MATCHING_ENTITY_NAMES = (
     f"RETURN DISTINCT coalesce(node.{CATEGORY.key}, node.{BRAND.key}, node.id) AS name LIMIT $limit"
 )
 """Entity names (a category's path) a query matches: what a search that found nothing suggests."""
-
-ITEMS_WITH_IDS = f"MATCH (i:{ITEM.label}) WHERE i.id IN $words RETURN i.id AS item"
-"""A query word that is an item's key finds the item (the only item text a catalogue without titles has)."""
 
 TEXT_ITEM_COUNT = (
     f"MATCH (i:{ITEM.label}) WHERE i.title IS NOT NULL OR i.description IS NOT NULL "

@@ -53,6 +53,7 @@ _COMMANDS = (
     model.train,
     model.predict,
     model.evaluate,
+    model.evaluate_search,
     serving.recommend,
     serving.similar,
     serving.search,

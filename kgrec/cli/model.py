@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.table import Table
 
 from kgrec.cli.output import (
     JsonFlag,
@@ -18,7 +19,9 @@ from kgrec.cli.output import (
     scores_table,
 )
 from kgrec.cli.session import open_recommender, settings_of
+from kgrec.search_eval import evaluate_search as evaluate_search_on
 from loaders import read_pairs, read_table
+from rank.search_queries import QUERY_TYPES
 
 __all__ = ["evaluate", "predict", "train"]
 
@@ -124,3 +127,32 @@ def evaluate(
     )
     for table in ranking_tables("fused ranking", {"fusion": ranking}):
         out.print(table)
+
+
+def evaluate_search(
+    ctx: typer.Context,
+    ratings: Annotated[
+        Path, typer.Option(help="held-out ratings: each (user, item) gives one query per type")
+    ],
+    k: Annotated[int, typer.Option("--k")] = 10,
+    seed: Annotated[int, typer.Option(help="the random choice of title words")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Search measured on held-out pairs (kgrec.search_eval): HitRate, NDCG and MRR at K per query type for
+    the search ranker (personal and anonymous) and its peers (text only, most rated of the linked entities,
+    the fused category or brand page)."""
+    frame = read_table(ratings).ratings
+    with open_recommender(settings_of(ctx), quiet=as_json) as rec:
+        result = evaluate_search_on(rec, frame, k, seed)
+    if as_json:
+        emit_json(result.model_dump())
+        return
+    out.print(f"{result.pairs:,} held-out pairs; MRR@{k} (HitRate@{k}, NDCG@{k}) per query type")
+    types = [t for t in QUERY_TYPES if any(t in by_type for by_type in result.metrics.values())]
+    table = Table("answered by", *types, title=f"search @{k}")
+    for method, by_type in result.metrics.items():
+        cells = [by_type.get(t) for t in types]
+        table.add_row(
+            method, *("-" if m is None else f"{m.mrr:.3f} ({m.hit_rate:.3f}, {m.ndcg:.3f})" for m in cells)
+        )
+    out.print(table)

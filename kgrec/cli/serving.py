@@ -92,7 +92,9 @@ def similar(
 def search(
     ctx: typer.Context,
     query: str,
-    user: Annotated[str | None, typer.Option(help="re-rank by this user's predicted rating")] = None,
+    user: Annotated[
+        str | None, typer.Option(help="rank for this user (their fused ranking as a feature)")
+    ] = None,
     k: Annotated[int, typer.Option("--k")] = 10,
     lucene: Annotated[
         bool,
@@ -100,16 +102,19 @@ def search(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Full-text search on item titles and descriptions."""
+    """Search items: words linked to categories, brands and other entities, titles and descriptions
+    matched, ranked by the learned search ranker; each hit says what matched."""
     with open_recommender(settings_of(ctx), quiet=as_json, need_model=user is not None) as rec:
         rows = rec.search(query, user, k, lucene)
     if as_json:
         emit_json([r.model_dump() for r in rows])
         return
-    table = Table("item", "title", "text score", "predicted", title=f"search: {query}")
+    table = Table("item", "title", "score", "matched", "personal", "predicted", title=f"search: {query}")
     for r in rows:
+        score = f"{r.text_score:.2f} (text)" if r.score is None else f"{r.score:.2f}"
+        personal = "" if r.personal_score is None else f"{r.personal_score:.2f}"
         predicted = "" if r.predicted is None else f"{r.predicted:.2f}"
-        table.add_row(r.item, r.title or "", f"{r.text_score:.2f}", predicted)
+        table.add_row(r.item, r.title or "", score, "; ".join(r.matched), personal, predicted)
     out.print(table)
 
 

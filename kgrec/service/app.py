@@ -218,7 +218,9 @@ def _api(state: ServiceState) -> APIRouter:
         user: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
         k: K = 10,
     ) -> list[SearchHit]:
-        """Full-text search on titles and descriptions, re-ranked for ``user`` when given."""
+        """Items for a query read through the graph (linked categories, brands, entities; title and
+        description), ranked by the search ranker, personal for ``user``; each hit says what matched.
+        A query that matches nothing is a 404 naming the closest entity names."""
         k = bounded(k)
         return await _work(lambda: state.serving().rec.search(q, user, k))
 
