@@ -5,9 +5,11 @@ A read is one round trip as an auto-commit transaction; a transaction function a
 ``COMMIT``: on a point read of the serving path (a user's events, the seen-filter) that was 1.1 ms of the
 driver's CPU and 2.2 ms of wall time against 0.6 ms and 1.5 ms. A transaction function retries what the
 driver calls retryable (a cluster member gone, a transient server error); a read here does the same, up to
-``READ_ATTEMPTS`` times. Writes keep the transaction function, whose retries also cover deadlocks. (The
-house style names the driver's two tiers, ``execute_query`` and transaction functions; ``execute_query``
-runs a transaction function too, at the same cost, so reads depart from it for the figures above.)
+``READ_ATTEMPTS`` times. Writes keep the transaction function, whose retries also cover deadlocks; an
+``implicit`` write (Cypher a person runs with ``--write``) is one auto-commit transaction, not retried, as
+``CALL { ... } IN TRANSACTIONS`` needs. (The house style names the driver's two tiers, ``execute_query``
+and transaction functions; ``execute_query`` runs a transaction function too, at the same cost, so reads
+depart from it for the figures above.)
 
 Example:
     >>> run_statement(driver, "neo4j", "RETURN 1 AS one", {}, write=False)   # doctest: +SKIP
@@ -40,13 +42,16 @@ def run_statement(
     *,
     write: bool,
     plan: bool = False,
+    implicit: bool = False,
 ) -> list[dict[str, Any]]:
     """Run ``query``; with ``plan``, return ``[plan]`` of an ``EXPLAIN`` instead of its rows. A read that
     writes raises :class:`WriteRefusedError`; a server that does not answer, :class:`Neo4jUnavailableError`;
     any other failure is a :class:`Neo4jError`."""
     try:
         return (
-            _write(driver, database, query, params) if write else _read(driver, database, query, params, plan)
+            _write(driver, database, query, params, implicit)
+            if write
+            else _read(driver, database, query, params, plan)
         )
     except ClientError as e:
         if not write and e.code and ("AccessMode" in e.code or "ForbiddenOnReadOnly" in e.code):
@@ -99,10 +104,12 @@ def _read(
 
 
 def _write(
-    driver: neo4j.Driver, database: str, query: str, params: Mapping[str, Any] | None
+    driver: neo4j.Driver, database: str, query: str, params: Mapping[str, Any] | None, implicit: bool
 ) -> list[dict[str, Any]]:
     def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
         return [r.data() for r in tx.run(query, dict(params or {}))]
 
     with driver.session(database=database, default_access_mode=neo4j.WRITE_ACCESS) as session:
+        if implicit:  # `CALL { ... } IN TRANSACTIONS` commits its own batches: only auto-commit allows that
+            return [r.data() for r in session.run(query, dict(params or {}))]
         return session.execute_write(work)

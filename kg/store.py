@@ -39,7 +39,7 @@ from core.settings import Settings
 from kg.connection import connect_driver
 from kg.export import GraphExport, export_graph
 from kg.fingerprint import GraphFingerprint
-from kg.guard import explained, lucene_escaped, refused_operation
+from kg.guard import explained, lucene_escaped, refused_operation, unexplained
 from kg.records import (
     CatalogueCountsRecord,
     GraphStats,
@@ -101,19 +101,26 @@ class GraphStore(SearchReads):
     def typed_query(
         self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False
     ) -> list[dict[str, Any]]:
-        """Run Cypher that a person typed: read-only unless ``write``, and its plan checked by :mod:`kg.guard`.
+        """Run Cypher that a person typed: read-only unless ``write``, its plan and text checked by :mod:`kg.guard`.
 
-        The read path refuses what a read transaction would still allow (terminating other sessions'
-        transactions, cache procedures, ``LOAD CSV``) before anything runs.
+        The read path refuses, before anything runs, what a read transaction would still allow (terminating
+        other sessions' transactions, cache procedures, ``LOAD CSV``, functions that run Cypher of their own):
+        only the guard's allow-lists run. ``write`` runs the query as one auto-commit transaction, as
+        cypher-shell does, so that ``CALL { ... } IN TRANSACTIONS`` works.
         """
-        if not write:
+        if write:
+            return run_statement(self._driver, self.database, query, params, write=True, implicit=True)
+        try:
             plan = self._run(explained(query), params, write=False, plan=True)[0]
-            refused = refused_operation(plan)
-            if refused:
-                raise WriteRefusedError(
-                    f"read-only Cypher may not use {refused}; rerun with --write to allow it"
-                )
-        return self._run(query, params, write=write)
+        except Neo4jError as e:  # a syntax error echoes the query: show the person's, not the EXPLAIN
+            raise type(e)(unexplained(str(e))) from e
+        refused = refused_operation(plan, query)
+        if refused:
+            raise WriteRefusedError(
+                f"read-only Cypher does not run {refused} (see docs/cypher.md for what it runs);"
+                " rerun with --write to run it"
+            )
+        return self._run(query, params, write=False)
 
     def _batched(
         self,

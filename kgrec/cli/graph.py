@@ -43,13 +43,18 @@ def cypher(
     ctx: typer.Context,
     query: str,
     param: Annotated[list[str], typer.Option("--param", "-p", help="name=value (JSON or text)")] = [],  # noqa: B006
-    write: Annotated[bool, typer.Option("--write", help="Allow the query to write.")] = False,
+    write: Annotated[
+        bool,
+        typer.Option("--write", help="Allow writes and what read-only refuses; runs as one auto-commit."),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Run a Cypher query, read-only unless --write. Values go in as $parameters.
 
-    Read-only also refuses TERMINATE TRANSACTIONS, LOAD CSV and procedures outside a short allow-list
-    (schema introspection, full-text and vector index look-ups).
+    Read-only runs reads, SHOW commands, Cypher's built-in functions and short allow-lists of procedures
+    (schema introspection, full-text and vector index look-ups) and APOC functions; it refuses anything
+    else (TERMINATE TRANSACTIONS, LOAD CSV, apoc.cypher.*, ...). --write runs the query as one auto-commit
+    transaction, so CALL { ... } IN TRANSACTIONS works there.
     """
     params = dict(_param(p) for p in param)
     with open_store(settings_of(ctx), quiet=as_json) as store:
