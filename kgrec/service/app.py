@@ -1,11 +1,15 @@
 """The FastAPI app of ``kgrec serve``: a thin layer over :class:`kgrec.Recommender`.
 
 Every route but ``/healthz`` and ``/readyz`` needs the API key (``X-API-Key: <key>`` or
-``Authorization: Bearer <key>``); OpenAPI docs are at ``/docs``. Each route's work (Neo4j reads, the models)
-runs on the thread pool in one hop (:func:`_work`), so a slow Neo4j read holds one thread, not the event loop;
-the key check and the answer's validation stay on the event loop. (Plain ``def`` routes and dependencies
-would take a pool thread each for the check, the work and the validation: three turns in the pool's queue
-per request under load.)
+``Authorization: Bearer <key>``). The API's description is open: ``/docs`` (and ``/redoc``) and
+``/openapi.json`` hold no data, only what the README already says, and a browser opening ``/docs`` could not
+send the key; the schema names the key for every route that needs it, so the page's "Authorize" button takes
+it for "Try it out".
+
+Each route's work (Neo4j reads, the models) runs on the thread pool in one hop (:func:`_work`), so a slow
+Neo4j read holds one thread, not the event loop; the key check and the answer's validation stay on the event
+loop. (Plain ``def`` routes and dependencies would take a pool thread each for the check, the work and the
+validation: three turns in the pool's queue per request under load.)
 
 Example:
     >>> app = create_app(Settings(workspace="shop"))   # doctest: +SKIP
@@ -21,8 +25,9 @@ from functools import partial
 from typing import Annotated, TypeVar
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response, Security
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -143,12 +148,18 @@ async def _work(call: Callable[..., T], *args: object) -> T:
     return await anyio.to_thread.run_sync(partial(call, *args))
 
 
-def _key_check(state: ServiceState) -> Callable[[Request], Awaitable[None]]:
-    async def check(request: Request) -> None:
-        offered = request.headers.get("x-api-key")
-        auth = request.headers.get("authorization", "")
-        if offered is None and auth.lower().startswith("bearer "):
-            offered = auth[7:].strip()
+_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False)
+_BEARER = HTTPBearer(auto_error=False)
+
+
+def _key_check(state: ServiceState) -> Callable[..., Awaitable[None]]:
+    # through FastAPI's security schemes (checked here, not by them) so that the schema says which routes
+    # need the key and how to send it
+    async def check(
+        header: Annotated[str | None, Security(_KEY_HEADER)],
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+    ) -> None:
+        offered = header if header is not None else bearer.credentials.strip() if bearer else None
         if not state.key.matches(offered):
             raise HTTPException(401, "missing or wrong API key", headers={"WWW-Authenticate": "Bearer"})
 
