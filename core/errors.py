@@ -6,7 +6,7 @@
     ├── ConfigError          settings or credentials missing or unusable
     ├── Neo4jError           the graph database could not be reached, started or queried
     │   ├── Neo4jUnavailableError  the server does not answer (stopped, moved, unreachable)
-    │   └── WriteRefusedError   a write query sent on the read-only path
+    │   └── WriteRefusedError   the read-only path refused a query (it writes, or calls what is not listed)
     ├── LoadError            input data rejected (carries file, line and field)
     ├── InputError           an argument out of range (``k`` of a list, a filter naming nothing)
     ├── SchemaError          an invalid label, relationship type or entity name
@@ -49,7 +49,7 @@ class Neo4jUnavailableError(Neo4jError):
 
 
 class WriteRefusedError(Neo4jError):
-    """A query that writes was sent on the read-only path."""
+    """The read-only path refused a query: it writes, or calls what :mod:`kg.guard` does not list."""
 
 
 class SchemaError(KGRecError):
