@@ -207,7 +207,8 @@ def called_names(text: str) -> set[str]:
     """The namespaced names that Cypher text calls, as Neo4j reads them: a name followed by ``(``, or after
     ``CALL``.
 
-    >>> sorted(called_names("CALL db.labels /* x.y( */ YIELD label RETURN 'a.b(' AS `c.d(`, apoc\\\\u002ecoll.sum([1])"))
+    >>> sorted(called_names("CALL db.labels /* x.y( */ YIELD label RETURN 'a.b(' AS `c.d(`, "
+    ...                     "apoc\\\\u002ecoll.sum([1])"))
     ['apoc.coll.sum', 'db.labels']
     >>> called_names("MATCH (n:Item) WHERE n.price > 1.5 RETURN toLower(n.title), point.distance(n.p, n.q)")
     {'point.distance'}
@@ -244,7 +245,8 @@ def unexplained(message: str) -> str:
     """A server's message about :func:`explained` text, told about the person's own query: positions in
     their text, and the line it echoes without the ``EXPLAIN`` they never wrote.
 
-    >>> print(unexplained('Invalid input (line 1, column 17 (offset: 16))\\n"EXPLAIN RETURN [/]"\\n                 ^'))
+    >>> message = 'Invalid input (line 1, column 17 (offset: 16))\\n"EXPLAIN RETURN [/]"\\n                 ^'
+    >>> print(unexplained(message))
     Invalid input (line 1, column 9 (offset: 8))
     "RETURN [/]"
              ^

@@ -101,7 +101,7 @@ class GraphStore(SearchReads):
     def typed_query(
         self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False
     ) -> list[dict[str, Any]]:
-        """Run Cypher that a person typed: read-only unless ``write``, its plan and text checked by :mod:`kg.guard`.
+        """Run Cypher that a person typed: read-only unless ``write``, checked first by :mod:`kg.guard`.
 
         The read path refuses, before anything runs, what a read transaction would still allow (terminating
         other sessions' transactions, cache procedures, ``LOAD CSV``, functions that run Cypher of their own):
