@@ -14,8 +14,8 @@ Example:
 from kg.connection import connect_driver
 from kg.events import EventRow, EventWrite
 from kg.export import GraphExport
-from kg.following import FollowingGraphStore
 from kg.fingerprint import GraphFingerprint
+from kg.following import FollowingGraphStore
 from kg.records import (
     CatalogueCountsRecord,
     GraphStats,
