@@ -17,10 +17,10 @@ from pydantic import ValidationError
 from core.errors import LoadError, SchemaError
 from core.schema import ALSO_BOUGHT, ALSO_VIEWED, entity_label_for, validate_rel_type
 from loaders.cleaning import brand_name, category_path, clean_field, parse_price
+from loaders.files import SAMPLE_BYTES, open_bytes, text_encoding
 from loaders.reading import (
     ErrorBudget,
     Table,
-    open_text,
     pair_frame,
     ratings_frame,
     read_json_lines,
@@ -210,6 +210,7 @@ def read_pairs(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["user", "item"])
 
 
+_NUL = "holds a NUL character, which no id or name may hold"
 _ML_GENRES = (
     "unknown",
     "Action",
@@ -275,16 +276,22 @@ def read_movielens(directory: Path, budget: ErrorBudget | None = None) -> Datase
 
 def _ml100k_movies(path: Path, report: LoadReport) -> list[tuple[str, str | None, list[str]]]:
     movies = []
-    open_text(path).close()  # a missing file or a folder is a LoadError
-    raw = path.read_bytes()
+    with open_bytes(path) as handle:  # checked as every file is: a regular, readable file
+        raw = handle.read()
+    codec = text_encoding(raw[:SAMPLE_BYTES], path)
     try:  # the published u.item is ISO-8859-1 (Misérables, Café); one saved again as UTF-8 reads too
-        text = raw.decode("utf-8")
+        text = raw.decode(codec)
     except UnicodeDecodeError:
+        if codec != "utf-8-sig":
+            raise LoadError(f"not valid {codec} text", file=str(path)) from None
         text = raw.decode("latin-1")
     # split at newlines only: splitlines() also splits at \x85, a byte of latin-1 text
     lines = text.removesuffix("\n").split("\n") if text else []
     for number, line in enumerate(lines, start=1):
         fields = line.rstrip("\r").split("|")
+        if "\x00" in line:
+            column = next(i for i, f in enumerate(fields) if "\x00" in f) + 1
+            raise LoadError(_NUL, file=str(path), line=number, field=f"column {column}")
         if len(fields) != 5 + len(_ML_GENRES):
             raise LoadError(
                 f"expected {5 + len(_ML_GENRES)} fields, found {len(fields)}", file=str(path), line=number

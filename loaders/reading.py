@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import json
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,13 +14,13 @@ import pandas as pd
 from pydantic import ValidationError
 
 from core.errors import LoadError
+from loaders.files import DAMAGED, open_text
 from loaders.records import LoadReport, RatingRow
 from loaders.text import clean_text
 
 __all__ = [
     "ErrorBudget",
     "Table",
-    "open_text",
     "pair_frame",
     "ratings_frame",
     "read_json_lines",
@@ -58,26 +55,8 @@ class ErrorBudget:
             )
 
 
-def open_text(path: Path) -> IO[str]:
-    """Open a text file, transparently un-gzipping ``.gz``; a folder or a ``.gz`` that is not gzip is a
-    :class:`LoadError` before anything is read."""
-    if not path.exists():
-        raise LoadError("file not found", file=str(path))
-    if path.is_dir():
-        raise LoadError("is a folder; expected a file", file=str(path))
-    if path.suffix == ".gz":
-        with open(path, "rb") as raw:
-            if raw.read(2) != _GZIP_MAGIC:
-                raise LoadError("named .gz but not gzip-compressed", file=str(path))
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline="")
-    return open(path, encoding="utf-8", errors="replace", newline="")
-
-
-_GZIP_MAGIC = b"\x1f\x8b"
 # The sniffer reads at most this much of a line: a 10 MB line is not a layout to guess from.
 _SNIFF_LINE = 1 << 16
-# What reading a damaged compressed file raises part-way through (a truncated .gz raises EOFError).
-_DAMAGED = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
 @contextmanager
@@ -85,7 +64,7 @@ def _reading(path: Path, line: Callable[[], int]) -> Iterator[None]:
     """Turn a damaged compressed stream or an unreadable CSV record into a LoadError at the line reached."""
     try:
         yield
-    except _DAMAGED as e:
+    except DAMAGED as e:
         raise LoadError(f"compressed data is truncated or corrupt ({e})", file=str(path), line=line()) from e
     except csv.Error as e:
         raise LoadError(f"unreadable record: {e}", file=str(path), line=line()) from e
@@ -107,7 +86,7 @@ class Table:
         shift the numbers of the records after it.
         """
         with open_text(self.path) as handle:
-            reader = csv.reader(handle, delimiter=self.delimiter)
+            reader = csv.reader(self._lines(handle), delimiter=self.delimiter)
             end = 0  # the physical line the previous record ended on
             with _reading(self.path, lambda: end + 1):
                 for record, fields in enumerate(reader, start=1):
@@ -123,6 +102,24 @@ class Table:
                             line=number,
                         )
                     yield number, fields
+
+    def _lines(self, handle: IO[str]) -> Iterator[str]:
+        """The file's physical lines without byte-order marks (a file made by joining files has them inside);
+        a NUL character is a LoadError naming its line and field: no id or name holds one."""
+        for number, line in enumerate(handle, start=1):
+            if "\ufeff" in line:
+                line = line.replace("\ufeff", "")
+            if "\x00" in line:
+                fields = next(csv.reader([line], delimiter=self.delimiter), [])
+                index = next((i for i, f in enumerate(fields) if "\x00" in f), 0)
+                header = self.header or []
+                raise LoadError(
+                    "holds a NUL character, which no id or name may hold",
+                    file=str(self.path),
+                    line=number,
+                    field=header[index] if index < len(header) else f"column {index + 1}",
+                )
+            yield line
 
     def column(self, wanted: str | int | None, names: tuple[str, ...], default: int | None) -> int | None:
         """Index of a column chosen by name or position, else the first header name in ``names``."""

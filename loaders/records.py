@@ -79,9 +79,13 @@ def split_category(text: str) -> tuple[str, ...]:
 
 
 def _key(value: object) -> str:
-    text = str(value).strip() if value is not None else ""
+    # a byte-order mark is never part of an id (a file made by joining files has them inside); a NUL is
+    # never an id's character
+    text = str(value).replace("\ufeff", "").strip() if value is not None else ""
     if not text:
         raise ValueError("missing id")
+    if "\x00" in text:
+        raise ValueError("holds a NUL character, which no id may hold")
     return text
 
 

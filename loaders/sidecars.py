@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,7 +208,7 @@ def attach_ml100k_users(dataset: Dataset, path: Path) -> Dataset:
     """MovieLens 100K ``u.user`` (``id|age|gender|occupation|zip``) as user entities: ``AgeBand`` (the bands
     of MovieLens 1M: under 18, 18-24, 25-34, 35-44, 45-49, 50-55, 56+), ``Gender``, ``Occupation`` and
     ``ZipPrefix`` (the first three characters of the zip code). A folder without ``u.user`` is unchanged."""
-    if not Path(path).exists():
+    if not os.path.lexists(path):  # a link that leads nowhere is reported by the read, not passed over
         return dataset
     table = Table(Path(path), "|", None, 5)
     found: dict[str, list[tuple[str, str]]] = {"AgeBand": [], "Gender": [], "Occupation": [], "ZipPrefix": []}
