@@ -18,9 +18,14 @@ Values in the ratings file (the third column), by one rule for the whole file:
 
 - every value within 1-5: **ratings**, as given;
 - every value a unix time (at least 10^8, whole numbers): **timestamps** of implicit feedback, rating 5;
-- otherwise: **counts** (LastFM listens) or weights with no rating scale, read as implicit feedback: a count
-  ``c`` of a user whose largest count is ``m`` becomes ``1 + 4 * log(1 + c) / log(1 + m)`` stars (the user's
-  most-played item 5, one play of a heavy listener near 1);
+- clearly counts, that is at least a quarter of the values (:data:`COUNTS_SHARE`) outside 1-5: **counts**
+  (LastFM listens) or weights with no rating scale, read as implicit feedback: a count ``c`` of a user whose
+  largest count is ``m`` becomes ``1 + 4 * log(1 + c) / log(1 + m)`` stars (the user's most-played item 5,
+  one play of a heavy listener near 1);
+- some values outside 1-5 but fewer than a quarter: ratings with values off the scale, and the load fails
+  naming the first of their lines (a 6 among 300 ratings must not turn every rating into a count).
+  ``values="ratings"`` reads such a file as ratings all the same (the off-scale rows rejected, within the
+  error budget), ``values="counts"`` as counts (``kgrec load hin --values``);
 - no third column: every pair is a positive interaction, rating 5.
 
 Weight columns of knowledge and link files are not read. Files outside the layout are listed as ignored.
@@ -37,7 +42,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -51,10 +56,17 @@ __all__ = ["read_hin"]
 
 _NAME = re.compile(r"^([a-z][a-z0-9]*)_([a-z][a-z0-9_]*?)(?:\(([a-z0-9_]+)\))?\.dat$")
 _TS_FLOOR = 1e8  # unix seconds from March 1973 on: no rating or listen count is this large
+COUNTS_SHARE = 0.25
+"""The share of values outside 1-5 from which a ratings file's third column is clearly counts."""
+_NAMED = 5  # off-scale lines an error names
 
 
 def read_hin(
-    directory: Path | str, budget: ErrorBudget | None = None, *, ratings: str | None = None
+    directory: Path | str,
+    budget: ErrorBudget | None = None,
+    *,
+    ratings: str | None = None,
+    values: Literal["ratings", "counts"] | None = None,
 ) -> Dataset:
     """Read a folder of the HIN benchmark layout family (see the module docstring).
 
@@ -63,20 +75,24 @@ def read_hin(
         budget: how many bad rows the load tolerates.
         ratings: the ratings file's name (``user_movie.dat``) when the folder's names leave the item type
             ambiguous.
+        values: how to read the ratings file's third column when its values leave the rule undecided
+            (a few outside 1-5): as ``ratings`` or as ``counts``; ``None``: by the rule alone.
 
     Raises:
-        LoadError: no ratings file, an ambiguous item type, a file whose rows break the error budget.
+        LoadError: no ratings file, an ambiguous item type, a ratings file that is neither ratings nor clearly
+            counts, a file whose rows break the error budget.
     """
     budget = budget or ErrorBudget()
     directory = Path(directory)
     if not directory.is_dir():
         raise LoadError("not a folder", file=str(directory))
     report = LoadReport(source=str(directory))
-    files = sorted(p for p in directory.iterdir() if p.is_file())
+    # everything but folders: a link loop, a FIFO or an unreadable file of the layout fails its read loudly
+    files = sorted(p for p in directory.iterdir() if not p.is_dir())
     parsed = {p.name: _NAME.match(p.name) for p in files}
     kind = _item_type(directory, parsed, ratings)
     ratings_path = directory / f"user_{kind}.dat"
-    frame, note = _ratings(ratings_path, report)
+    frame, note = _ratings(ratings_path, report, values)
     dataset = Dataset(report=report, ratings=frame)
     report.files.append(FileUse(file=ratings_path.name, role="ratings", rows=len(frame), note=note))
     for path in files:
@@ -130,7 +146,9 @@ def _item_type(directory: Path, parsed: dict[str, re.Match[str] | None], chosen:
     )
 
 
-def _ratings(path: Path, report: LoadReport) -> tuple[pd.DataFrame, str]:
+def _ratings(
+    path: Path, report: LoadReport, chosen: Literal["ratings", "counts"] | None
+) -> tuple[pd.DataFrame, str]:
     """The ratings frame and a note saying how the values were read (the module docstring's rule)."""
     table = sniff_table(path, header=False)
     rows = list(table.rows())
@@ -138,14 +156,19 @@ def _ratings(path: Path, report: LoadReport) -> tuple[pd.DataFrame, str]:
     values = np.array([_number(f[2]) for _, f in rows], dtype=np.float64) if table.width >= 3 else None
     ts_col = 3 if table.width >= 4 else None
     known = values[~np.isnan(values)] if values is not None else np.zeros(0)
+    off = (known < 1) | (known > 5)
     if values is None:
         mode = "pairs"
-    elif len(known) and known.min() >= 1 and known.max() <= 5:
+    elif chosen is not None:
+        mode = chosen
+    elif len(known) and not off.any():
         mode = "ratings"
     elif len(known) and known.min() >= _TS_FLOOR and np.all(known == np.round(known)) and ts_col is None:
         mode, ts_col = "timestamps", 2
-    else:
+    elif not len(known) or off.mean() >= COUNTS_SHARE:
         mode = "counts"
+    else:
+        _off_scale(path, rows, values, int(off.sum()), len(known))
     top: dict[str, float] = {}
     if mode == "counts" and values is not None:
         for (_, fields), value in zip(rows, values, strict=True):
@@ -174,6 +197,22 @@ def _ratings(path: Path, report: LoadReport) -> tuple[pd.DataFrame, str]:
     }
     extra = f", column {ts_col + 1}: unix time" if ts_col is not None and mode != "timestamps" else ""
     return frame, f"{sep}-separated, {table.width} columns; {notes[mode]}{extra}"
+
+
+def _off_scale(
+    path: Path, rows: list[tuple[int, list[str]]], values: np.ndarray, off: int, known: int
+) -> NoReturn:
+    """Fail for a file of ratings with a few values off the 1-5 scale, naming the first of their lines."""
+    lines = [(n, f[2].strip()) for (n, f), v in zip(rows, values, strict=True) if v < 1 or v > 5][:_NAMED]
+    named = ", ".join(f"{n} ({v})" for n, v in lines)
+    raise LoadError(
+        f"{off} of {known} values are outside the 1-5 scale, too few for a file of counts (at least "
+        f"{COUNTS_SHARE:.0%}): lines {named}{', ...' if off > len(lines) else ''}; correct them, or say how "
+        "to read the column (--values ratings rejects those rows, --values counts reads counts)",
+        file=str(path),
+        line=lines[0][0],
+        field="rating",
+    )
 
 
 def _stars(count: float, top: float) -> float | str:

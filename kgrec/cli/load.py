@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -19,6 +20,19 @@ __all__ = ["load_app"]
 load_app = typer.Typer(
     help="Load a dataset into the graph (validated; a bad file leaves nothing behind).", no_args_is_help=True
 )
+
+
+class HinValues(StrEnum):
+    """How ``kgrec load hin --values`` reads a ratings file's third column."""
+
+    ratings = "ratings"
+    counts = "counts"
+
+
+_VALUES: dict[HinValues, Literal["ratings", "counts"]] = {
+    HinValues.ratings: "ratings",
+    HinValues.counts: "counts",
+}
 
 MaxBad = Annotated[
     float, typer.Option("--max-bad", help="Share of bad rows tolerated before the load fails.")
@@ -59,14 +73,22 @@ def load_hin(
     ratings: Annotated[
         str | None, typer.Option(help="the ratings file's name (user_<type>.dat) when several could be")
     ] = None,
+    values: Annotated[
+        HinValues | None,
+        typer.Option(
+            help="read the ratings file's third column as ratings or counts when a few values lie outside 1-5 "
+            "(without it such a file fails, naming their lines)"
+        ),
+    ] = None,
     as_json: JsonFlag = False,
     max_bad: MaxBad = 0.01,
 ) -> None:
     """A folder of the HIN benchmark collection (Amazon, Yelp, MovieLens, Douban, LastFM) as published:
-    user_<type>.dat ratings (a count such as listens, with no 1-5 scale, is read as implicit feedback),
-    <type>_<entity>.dat item knowledge, <type>_<type>(knn).dat item links, user_<entity>.dat user knowledge,
-    user_user*.dat user links (friends). The report says what was done with each file."""
-    _load(ctx, lambda: read_hin(directory, ErrorBudget(max_bad), ratings=ratings), as_json)
+    user_<type>.dat ratings (clearly counts, such as listens with no 1-5 scale, are read as implicit
+    feedback), <type>_<entity>.dat item knowledge, <type>_<type>(knn).dat item links, user_<entity>.dat user
+    knowledge, user_user*.dat user links (friends). The report says what was done with each file."""
+    chosen = None if values is None else _VALUES[values]
+    _load(ctx, lambda: read_hin(directory, ErrorBudget(max_bad), ratings=ratings, values=chosen), as_json)
 
 
 @load_app.command("amazon2018")
