@@ -14,12 +14,14 @@ Example:
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypedDict, cast
 
 import kg.queries as q
+from core.errors import InputError
 from core.schema import EVENT
 from kg.queries.events import EVENT_KINDS
 from kg.store import GraphStore
@@ -28,10 +30,12 @@ __all__ = [
     "EventRow",
     "EventWrite",
     "InteractionRecord",
+    "RatingScale",
     "StoredEventRecord",
     "ensure_event_schema",
     "event_items",
     "graph_answers",
+    "rating_scale",
     "record_events",
     "remove_implicit_events",
     "stored_events",
@@ -79,9 +83,43 @@ class EventWrite:
     unknown_item: list[str]
 
 
+@dataclass(frozen=True)
+class RatingScale:
+    """The scale a rating sent to the service must be on (:func:`rating_scale`).
+
+    Example:
+        >>> RatingScale(1.0, 5.0).check(1e6, "events[0].value")
+        Traceback (most recent call last):
+        ...
+        core.errors.InputError: events[0].value: 1e+06 is not on the graph's rating scale 1-5
+    """
+
+    low: float
+    high: float
+
+    def check(self, value: float, field: str) -> None:
+        """An :class:`InputError` naming ``field`` unless ``value`` is a finite number on the scale."""
+        if not (math.isfinite(value) and self.low <= value <= self.high):
+            raise InputError(
+                f"{field}: {value:g} is not on the graph's rating scale {self.low:g}-{self.high:g}"
+            )
+
+
+def rating_scale(store: GraphStore) -> RatingScale:
+    """The graph's rating scale: from its lowest to its highest loaded rating (ratings written by events left
+    out, so that none widens it), and never narrower than 1-5, the loaders' default scale (a graph of
+    implicit feedback, all 5 stars, still takes 1-5). A few index reads with :func:`ensure_event_schema`'s
+    index."""
+    rows = store.read(q.RATING_SCALE)
+    low, high = (rows[0]["low"], rows[0]["high"]) if rows else (1.0, 5.0)
+    return RatingScale(min(1.0, float(low)), max(5.0, float(high)))
+
+
 def ensure_event_schema(store: GraphStore) -> None:
-    """The uniqueness constraint on event ids that makes a concurrent retry find the first write."""
+    """The uniqueness constraint on event ids that makes a concurrent retry find the first write, and the
+    index that reads the rating scale (:func:`rating_scale`)."""
     store.write_query(q.create_key_constraint(EVENT))
+    store.write_query(q.CREATE_RATING_INDEX)
 
 
 def record_events(store: GraphStore, rows: Sequence[EventRow]) -> EventWrite:

@@ -24,6 +24,7 @@ __all__ = [
     "EXPORT_EVENTS",
     "GRAPH_ANSWERS",
     "GRAPH_NOW",
+    "RATING_SCALE",
     "RECORD_EVENTS",
     "REMOVE_IMPLICIT_EVENTS",
     "STORED_EVENTS",
@@ -105,6 +106,18 @@ EXPORT_EVENTS = (
 
 GRAPH_NOW = "RETURN timestamp() / 1000.0 AS now"
 """Neo4j's clock (epoch seconds): when an export began, comparable with what RECORD_EVENTS stamps."""
+
+# The loaded ratings' lowest and highest: a rating an event wrote (`recorded` set) is passed over, so no
+# event widens the scale that events are held to. Each side is one ordered read of the RATING_INDEX
+# (kg.queries.indexes) that stops at its first loaded rating; without the index, a scan.
+RATING_SCALE = (
+    f"CALL {{ MATCH ()-[r:{RATED.type}]->() WHERE r.rating IS NOT NULL AND r.recorded IS NULL "
+    "RETURN r.rating AS low ORDER BY r.rating LIMIT 1 } "
+    f"CALL {{ MATCH ()-[r:{RATED.type}]->() WHERE r.rating IS NOT NULL AND r.recorded IS NULL "
+    "RETURN r.rating AS high ORDER BY r.rating DESC LIMIT 1 } "
+    "RETURN low, high"
+)
+"""One row ``low, high`` (no row when the graph holds no loaded rating)."""
 
 GRAPH_ANSWERS = "RETURN 1 AS ok"
 """The readiness probe: the database answers a query."""

@@ -6,13 +6,15 @@ names an index takes it from these.
 
 from __future__ import annotations
 
-from core.schema import ITEM, NodeType
+from core.schema import ITEM, RATED, NodeType
 
 __all__ = [
     "AWAIT_INDEXES",
     "CREATE_ITEM_TEXT_INDEX",
+    "CREATE_RATING_INDEX",
     "ITEM_EMBEDDING_INDEX",
     "ITEM_TEXT_INDEX",
+    "RATING_INDEX",
     "VECTOR_INDEX_OPTIONS",
     "create_key_constraint",
     "create_vector_index",
@@ -43,6 +45,12 @@ CREATE_ITEM_TEXT_INDEX = (
     f"FOR (i:{ITEM.label}) ON EACH [i.title, i.description]"
 )
 AWAIT_INDEXES = "CALL db.awaitIndexes(300)"
+
+RATING_INDEX = "rated_rating"
+"""The range index on ``RATED.rating``: the graph's lowest and highest rating in a few index reads."""
+CREATE_RATING_INDEX = (
+    f"CREATE RANGE INDEX {RATING_INDEX} IF NOT EXISTS FOR ()-[r:{RATED.type}]-() ON (r.rating)"
+)
 
 
 def create_vector_index(node: NodeType, dimensions: int) -> str:

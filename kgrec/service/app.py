@@ -37,7 +37,7 @@ from core.settings import Settings
 from explain import Explanation
 from kgrec.results import Prediction, Profile, Recommendation, SearchHit, SimilarItem
 from kgrec.service.errors import error_response, install_error_handlers, internal_error
-from kgrec.service.events import ingest
+from kgrec.service.events import ingest, require_on_scale
 from kgrec.service.metrics import CONTENT_TYPE
 from kgrec.service.schemas import (
     ID_PATTERN,
@@ -205,6 +205,7 @@ def _api(state: ServiceState) -> APIRouter:
         k = bounded(body.k)
 
         def work() -> list[Recommendation]:
+            require_on_scale(state.graph(), [(f"ratings[{i!r}]", v) for i, v in body.ratings.items()])
             served = state.serving()
             rows = served.rec.recommend_for_new_user(body.ratings, body.brands, body.categories, k)
             state.observe(served, rows)

@@ -46,14 +46,16 @@ class EventIn(_Body):
     """One shopper event: a ``rating`` (with ``value``), or a ``view``, ``cart`` or ``purchase``.
 
     ``id`` is the client's id of the event: sending it again (a retried batch) changes nothing. ``ts`` is
-    when it happened, in epoch seconds (default: when the service receives it).
+    when it happened, in epoch seconds, stored as sent (0 too); without it, when the service receives it.
+    A rating's ``value`` is a finite number, and on the graph's rating scale (checked against the graph when
+    the batch is taken: :func:`kgrec.service.events.require_on_scale`).
     """
 
     id: Id
     user: Id
     item: Id
     type: Literal["rating", "view", "cart", "purchase"]
-    value: float | None = Field(default=None, ge=-1e6, le=1e6)
+    value: float | None = Field(default=None, allow_inf_nan=False)
     ts: int | None = Field(default=None, ge=0, le=10**11)
 
     @model_validator(mode="after")
@@ -82,9 +84,12 @@ class EventReceipt(_Body):
 
 
 class NewUserRequest(_Body):
-    """A newcomer known by ratings (item to value) and/or stated brands and categories."""
+    """A newcomer known by ratings (item to value: a finite number on the graph's rating scale, as an event's)
+    and/or stated brands and categories."""
 
-    ratings: dict[Id, float] = Field(default_factory=dict, max_length=1000)
+    ratings: dict[Id, Annotated[float, Field(allow_inf_nan=False)]] = Field(
+        default_factory=dict, max_length=1000
+    )
     brands: list[Name] = Field(default_factory=list, max_length=100)
     categories: list[Name] = Field(default_factory=list, max_length=100)
     k: int = Field(default=10, ge=1)
