@@ -117,9 +117,13 @@ def test_max_bad_accepts_what_the_default_budget_rejects(
 
 
 def test_workspace_flag_and_neo4j_status_stop_of_another_workspace(cli_env: Settings) -> None:
-    status = json.loads(_ok("-w", "elsewhere", "neo4j", "status", "--json"))
+    stopped = runner.invoke(app, ["-w", "elsewhere", "neo4j", "status", "--json"])
+    status = json.loads(stopped.stdout)
     assert status["workspace"] == "elsewhere" and not status["running"] and status["uri"] is None
-    assert "not running (workspace elsewhere)" in _ok("--workspace", "elsewhere", "neo4j", "status")
+    # a script tests the exit status: 3 (LSB's "not running"), as for a server that does not answer
+    assert stopped.exit_code == 3
+    stopped = runner.invoke(app, ["--workspace", "elsewhere", "neo4j", "status"])
+    assert stopped.exit_code == 3 and "not running (workspace elsewhere)" in stopped.stdout
     assert "Neo4j was not running." in _ok("-w", "elsewhere", "neo4j", "stop")
     # the session's own server, named by the flag rather than KGREC_WORKSPACE, is untouched and answers
     assert json.loads(_ok("-w", cli_env.workspace, "neo4j", "status", "--json"))["answers"]

@@ -8,6 +8,7 @@ and registers them in the order ``kgrec --help`` lists them. The settings travel
 from __future__ import annotations
 
 import warnings
+from importlib.metadata import version
 from typing import Annotated
 
 import typer
@@ -30,6 +31,12 @@ app = typer.Typer(
 )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"kgrec {version('kgrec')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -39,6 +46,12 @@ def main(
             "--workspace", "-w", envvar="KGREC_WORKSPACE", help="Dataset workspace: each has its own graph."
         ),
     ] = None,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print kgrec's version and exit."
+        ),
+    ] = False,
 ) -> None:
     """kgrec: knowledge-graph recommendations from a real Neo4j."""
     # "" is a name, and refused as one: `-w ""` must not fall back to the default workspace

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from typing import Annotated
 
 import typer
@@ -33,6 +34,7 @@ def serve(
     service = ServiceSettings()
     key = ApiKey(settings, service)  # generated now, before any worker starts
     where = "KGREC_API_KEY" if key.from_environment else str(key_file(settings))
+    _check_free(host, port)
     err.print(f"kgrec serving workspace {settings.workspace} on http://{host}:{port} (API key: {where})")
     if workers == 1:
         uvicorn.run(create_app(settings, service), host=host, port=port, log_level="warning")
@@ -50,3 +52,20 @@ def serve(
         workers=workers,
         log_level="warning",
     )
+
+
+def _check_free(host: str, port: int) -> None:
+    """Fail with one line, before announcing the service, when ``host:port`` cannot be bound (taken, or an
+    address this machine does not have); uvicorn would say so only after the announcement."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        fail(f"cannot serve on {host}:{port}: {e.strerror}")
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # as uvicorn binds: a port in TIME_WAIT is free, one with a listener is not
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            fail(f"cannot serve on {host}:{port}: {e.strerror}")

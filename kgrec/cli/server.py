@@ -10,6 +10,10 @@ from kgrec.cli.session import open_store, settings_of
 
 __all__ = ["neo4j_app", "setup"]
 
+NOT_ANSWERING = 3
+"""``kgrec neo4j status``'s exit status when the server is not running or does not answer (LSB's "not
+running")."""
+
 neo4j_app = typer.Typer(help="Run the workspace's own Neo4j server.", no_args_is_help=True)
 
 
@@ -51,7 +55,8 @@ def neo4j_stop(ctx: typer.Context) -> None:
 
 @neo4j_app.command("status")
 def neo4j_status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """Print the URI and whether the server answers."""
+    """Print the URI and whether the server answers; exit status 3 when it does not (as ``systemctl status``
+    does), so that a script can test it."""
     settings = settings_of(ctx)
     if settings.neo4j.uri:
         with open_store(settings, quiet=True):
@@ -73,3 +78,5 @@ def neo4j_status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         out.print(f"{payload['uri']}  answers: {'yes' if payload['answers'] else 'no'}")
     else:
         out.print(f"not running (workspace {settings.workspace}); start it with: kgrec neo4j start")
+    if not payload["answers"]:
+        raise typer.Exit(NOT_ANSWERING)
