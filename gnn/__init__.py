@@ -14,6 +14,13 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+
+# PyG's import calls torch.jit.script, which torch 2.15 deprecates with a FutureWarning; every process that
+# loads the model (CLI, service, tests) would print it, and a user can do nothing about it. Set before the
+# first import below, which is the one that imports PyG.
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+
 from gnn.baselines import BiasBaseline, BiasedMF, GlobalMean, SVDpp
 from gnn.config import TrainConfig
 from gnn.features import FeatureScaler

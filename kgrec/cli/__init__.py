@@ -7,7 +7,6 @@ and registers them in the order ``kgrec --help`` lists them. The settings travel
 
 from __future__ import annotations
 
-import warnings
 from importlib.metadata import version
 from typing import Annotated
 
@@ -21,10 +20,6 @@ from kgrec.cli.server import neo4j_app, setup
 from kgrec.cli.session import HandledGroup
 
 __all__ = ["app"]
-
-# PyG's import calls torch.jit.script, which torch 2.15 deprecates with a FutureWarning on every command's
-# stderr; a user can do nothing about it, and it would break the one-line error contract.
-warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
 
 app = typer.Typer(
     cls=HandledGroup, help="kgrec: knowledge-graph recommendations from a real Neo4j.", no_args_is_help=True
