@@ -23,6 +23,7 @@ warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
 
 from gnn.baselines import BiasBaseline, BiasedMF, GlobalMean, SVDpp
 from gnn.config import TrainConfig
+from gnn.device import DeviceName, resolve_device
 from gnn.features import FeatureScaler
 from gnn.graph import RATED_EDGE, EdgeRows, to_hetero_data
 from gnn.idmap import IdMap
@@ -41,6 +42,7 @@ __all__ = [
     "BiasedMF",
     "BlendWeights",
     "ColdStartCounts",
+    "DeviceName",
     "EdgeRows",
     "FeatureScaler",
     "GlobalMean",
@@ -56,6 +58,7 @@ __all__ = [
     "Trainer",
     "mae",
     "planted_export",
+    "resolve_device",
     "rmse",
     "serving_threads",
     "split_ratings",

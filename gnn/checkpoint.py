@@ -86,7 +86,8 @@ class Checkpoint:
         metrics = (
             TrainMetrics.model_validate_json(metrics_path.read_text()) if metrics_path.exists() else None
         )
-        state = torch.load(path / "model.pt", weights_only=True)
+        # onto the CPU whatever device trained it: serving runs there, and a GPU may not be here
+        state = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
         id_map = IdMap.load(path / "id_map.json")
         scaler = FeatureScaler.load(path / "scaler.json")
         graph = HeteroData()

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gnn.device import DeviceName
+
 __all__ = ["TrainConfig"]
 
 
@@ -74,6 +76,11 @@ class TrainConfig(BaseModel):
 
     Blend:
         blend_ridge: ridge penalty of the validation-set least squares that weighs the parts.
+
+    Placement:
+        device: where the GNN trains: ``"auto"`` (CUDA when torch sees a GPU, else the CPU), ``"cpu"`` or
+            ``"cuda"`` (a :class:`~core.errors.ConfigError` where there is none). The trained model comes
+            back to the CPU either way; that is where it is saved and served.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -111,6 +118,8 @@ class TrainConfig(BaseModel):
     bias_epochs: int = Field(default=10, ge=1)
 
     blend_ridge: float = Field(default=1.0, ge=0)
+
+    device: DeviceName = "auto"
 
     @field_validator("fractions")
     @classmethod

@@ -34,6 +34,8 @@ import scipy.sparse as sp
 import torch
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
+from gnn.device import DeviceName, resolve_device
+
 __all__ = ["InteractionGNN"]
 
 Pairs = tuple[np.ndarray, np.ndarray]
@@ -46,6 +48,8 @@ class InteractionGNN:
         dim: embedding size. layers: propagation steps. epochs: passes over the training interactions.
         batch_size: positive pairs per step (each with one uniformly sampled negative item).
         lr: Adam learning rate. l2: weight of the L2 term on the batch's layer-0 embeddings in the BPR loss.
+        device: where it trains (:func:`gnn.device.resolve_device`); negatives are drawn on the CPU, so a
+            seed gives the same draws on any device, and the embeddings come back as numpy arrays.
     """
 
     def __init__(
@@ -57,8 +61,9 @@ class InteractionGNN:
         lr: float = 0.02,
         l2: float = 1e-4,
         seed: int = 0,
+        device: DeviceName = "auto",
     ) -> None:
-        self.dim, self.layers, self.epochs = dim, layers, epochs
+        self.dim, self.layers, self.epochs, self.device = dim, layers, epochs, device
         self.batch_size, self.lr, self.l2, self.seed = batch_size, lr, l2, seed
         self.user_embeddings = np.zeros((0, dim), dtype=np.float32)
         self.item_embeddings = np.zeros((0, dim), dtype=np.float32)
@@ -75,6 +80,7 @@ class InteractionGNN:
     ) -> Self:
         """``interactions``: (user rows, item columns) of the training pairs. ``knowledge``: (item columns,
         entity rows) for entities ``0..n_entities-1``. ``item_links``: (item column, item column) pairs."""
+        device = resolve_device(self.device)
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         users, items = (np.asarray(a, dtype=np.int64) for a in interactions)
@@ -94,9 +100,10 @@ class InteractionGNN:
             # CSR is torch's fastest sparse x dense product on CPU; its "beta" notice says nothing to act on
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
             coo = torch.sparse_coo_tensor(norm_index, norm_weight, (n_nodes, n_nodes), check_invariants=False)
-            adjacency = coo.coalesce().to_sparse_csr()
+            adjacency = coo.coalesce().to_sparse_csr().to(device)
         embedding = torch.nn.Embedding(n_nodes, self.dim)
-        torch.nn.init.xavier_uniform_(embedding.weight)
+        torch.nn.init.xavier_uniform_(embedding.weight)  # on the CPU: the same start on any device
+        embedding.to(device)
         optimiser = torch.optim.Adam(embedding.parameters(), lr=self.lr)
         n = len(users)
         for _ in range(self.epochs):
@@ -104,9 +111,9 @@ class InteractionGNN:
             total = 0.0
             for start in range(0, n, self.batch_size):
                 batch = order[start : start + self.batch_size]
-                u = torch.from_numpy(users[batch])
-                pos = torch.from_numpy(items[batch] + n_users)
-                neg = torch.from_numpy(rng.integers(0, n_items, len(batch)) + n_users)
+                u = torch.from_numpy(users[batch]).to(device)
+                pos = torch.from_numpy(items[batch] + n_users).to(device)
+                neg = torch.from_numpy(rng.integers(0, n_items, len(batch)) + n_users).to(device)
                 emb = _propagate(adjacency, embedding.weight, self.layers)
                 pos_rank = (emb[u] * emb[pos]).sum(-1)
                 neg_rank = (emb[u] * emb[neg]).sum(-1)
@@ -120,7 +127,7 @@ class InteractionGNN:
                 total += float(loss.detach()) * len(batch)
             self.losses.append(total / max(n, 1))
         with torch.no_grad():
-            final = _propagate(adjacency, embedding.weight, self.layers).numpy().astype(np.float32)
+            final = _propagate(adjacency, embedding.weight, self.layers).cpu().numpy().astype(np.float32)
         self.user_embeddings = final[:n_users]
         self.item_embeddings = final[n_users : n_users + n_items]
         return self

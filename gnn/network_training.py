@@ -4,6 +4,10 @@ stopping on the validation RMSE of warm pairs.
 Each epoch draws a fresh share of the training ratings as its targets (``supervision_ratio``) and passes
 messages over the rest, so the encoder never sees the edge it is asked to score, as at prediction time.
 
+The network and the graph are placed once on ``config.device`` (:func:`gnn.device.resolve_device`); random
+draws and neighbour sampling stay on the CPU, so a seed draws the same targets and batches on any device,
+and each mini-batch moves to the device as it comes. The trained network is handed back on the CPU.
+
 Example:
     >>> net = RatingNet.for_graph(graph, config, mu=4.1)  # doctest: +SKIP
     >>> epochs = fit_network(net, graph, train, val, config, minibatch=False)  # doctest: +SKIP
@@ -23,6 +27,7 @@ from core.errors import ModelError
 from core.progress import Progress
 from core.schema import EdgeType, reverse_edge_type
 from gnn.config import TrainConfig
+from gnn.device import resolve_device
 from gnn.graph import RATED_EDGE
 from gnn.metrics import rmse
 from gnn.model import RatingNet, node_inputs
@@ -46,6 +51,9 @@ class _Ratings:
     def subset(self, mask: Tensor) -> _Ratings:
         return _Ratings(self.users[mask], self.items[mask], self.ratings[mask])
 
+    def to(self, device: torch.device) -> _Ratings:
+        return _Ratings(self.users.to(device), self.items.to(device), self.ratings.to(device))
+
 
 def fit_network(
     net: RatingNet,
@@ -59,13 +67,18 @@ def fit_network(
 ) -> int:
     """Train ``net`` in place; restore its best validation state; return the epochs run.
 
-    ``progress("gnn", epoch, max_epochs)`` is called after each epoch.
+    ``progress("gnn", epoch, max_epochs)`` is called after each epoch. ``net`` trains on
+    ``config.device`` and is back on the CPU when this returns.
     """
+    device = resolve_device(config.device)
+    net.to(device)
+    on_device = graph if device.type == "cpu" else graph.clone().to(device)
     opt = torch.optim.AdamW(net.parameter_groups(config.weight_decay), lr=config.lr)
     ratings = _Ratings(
         *(torch.from_numpy(a.astype(np.int64 if k < 2 else np.float32)) for k, a in enumerate(train))
     )
     val_users, val_items, val_ratings = _warm_validation(graph, ratings, val)
+    val_users, val_items = val_users.to(device), val_items.to(device)
     low, high = float(ratings.ratings.min()), float(ratings.ratings.max())
     gen = torch.Generator().manual_seed(config.seed)
     stopping = EarlyStopping[dict[str, Tensor]](config.patience)
@@ -73,23 +86,25 @@ def fit_network(
     for epoch in range(config.max_epochs):
         net.train()
         targets, messages = _supervision(ratings, config.supervision_ratio, gen)
-        edges = _with_rated(graph.edge_index_dict, messages)
         if minibatch:
-            _minibatch_epoch(net, opt, graph, edges, targets, config, epoch)
+            edges = _with_rated(graph.edge_index_dict, messages)
+            _minibatch_epoch(net, opt, graph, edges, targets, config, epoch, device)
         else:
-            _full_batch_step(net, opt, graph, edges, targets, config.bias_reg)
+            edges = _with_rated(on_device.edge_index_dict, messages.to(device))
+            _full_batch_step(net, opt, on_device, edges, targets.to(device), config.bias_reg)
         epochs = epoch + 1
         if progress is not None:
             progress("gnn", epochs, config.max_epochs)
         if len(val_ratings) == 0 or (epochs % config.eval_every and epochs < config.max_epochs):
             continue
-        score = _validation_rmse(net, graph, val_users, val_items, val_ratings, low, high)
+        score = _validation_rmse(net, on_device, val_users, val_items, val_ratings, low, high)
         if not np.isfinite(score):
             raise ModelError(f"GNN training diverged at epoch {epochs} (validation RMSE {score})")
         if stopping.update(score, lambda: copy.deepcopy(net.state_dict()), epochs=config.eval_every):
             break
     if stopping.best_state is not None:
         net.load_state_dict(stopping.best_state)
+    net.to("cpu")
     net.eval()
     return epochs
 
@@ -152,8 +167,10 @@ def _minibatch_epoch(
     targets: _Ratings,
     config: TrainConfig,
     epoch: int,
+    device: torch.device,
 ) -> None:
-    """One pass over this epoch's target ratings in neighbour-sampled mini-batches."""
+    """One pass over this epoch's target ratings in neighbour-sampled mini-batches (sampled on the CPU,
+    trained on ``device``)."""
     epoch_graph = graph.clone()
     for edge_type, edge_index in edges.items():
         epoch_graph[edge_type].edge_index = edge_index
@@ -168,6 +185,7 @@ def _minibatch_epoch(
     )
     featured = node_inputs(graph)[0]
     for batch in loader:
+        batch = batch.to(device)
         opt.zero_grad()
         n_id = {t: batch[t].n_id for t in batch.node_types}
         z = net.encode(
@@ -195,4 +213,4 @@ def _validation_rmse(
     with torch.no_grad():
         z = net.encode_graph(graph)
         pred = net.decode(z["user"], z["item"], users, items, users, items).clamp(low, high)
-    return rmse(pred.numpy(), truth)
+    return rmse(pred.cpu().numpy(), truth)

@@ -29,6 +29,7 @@ from core.progress import Progress
 from gnn.baselines import BiasBaseline, BiasedMF
 from gnn.coldstart import fill_cold_items, item_neighbourhoods
 from gnn.config import TrainConfig
+from gnn.device import resolve_device
 from gnn.features import FeatureScaler, build_node_features
 from gnn.graph import message_graph, to_hetero_data
 from gnn.idmap import IdMap
@@ -93,8 +94,10 @@ class Trainer:
         """Train all parts and the blend; ``split`` defaults to ``split_ratings`` with the config's settings.
 
         A given ``split`` must be over ``export.edges["RATED"]`` (its training pairs must be in the graph).
-        Seeded from ``config.seed`` without touching the caller's global torch RNG state.
+        Seeded from ``config.seed`` without touching the caller's global torch RNG state. A device that is
+        not here (``cuda`` without a GPU) is a ConfigError before any work.
         """
+        resolve_device(self.config.device)
         with torch.random.fork_rng():
             torch.manual_seed(self.config.seed)
             return self._fit(export, split, progress or _silent)

@@ -150,7 +150,7 @@ class Recommender:
         export = self.store.export(progress)
         if export.edges["RATED"].empty:
             raise ModelError("the graph holds no ratings to train on; load a dataset first")
-        rank_config = rank_config or RankConfig(seed=config.seed)
+        rank_config = rank_config or RankConfig(seed=config.seed, gnn_device=config.device)
         stack = train_stack(export, split, holdout, config.seed, config, rank_config, progress, test_ratings)
         search = (
             fit_search(self.store, stack.ranker, search_pairs, config.seed, progress)[0]

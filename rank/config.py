@@ -9,6 +9,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["RankConfig"]
@@ -36,6 +38,8 @@ class RankConfig(BaseModel):
         ease_side_weight: weight of the knowledge graph's co-membership in EASE's Gram matrix (0: none).
         als_factors, als_regularization, als_iterations: ``implicit``'s ALS.
         gnn_dim, gnn_layers, gnn_epochs, gnn_lr: the interaction GNN (LightGCN with BPR).
+        gnn_device: where the interaction GNN trains: ``auto`` (CUDA when torch sees a GPU), ``cpu`` or
+            ``cuda``; its embeddings are kept and served on the CPU.
         rp3_alpha, rp3_beta, rp3_neighbours: RP3beta (:mod:`rank.rp3`): the exponent of the walk's
             steps, the popularity penalty's, and how many neighbours each item keeps.
         monotone: the fusion score never falls as a candidate model's score, the predicted rating or an
@@ -69,6 +73,7 @@ class RankConfig(BaseModel):
     gnn_layers: int = 2
     gnn_epochs: int = 30
     gnn_lr: float = 0.02
+    gnn_device: Literal["auto", "cpu", "cuda"] = "auto"
     monotone: bool = True
     trees: int = 400
     learning_rate: float = 0.05

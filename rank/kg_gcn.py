@@ -20,6 +20,7 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 
+from gnn.device import DeviceName
 from gnn.interaction import InteractionGNN
 from rank.interactions import Interactions
 from rank.knowledge import Knowledge
@@ -28,7 +29,8 @@ __all__ = ["KnowledgeGCN"]
 
 
 class KnowledgeGCN:
-    """LightGCN over users, items and every knowledge-graph node linked to items."""
+    """LightGCN over users, items and every knowledge-graph node linked to items; ``device`` is where it
+    trains (``auto``: CUDA when torch sees a GPU); its embeddings are numpy arrays on the CPU."""
 
     name = "kg_gcn"
 
@@ -40,9 +42,10 @@ class KnowledgeGCN:
         epochs: int = 30,
         lr: float = 0.02,
         seed: int = 0,
+        device: DeviceName = "auto",
     ) -> None:
         self.knowledge = knowledge
-        self.network = InteractionGNN(dim=dim, layers=layers, epochs=epochs, lr=lr, seed=seed)
+        self.network = InteractionGNN(dim=dim, layers=layers, epochs=epochs, lr=lr, seed=seed, device=device)
 
     def fit(self, data: Interactions) -> Self:
         items, nodes, n_nodes = self.knowledge.entity_pairs()

@@ -111,7 +111,7 @@ def train_stack(
     else:
         ratings, holdout, overlap = _given_test(ratings, test, kind, seed)
     train_config = train_config or TrainConfig(seed=seed)
-    rank_config = rank_config or RankConfig(seed=seed)
+    rank_config = rank_config or RankConfig(seed=seed, gnn_device=train_config.device)
     # the rating model's own validation slice comes out of the training part, per user like the rest
     inner = holdout_split(ratings.iloc[holdout.train_idx], kind, rank_config.validation_fraction, seed)
     split = RatingSplit(

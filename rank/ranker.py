@@ -188,7 +188,13 @@ class Ranker:
             "ease": Ease(l2, cfg.ease_max_items, self.knowledge.incidence(), cfg.ease_side_weight),
             "als": Als(cfg.als_factors, cfg.als_regularization, cfg.als_iterations, seed=cfg.seed),
             "kg_gcn": KnowledgeGCN(
-                self.knowledge, cfg.gnn_dim, cfg.gnn_layers, cfg.gnn_epochs, cfg.gnn_lr, cfg.seed
+                self.knowledge,
+                cfg.gnn_dim,
+                cfg.gnn_layers,
+                cfg.gnn_epochs,
+                cfg.gnn_lr,
+                cfg.seed,
+                cfg.gnn_device,
             ),
             "rp3": Rp3Beta(cfg.rp3_alpha, cfg.rp3_beta, cfg.rp3_neighbours),
         }

@@ -46,22 +46,26 @@ def train(
             "but a validation slice, measure on this file (--holdout is then unused)"
         ),
     ] = None,
+    device: Annotated[
+        str, typer.Option(help="where torch trains: auto (CUDA when torch sees a GPU), cpu or cuda")
+    ] = "auto",
     as_json: JsonFlag = False,
 ) -> None:
     """Train the rating model and the ranker on the graph now in Neo4j; print rating metrics (validation and
     test RMSE/MAE) and ranking metrics at 10 and 20 of the fusion and each part on the test split (or on
     --test-ratings). The rating counts (train, validation, test) are in the output and in --json."""
-    from gnn import TrainConfig  # torch loads only for the commands that need the model
+    from gnn import TrainConfig, resolve_device  # torch loads only for the commands that need the model
 
     if split not in ("random", "temporal"):
         fail(f"--split must be random or temporal, got {split!r}")
     if not 0.0 < holdout < 1.0:
         fail(f"--holdout must be between 0 and 1, got {holdout}")
+    resolve_device(device)  # an unknown name, or cuda without a GPU: one line now, not after the export
     settings = settings_of(ctx)
     if model_dir is not None:
         settings = settings.model_copy(update={"model_dir": model_dir})
     kind: Literal["random", "temporal"] = "temporal" if split == "temporal" else "random"
-    config = TrainConfig(split=kind, seed=seed, text=text)
+    config = TrainConfig.model_validate({"split": kind, "seed": seed, "text": text, "device": device})
     test = read_table(test_ratings).ratings if test_ratings is not None else None
     with (
         open_recommender(settings, quiet=as_json, need_model=False) as rec,
