@@ -14,12 +14,12 @@ from typer.core import TyperGroup
 from core.errors import KGRecError
 from core.settings import Settings
 from kg import GraphStore
-from kgrec.cli.output import fail, notes
+from kgrec.cli.output import err, fail, notes
 
 if TYPE_CHECKING:
     from kgrec.recommender import Recommender
 
-__all__ = ["HandledGroup", "open_recommender", "open_store", "settings_of"]
+__all__ = ["HandledGroup", "open_recommender", "open_store", "server_notes", "settings_of"]
 
 
 class HandledGroup(TyperGroup):
@@ -36,8 +36,24 @@ class HandledGroup(TyperGroup):
             return super().invoke(ctx)
         except KGRecError as e:
             fail(str(e))
-        except ValidationError as e:  # pydantic's message spans lines: one line for the terminal
-            fail(" ".join(str(e).split()))
+        except ValidationError as e:  # pydantic's message spans lines and links its docs: one line
+            fail(_one_line(e))
+
+
+def _one_line(error: ValidationError) -> str:
+    """Each failed field as ``field: message``, on one line.
+
+    Example:
+        >>> try:
+        ...     Settings(workspace="")
+        ... except ValidationError as e:
+        ...     print(_one_line(e))
+        workspace: workspace name '' must be letters, digits, '_', '.', '-' (max 64)
+    """
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or error.title}: {e['msg'].removeprefix('Value error, ')}"
+        for e in error.errors()
+    )
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -48,10 +64,18 @@ def settings_of(ctx: typer.Context) -> Settings:
     return settings
 
 
+def server_notes(store: GraphStore) -> None:
+    """Print on stderr one ``note:`` line per thing the server lacks (:mod:`kg.checks`), even when quiet:
+    stdout stays the command's output."""
+    for line in store.server.notes():
+        err.print(f"note: {line}")
+
+
 @contextmanager
 def open_store(settings: Settings, quiet: bool = False) -> Iterator[GraphStore]:
     """The workspace's graph (starting its managed Neo4j when needed), closed when the command ends."""
     store = GraphStore.connect(settings, progress=notes(quiet))
+    server_notes(store)
     try:
         yield store
     finally:
@@ -66,6 +90,7 @@ def open_recommender(
     from kgrec.recommender import Recommender  # torch loads only for the commands that need the model
 
     rec = Recommender.connect(settings, progress=notes(quiet))
+    server_notes(rec.store)
     try:
         if need_model:
             rec.trained_model()
