@@ -8,6 +8,10 @@ sums with PyG's ``gcn_norm``, no weights, layers averaged), so an item that shar
 what a user took is pulled toward that user even before anyone took it. A user's score for an item is the
 dot product of their final embeddings.
 
+Launched in several processes (:func:`gnn.distributed.launch`), each rank takes its shard of every epoch's
+shuffled pairs, ``batch_size`` of them per step with its own negatives, and ``DistributedDataParallel``
+averages the gradients: an epoch takes ``1 / nproc`` of the steps, each on ``nproc`` times the pairs.
+
 PyG's ``LightGCN`` module propagates with ``torch.sparse.mm``, whose backward pass transposes the adjacency
 at every step: 1.0–1.7 s per forward and backward pass at amazon-hin's size on a loaded 2-core machine. The
 normalised adjacency is symmetric, its own transpose, so here the backward pass reuses it
@@ -35,6 +39,7 @@ import torch
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from gnn.device import DeviceName, resolve_device
+from gnn.distributed import parallel, world
 
 __all__ = ["InteractionGNN"]
 
@@ -104,28 +109,29 @@ class InteractionGNN:
         embedding = torch.nn.Embedding(n_nodes, self.dim)
         torch.nn.init.xavier_uniform_(embedding.weight)  # on the CPU: the same start on any device
         embedding.to(device)
+        bpr = _BPR(embedding, adjacency, self.layers, self.l2)
+        step = parallel(bpr, device, sampled=False)
         optimiser = torch.optim.Adam(embedding.parameters(), lr=self.lr)
+        team = world()
+        # alone, negatives come from the shuffle's generator (as before there were ranks); a rank draws its own
+        negatives = rng if team.size == 1 else np.random.default_rng((self.seed, team.rank))
         n = len(users)
         for _ in range(self.epochs):
             order = rng.permutation(n)
+            if team.size > 1:
+                order = order[team.rank :: team.size][: n // team.size]
             total = 0.0
-            for start in range(0, n, self.batch_size):
+            for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
                 u = torch.from_numpy(users[batch]).to(device)
                 pos = torch.from_numpy(items[batch] + n_users).to(device)
-                neg = torch.from_numpy(rng.integers(0, n_items, len(batch)) + n_users).to(device)
-                emb = _propagate(adjacency, embedding.weight, self.layers)
-                pos_rank = (emb[u] * emb[pos]).sum(-1)
-                neg_rank = (emb[u] * emb[neg]).sum(-1)
-                # BPR, with the L2 term on the layer-0 embeddings of the batch (as LightGCN's paper)
-                e0 = embedding.weight
-                reg = (e0[u].pow(2).sum() + e0[pos].pow(2).sum() + e0[neg].pow(2).sum()) / len(batch)
-                loss = -torch.nn.functional.logsigmoid(pos_rank - neg_rank).mean() + self.l2 * reg
+                neg = torch.from_numpy(negatives.integers(0, n_items, len(batch)) + n_users).to(device)
+                loss = step(u, pos, neg)
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
                 total += float(loss.detach()) * len(batch)
-            self.losses.append(total / max(n, 1))
+            self.losses.append(total / max(len(order), 1))  # alone, the whole epoch; a rank, its shard
         with torch.no_grad():
             final = _propagate(adjacency, embedding.weight, self.layers).cpu().numpy().astype(np.float32)
         self.user_embeddings = final[:n_users]
@@ -143,6 +149,26 @@ class InteractionGNN:
             counts = np.maximum(np.asarray(picked.sum(axis=1)).ravel(), 1.0)
             users[new] = np.asarray(picked @ self.item_embeddings) / counts[:, None]
         return users @ self.item_embeddings.T
+
+
+class _BPR(torch.nn.Module):
+    """One step's loss as a module's forward (what DistributedDataParallel wraps): BPR on the propagated
+    embeddings, with the L2 term on the layer-0 embeddings of the batch (as LightGCN's paper)."""
+
+    def __init__(
+        self, embedding: torch.nn.Embedding, adjacency: torch.Tensor, layers: int, l2: float
+    ) -> None:
+        super().__init__()
+        self.embedding, self.layers, self.l2 = embedding, layers, l2
+        self.adjacency = adjacency  # not a buffer: DDP would broadcast it every step, and it is sparse
+
+    def forward(self, u: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+        emb = _propagate(self.adjacency, self.embedding.weight, self.layers)
+        pos_rank = (emb[u] * emb[pos]).sum(-1)
+        neg_rank = (emb[u] * emb[neg]).sum(-1)
+        e0 = self.embedding.weight
+        reg = (e0[u].pow(2).sum() + e0[pos].pow(2).sum() + e0[neg].pow(2).sum()) / len(u)
+        return -torch.nn.functional.logsigmoid(pos_rank - neg_rank).mean() + self.l2 * reg
 
 
 class _Propagate(torch.autograd.Function):

@@ -8,6 +8,10 @@ The network and the graph are placed once on ``config.device`` (:func:`gnn.devic
 draws and neighbour sampling stay on the CPU, so a seed draws the same targets and batches on any device,
 and each mini-batch moves to the device as it comes. The trained network is handed back on the CPU.
 
+Launched in several processes (:func:`gnn.distributed.launch`), training runs in mini-batches: each epoch's
+targets are drawn alike on every rank, each rank trains on its shard of them, ``DistributedDataParallel``
+averages the gradients, and rank 0's validation RMSE decides when every rank stops.
+
 Example:
     >>> net = RatingNet.for_graph(graph, config, mu=4.1)  # doctest: +SKIP
     >>> epochs = fit_network(net, graph, train, val, config, minibatch=False)  # doctest: +SKIP
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from core.errors import ModelError
@@ -28,6 +32,7 @@ from core.progress import Progress
 from core.schema import EdgeType, reverse_edge_type
 from gnn.config import TrainConfig
 from gnn.device import resolve_device
+from gnn.distributed import World, parallel, world
 from gnn.graph import RATED_EDGE
 from gnn.metrics import rmse
 from gnn.model import RatingNet, node_inputs
@@ -70,8 +75,11 @@ def fit_network(
     ``progress("gnn", epoch, max_epochs)`` is called after each epoch. ``net`` trains on
     ``config.device`` and is back on the CPU when this returns.
     """
-    device = resolve_device(config.device)
+    device, team = resolve_device(config.device), world()
+    if team.size > 1 and not minibatch:
+        raise ModelError("data-parallel training runs in mini-batches; full-batch asked of several processes")
     net.to(device)
+    step = parallel(_BatchLoss(net, config.bias_reg), device, sampled=True) if minibatch else None
     on_device = graph if device.type == "cpu" else graph.clone().to(device)
     opt = torch.optim.AdamW(net.parameter_groups(config.weight_decay), lr=config.lr)
     ratings = _Ratings(
@@ -86,9 +94,9 @@ def fit_network(
     for epoch in range(config.max_epochs):
         net.train()
         targets, messages = _supervision(ratings, config.supervision_ratio, gen)
-        if minibatch:
+        if step is not None:
             edges = _with_rated(graph.edge_index_dict, messages)
-            _minibatch_epoch(net, opt, graph, edges, targets, config, epoch, device)
+            _minibatch_epoch(step, opt, graph, edges, targets, config, epoch, device, team)
         else:
             edges = _with_rated(on_device.edge_index_dict, messages.to(device))
             _full_batch_step(net, opt, on_device, edges, targets.to(device), config.bias_reg)
@@ -97,7 +105,12 @@ def fit_network(
             progress("gnn", epochs, config.max_epochs)
         if len(val_ratings) == 0 or (epochs % config.eval_every and epochs < config.max_epochs):
             continue
-        score = _validation_rmse(net, on_device, val_users, val_items, val_ratings, low, high)
+        # every rank holds the same parameters; rank 0 scores them and every rank stops alike
+        score = team.from_rank0(
+            _validation_rmse(net, on_device, val_users, val_items, val_ratings, low, high)
+            if team.rank == 0
+            else 0.0
+        )
         if not np.isfinite(score):
             raise ModelError(f"GNN training diverged at epoch {epochs} (validation RMSE {score})")
         if stopping.update(score, lambda: copy.deepcopy(net.state_dict()), epochs=config.eval_every):
@@ -159,8 +172,31 @@ def _full_batch_step(
     opt.step()
 
 
+class _BatchLoss(nn.Module):
+    """A mini-batch's loss as a module's forward: DistributedDataParallel averages the gradients of what
+    its forward computed, so the whole step goes through one."""
+
+    def __init__(self, net: RatingNet, bias_reg: float) -> None:
+        super().__init__()
+        self.net, self.bias_reg = net, bias_reg
+
+    def forward(
+        self,
+        x: dict[str, Tensor],
+        n_id: dict[str, Tensor],
+        edge_index_dict: dict[EdgeType, Tensor],
+        label_index: Tensor,
+        label: Tensor,
+    ) -> Tensor:
+        z = self.net.encode(x, n_id, edge_index_dict)
+        lu, li = label_index
+        gu, gi = n_id["user"][lu], n_id["item"][li]
+        pred = self.net.decode(z["user"], z["item"], lu, li, gu, gi)
+        return _loss(self.net, pred, label, gu, gi, self.bias_reg)
+
+
 def _minibatch_epoch(
-    net: RatingNet,
+    step: nn.Module,
     opt: torch.optim.Optimizer,
     graph: HeteroData,
     edges: dict[EdgeType, Tensor],
@@ -168,9 +204,13 @@ def _minibatch_epoch(
     config: TrainConfig,
     epoch: int,
     device: torch.device,
+    team: World,
 ) -> None:
-    """One pass over this epoch's target ratings in neighbour-sampled mini-batches (sampled on the CPU,
-    trained on ``device``)."""
+    """One pass over this epoch's target ratings (this rank's shard of them) in neighbour-sampled
+    mini-batches, sampled on the CPU and trained on ``device``."""
+    seed = config.seed * 100_003 + epoch
+    if team.size > 1:
+        targets = targets.subset(team.shard(len(targets.ratings), torch.Generator().manual_seed(seed)))
     epoch_graph = graph.clone()
     for edge_type, edge_index in edges.items():
         epoch_graph[edge_type].edge_index = edge_index
@@ -181,21 +221,16 @@ def _minibatch_epoch(
         targets.ratings,
         num_neighbors=list(config.num_neighbors),
         batch_size=config.batch_size,
-        seed=config.seed * 100_003 + epoch,
+        seed=seed + 7_919 * team.rank,  # rank 0 samples as a single process does
     )
     featured = node_inputs(graph)[0]
     for batch in loader:
         batch = batch.to(device)
         opt.zero_grad()
         n_id = {t: batch[t].n_id for t in batch.node_types}
-        z = net.encode(
-            {t: batch[t].x for t in featured if t in batch.node_types}, n_id, batch.edge_index_dict
-        )
+        x = {t: batch[t].x for t in featured if t in batch.node_types}
         store = batch[RATED_EDGE]
-        lu, li = store.edge_label_index
-        gu, gi = n_id["user"][lu], n_id["item"][li]
-        pred = net.decode(z["user"], z["item"], lu, li, gu, gi)
-        _loss(net, pred, store.edge_label, gu, gi, config.bias_reg).backward()
+        step(x, n_id, batch.edge_index_dict, store.edge_label_index, store.edge_label).backward()
         opt.step()
 
 

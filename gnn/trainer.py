@@ -30,6 +30,7 @@ from gnn.baselines import BiasBaseline, BiasedMF
 from gnn.coldstart import fill_cold_items, item_neighbourhoods
 from gnn.config import TrainConfig
 from gnn.device import resolve_device
+from gnn.distributed import world
 from gnn.features import FeatureScaler, build_node_features
 from gnn.graph import message_graph, to_hetero_data
 from gnn.idmap import IdMap
@@ -165,7 +166,8 @@ class Trainer:
     def _fit_network(self, data: _Data, progress: Progress) -> _Network:
         cfg = self.config
         net = RatingNet.for_graph(data.graph, cfg, float(data.train[2].mean()))
-        minibatch = len(data.train[2]) >= cfg.minibatch_threshold
+        # several processes train data-parallel, which is over mini-batches
+        minibatch = len(data.train[2]) >= cfg.minibatch_threshold or world().size > 1
         epochs = fit_network(
             net, data.graph, data.train, data.val, cfg, minibatch=minibatch, progress=progress
         )
