@@ -7,15 +7,17 @@ Results go to stdout (tables, or JSON with ``--json``); notes, progress and erro
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich import progress as bars
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 from rich.text import Text
 
@@ -70,6 +72,22 @@ class _PlainConsole(Console):
         kwargs.update(markup=False, emoji=False, highlight=False)
         return super().render_str(visible(text), **kwargs)
 
+    @property
+    def size(self) -> ConsoleDimensions:
+        # Piped or redirected, rich would lay tables out for 80 columns and cut their cells ("popular…"); a
+        # file has no width, so tables keep their natural one. COLUMNS still rules when set.
+        size = super().size
+        if self.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+            return size
+        return ConsoleDimensions(max(size.width, _PIPED_WIDTH), size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+_PIPED_WIDTH = 240
+
 
 # The consoles hold no settings: each finds sys.stdout/sys.stderr when it writes (so CliRunner captures).
 out = _PlainConsole()
@@ -106,9 +124,13 @@ def notes(quiet: bool) -> Progress | None:
 
 @contextmanager
 def progress_bar(quiet: bool) -> Iterator[Progress | None]:
-    """Progress drawn as one bar per stage on stderr, gone when done; none when quiet."""
+    """Progress drawn as one bar per stage on stderr, gone when done; plain lines when stderr is not a
+    terminal (a log, CI); none when quiet."""
     if quiet:
         yield None
+        return
+    if not err.is_terminal:
+        yield _progress_lines()
         return
     columns = (
         bars.TextColumn("{task.description:>14}"),
@@ -125,6 +147,25 @@ def progress_bar(quiet: bool) -> Iterator[Progress | None]:
             drawn.update(tasks[stage], completed=done, total=total)
 
         yield update
+
+
+def _progress_lines(every: float = 10.0) -> Progress:
+    """Progress for a log: a line when a stage starts, at most one each ``every`` seconds while it runs,
+    and one when it ends; a stage of unknown size (``total`` 0) is named once."""
+    last: dict[str, float] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        finished = total > 0 and done >= total
+        if stage in last and not finished and now - last[stage] < every:
+            return
+        if stage in last and total == 0:
+            return
+        last[stage] = now
+        count = f"{done:,}/{total:,}" if total else ""
+        err.print(dim(f"{stage} {count}".rstrip() + (" done" if finished else "")))
+
+    return update
 
 
 def scores_table(title: str, scores: dict[str, Scores]) -> Table:
