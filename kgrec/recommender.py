@@ -32,6 +32,7 @@ from explain import (
 from gnn import RatingModel, TrainConfig, mae, rmse, serving_threads
 from kg import GraphStore
 from kgrec.models import TrainedModels
+from kgrec.parallel_training import train_stack_in_processes
 from kgrec.profiles import user_profile
 from kgrec.results import (
     Evaluation,
@@ -131,6 +132,7 @@ class Recommender:
         progress: Progress | None = None,
         test_ratings: pd.DataFrame | None = None,
         search_pairs: int = 400,
+        nproc: int = 1,
     ) -> FitResult:
         """Train the rating model and the ranker on the graph now in Neo4j (:func:`rank.train_stack`: one
         per-user split, ``holdout`` of each user's ratings held out, at random or the latest), measure both
@@ -138,6 +140,9 @@ class Recommender:
 
         The search ranker (:func:`rank.search_training.fit_search`) trains on queries generated from
         ``search_pairs`` of the ranker's training interactions (0: none, search is text-only).
+
+        With ``nproc`` above 1 the stack trains in that many processes, data-parallel for the rating model's
+        GNN and the LightGCN (:mod:`kgrec.parallel_training`), from this one export.
 
         The served models are the ones measured: trained on the training part of the split. With
         ``test_ratings`` (``user, item, rating[, ts]``) they train on all loaded ratings but a validation slice.
@@ -151,7 +156,14 @@ class Recommender:
         if export.edges["RATED"].empty:
             raise ModelError("the graph holds no ratings to train on; load a dataset first")
         rank_config = rank_config or RankConfig(seed=config.seed, gnn_device=config.device)
-        stack = train_stack(export, split, holdout, config.seed, config, rank_config, progress, test_ratings)
+        if nproc != 1:  # below 1 is refused there, in one line
+            stack = train_stack_in_processes(
+                nproc, export, split, holdout, config.seed, config, rank_config, test_ratings
+            )
+        else:
+            stack = train_stack(
+                export, split, holdout, config.seed, config, rank_config, progress, test_ratings
+            )
         search = (
             fit_search(self.store, stack.ranker, search_pairs, config.seed, progress)[0]
             if search_pairs

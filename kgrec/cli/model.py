@@ -49,6 +49,13 @@ def train(
     device: Annotated[
         str, typer.Option(help="where torch trains: auto (CUDA when torch sees a GPU), cpu or cuda")
     ] = "auto",
+    nproc: Annotated[
+        int,
+        typer.Option(
+            help="training processes: above 1, the GNNs train data-parallel (torch.distributed, launched as "
+            "torchrun does) from one export of the graph"
+        ),
+    ] = 1,
     as_json: JsonFlag = False,
 ) -> None:
     """Train the rating model and the ranker on the graph now in Neo4j; print rating metrics (validation and
@@ -61,6 +68,8 @@ def train(
     if not 0.0 < holdout < 1.0:
         fail(f"--holdout must be between 0 and 1, got {holdout}")
     resolve_device(device)  # an unknown name, or cuda without a GPU: one line now, not after the export
+    if nproc < 1:
+        fail(f"--nproc must be at least 1, got {nproc}")
     settings = settings_of(ctx)
     if model_dir is not None:
         settings = settings.model_copy(update={"model_dir": model_dir})
@@ -71,7 +80,9 @@ def train(
         open_recommender(settings, quiet=as_json, need_model=False) as rec,
         progress_bar(as_json) as progress,
     ):
-        result = rec.fit(config, split=kind, holdout=holdout, progress=progress, test_ratings=test)
+        result = rec.fit(
+            config, split=kind, holdout=holdout, progress=progress, test_ratings=test, nproc=nproc
+        )
     if as_json:
         emit_json(result.model_dump())
         return
