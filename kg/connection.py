@@ -1,4 +1,9 @@
-"""The one driver of a process: to ``NEO4J_URI`` when it is set, else to the workspace's managed server.
+"""The one driver of a process: to ``NEO4J_URI`` when it is set, else to the workspace's managed server;
+what kgrec needs of the server is checked once it answers (:mod:`kg.checks`).
+
+``NEO4J_URI`` takes every scheme of the driver: ``bolt://`` (one server), ``neo4j://`` (routing: a cluster or
+Aura), each with ``+s`` (TLS, certificate checked against the system's CAs) or ``+ssc`` (TLS, any
+certificate: self-signed ones).
 
 Example:
     >>> from core.settings import Settings
@@ -11,9 +16,10 @@ import neo4j
 from neo4j.exceptions import Neo4jError as DriverError
 from neo4j.exceptions import ServiceUnavailable
 
-from core.errors import ConfigError, Neo4jError, Neo4jUnavailableError
+from core.errors import ConfigError, KGRecError, Neo4jError, Neo4jUnavailableError
 from core.progress import Progress
 from core.settings import Settings
+from kg.checks import check_server
 from kg.server import ManagedNeo4j, read_password
 
 __all__ = ["connect_driver"]
@@ -26,7 +32,9 @@ def connect_driver(
     started first unless ``start`` is false (then a server that is not running is a
     :class:`Neo4jUnavailableError`, as is one that does not answer).
 
-    Returns the driver and whether the server is managed by kgrec.
+    Returns the driver and whether the server is managed by kgrec. A server kgrec cannot use (older than
+    Neo4j 5, or without the configured database) is a :class:`ConfigError`; what it merely lacks is in
+    :func:`kg.checks.check_server`'s notes, answered from cache from here on.
     """
     cfg = settings.neo4j
     if cfg.uri:
@@ -57,4 +65,9 @@ def connect_driver(
     except (DriverError, ValueError) as e:
         driver.close()
         raise Neo4jError(f"cannot reach Neo4j at {uri}: {e}") from e
+    try:
+        check_server(driver, settings.neo4j.database)
+    except KGRecError:
+        driver.close()
+        raise
     return driver, managed

@@ -27,6 +27,7 @@ from neo4j.exceptions import ClientError, DriverError, IncompleteCommit, Service
 from neo4j.exceptions import Neo4jError as ServerError
 
 from core.errors import Neo4jError, Neo4jUnavailableError, WriteRefusedError
+from kg.checks import write_refusal
 
 __all__ = ["READ_ATTEMPTS", "memory_hint", "run_statement"]
 
@@ -45,7 +46,7 @@ def run_statement(
     implicit: bool = False,
 ) -> list[dict[str, Any]]:
     """Run ``query``; with ``plan``, return ``[plan]`` of an ``EXPLAIN`` instead of its rows. A read that
-    writes raises :class:`WriteRefusedError`; a server that does not answer, :class:`Neo4jUnavailableError`;
+    writes, or a write to a database that is read-only, raises :class:`WriteRefusedError`; a server that does not answer, :class:`Neo4jUnavailableError`;
     any other failure is a :class:`Neo4jError`."""
     try:
         return (
@@ -56,6 +57,8 @@ def run_statement(
     except ClientError as e:
         if not write and e.code and ("AccessMode" in e.code or "ForbiddenOnReadOnly" in e.code):
             raise WriteRefusedError("this query writes; rerun with --write to allow it") from e
+        if write and (refusal := write_refusal(e.code, database)):
+            raise WriteRefusedError(refusal) from e
         raise Neo4jError(f"{e.code}: {e.message}{memory_hint(e.code)}") from e
     except IncompleteCommit as e:  # not "unavailable": running the write again might apply it twice
         raise Neo4jError(

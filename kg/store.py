@@ -36,6 +36,7 @@ from core.schema import (
     Schema,
 )
 from core.settings import Settings
+from kg.checks import CheckedServer
 from kg.connection import connect_driver
 from kg.export import GraphExport, export_graph
 from kg.fingerprint import GraphFingerprint
@@ -61,7 +62,7 @@ __all__ = ["GraphStore"]
 _LOAD_TIMEOUT_S = 3600.0
 
 
-class GraphStore(SearchReads):
+class GraphStore(SearchReads, CheckedServer):
     """Reads and writes the kgrec graph in one Neo4j database (search: :class:`kg.text_search.SearchReads`)."""
 
     def __init__(self, driver: neo4j.Driver, database: str = "neo4j", batch_size: int = 10_000) -> None:

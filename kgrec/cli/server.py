@@ -59,8 +59,18 @@ def neo4j_status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     does), so that a script can test it."""
     settings = settings_of(ctx)
     if settings.neo4j.uri:
-        with open_store(settings, quiet=True):
-            payload = {"uri": settings.neo4j.uri, "managed": False, "answers": True}
+        with open_store(settings, quiet=True) as store:
+            check = store.server
+            payload = {
+                "uri": settings.neo4j.uri,
+                "managed": False,
+                "answers": True,
+                "version": check.version,
+                "database": check.database,
+                "read_only": check.read_only,
+                "vector_index": check.vector_index,
+                "apoc": check.apoc,
+            }
     else:
         status = ManagedNeo4j(settings).status()
         payload = {

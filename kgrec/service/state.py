@@ -56,7 +56,10 @@ class ServiceState:
     def _connect_and_load(self) -> None:
         try:
             store = TimedGraphStore.open(self.settings, self.metrics.neo4j)
-            ensure_event_schema(store)
+            for line in store.server.notes():
+                log.warning("%s", line)
+            if not store.server.read_only:  # on a read-only database the service reads; events are refused
+                ensure_event_schema(store)
             models = ServedModels(store, self.settings, self.metrics)
             self.store, self.models = store, models
             models.refresh()

@@ -1,0 +1,28 @@
+"""What kgrec asks a server when it connects (see :mod:`kg.checks`): its plugins and its database's access.
+
+Both are ``SHOW`` commands: the procedures run on any database, the database's access on ``system``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["APOC_PREFIX", "DATABASE_ACCESS", "SERVER_PROCEDURES", "VECTOR_QUERY_PROCEDURE"]
+
+APOC_PREFIX = "apoc."
+"""Every APOC procedure's namespace."""
+
+VECTOR_QUERY_PROCEDURE = "db.index.vector.queryNodes"
+"""The procedure similar-item reads call on the vector index (Neo4j 5.11 and later)."""
+
+SERVER_PROCEDURES = (
+    f"SHOW PROCEDURES YIELD name WHERE name STARTS WITH '{APOC_PREFIX}' OR name = '{VECTOR_QUERY_PROCEDURE}' "
+    f"RETURN count(CASE WHEN name STARTS WITH '{APOC_PREFIX}' THEN 1 END) > 0 AS apoc, "
+    f"count(CASE WHEN name = '{VECTOR_QUERY_PROCEDURE}' THEN 1 END) > 0 AS vector_query"
+)
+"""Whether APOC is installed and the vector index can be queried: one row."""
+
+DATABASE_ACCESS = (
+    "SHOW DATABASE $database YIELD access, currentStatus "
+    "RETURN collect(DISTINCT access) AS access, collect(DISTINCT currentStatus) AS status"
+)
+"""The access (``read-write`` or ``read-only``) of one database, over every cluster member that hosts it; run
+on the ``system`` database. Empty lists: no such database, or none this user may see."""
