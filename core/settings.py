@@ -14,7 +14,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Neo4jSettings", "Settings"]
+__all__ = ["URI_SCHEMES", "Neo4jSettings", "Settings"]
+
+URI_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+"""What ``NEO4J_URI`` may start with: the Neo4j driver's schemes, plain or TLS."""
 
 _WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -28,7 +31,16 @@ def _default_cache() -> Path:
 
 
 class Neo4jSettings(BaseSettings):
-    """Connection to an external Neo4j. Leave ``uri`` unset to let kgrec run its own server."""
+    """Connection to an external Neo4j. Leave ``uri`` unset to let kgrec run its own server.
+
+    ``uri`` takes the driver's schemes: ``bolt://`` for one server, ``neo4j://`` for routing (a cluster,
+    Aura), each also with TLS: ``+s`` checks the server's certificate against the system's CAs, ``+ssc``
+    accepts any (self-signed) certificate.
+
+    Example:
+        >>> Neo4jSettings(uri="neo4j+s://abc.databases.neo4j.io").uri
+        'neo4j+s://abc.databases.neo4j.io'
+    """
 
     model_config = SettingsConfigDict(env_prefix="NEO4J_", extra="ignore")
 
@@ -36,6 +48,19 @@ class Neo4jSettings(BaseSettings):
     user: str = "neo4j"
     password: SecretStr | None = None
     database: str = "neo4j"
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if not value:  # NEO4J_URI="" means unset: kgrec runs its own server
+            return None
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in URI_SCHEMES or not rest.split("/", 1)[0]:
+            raise ValueError(
+                f"NEO4J_URI {value!r} must start with one of {', '.join(s + '://' for s in URI_SCHEMES)}"
+                " and name a host"
+            )
+        return value
 
 
 class Settings(BaseSettings):
@@ -49,6 +74,9 @@ class Settings(BaseSettings):
         model_dir: where the trained model is saved and loaded (default: ``<workspace>/model``).
         batch_size: rows per ``UNWIND`` write transaction.
         heap: JVM heap of the managed server.
+        neo4j_plugins: put APOC core on the managed server's plugin path (off: a server without APOC).
+        neo4j_read_only: start the managed server's databases read-only
+            (``server.databases.default_to_read_only``): reads run, every write is refused.
     """
 
     model_config = SettingsConfigDict(env_prefix="KGREC_", extra="ignore")
@@ -61,6 +89,8 @@ class Settings(BaseSettings):
     model_dir: Path | None = None
     batch_size: int = 10_000
     heap: str = "1g"
+    neo4j_plugins: bool = True
+    neo4j_read_only: bool = False
     neo4j: Neo4jSettings = Field(default_factory=Neo4jSettings)
 
     @field_validator("workspace")

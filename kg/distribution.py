@@ -132,7 +132,12 @@ class Neo4jDistribution:
     @property
     def classpath(self) -> str:
         """The java class path of the server and its plugins."""
-        return f"{self.plugins_dir}/*:{self.lib_dir}/*:{self.plugin_deps_dir}/*"
+        return f"{self.plugins_dir}/*:{self.server_classpath}"
+
+    @property
+    def server_classpath(self) -> str:
+        """The java class path of the server alone: no plugin is loaded from it."""
+        return f"{self.lib_dir}/*:{self.plugin_deps_dir}/*"
 
 
 def _artifact(jar_name: str) -> str:

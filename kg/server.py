@@ -188,11 +188,15 @@ class ManagedNeo4j:
     def _start_unlocked(self, progress: Progress | None, timeout: float) -> str:
         self.jars.install(progress)
         port = _free_port()
-        dirs = {name: self.root / name for name in ("conf", "data", "logs", "run", "import")}
+        dirs = {name: self.root / name for name in ("conf", "data", "logs", "run", "import", "plugins")}
         _private(self.settings.workspace_dir, self.root, *dirs.values())
-        (dirs["conf"] / "neo4j.conf").write_text(_config(port, dirs, self.jars.plugins_dir))
+        # without plugins: an empty plugin directory of its own, and no plugin jar on the class path
+        plugins = self.jars.plugins_dir if self.settings.neo4j_plugins else dirs["plugins"]
+        (dirs["conf"] / "neo4j.conf").write_text(
+            _config(port, dirs, plugins, read_only=self.settings.neo4j_read_only)
+        )
         env = {**os.environ, "NEO4J_HOME": str(self.root), "NEO4J_CONF": str(dirs["conf"])}
-        classpath = self.jars.classpath
+        classpath = self.jars.classpath if self.settings.neo4j_plugins else self.jars.server_classpath
         if not (dirs["data"] / "dbms" / "auth.ini").exists():
             # Set before the first start so the server never runs with the default neo4j/neo4j login. The
             # password goes in a 0600 argument file that java expands itself: on the command line it would
@@ -272,7 +276,11 @@ class ManagedNeo4j:
         state = self._state()
         uri = self.uri()
         jars = self.jars
-        plugins = tuple(sorted(p.name for p in jars.plugins_dir.glob("*.jar"))) if jars.installed() else ()
+        plugins = (
+            tuple(sorted(p.name for p in jars.plugins_dir.glob("*.jar")))
+            if jars.installed() and self.settings.neo4j_plugins
+            else ()
+        )
         return ServerStatus(
             uri=uri,
             running=state is not None,
@@ -282,20 +290,21 @@ class ManagedNeo4j:
         )
 
 
-def _config(port: int, dirs: dict[str, Path], plugins: Path) -> str:
+def _config(port: int, dirs: dict[str, Path], plugins: Path, *, read_only: bool) -> str:
     return "\n".join(
         [
             "server.default_listen_address=127.0.0.1",
             f"server.bolt.listen_address=127.0.0.1:{port}",
             "server.http.enabled=false",
             "server.https.enabled=false",
-            *(f"server.directories.{name}={path}" for name, path in dirs.items() if name != "conf"),
+            *(f"server.directories.{name}={dirs[name]}" for name in ("data", "logs", "run", "import")),
             f"server.directories.plugins={plugins}",
             "server.memory.pagecache.size=256m",
             "server.memory.heap.max_size=1g",
             "dbms.usage_report.enabled=false",
             "dbms.security.procedures.unrestricted=apoc.*,gds.*",
             "db.transaction.timeout=120s",
+            f"server.databases.default_to_read_only={'true' if read_only else 'false'}",
             "",
         ]
     )
