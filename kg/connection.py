@@ -56,18 +56,23 @@ def connect_driver(
             uri, auth=auth, notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF
         )
     except ValueError as e:
-        raise Neo4jError(f"cannot reach Neo4j at {uri}: {e}") from e
+        raise Neo4jError(f"cannot reach Neo4j at {uri}: {_one_line(e)}") from e
     try:
         driver.verify_connectivity()
     except (ServiceUnavailable, OSError) as e:
         driver.close()
-        raise Neo4jUnavailableError(f"cannot reach Neo4j at {uri}: {e}") from e
+        raise Neo4jUnavailableError(f"cannot reach Neo4j at {uri}: {_one_line(e)}") from e
     except (DriverError, ValueError) as e:
         driver.close()
-        raise Neo4jError(f"cannot reach Neo4j at {uri}: {e}") from e
+        raise Neo4jError(f"cannot reach Neo4j at {uri}: {_one_line(e)}") from e
     try:
         check_server(driver, settings.neo4j.database)
     except KGRecError:
         driver.close()
         raise
     return driver, managed
+
+
+def _one_line(error: Exception) -> str:
+    """The driver's message on one line: it lists each address it tried on a line of its own."""
+    return " ".join(str(error).split())

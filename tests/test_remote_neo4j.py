@@ -3,9 +3,9 @@ with its own home) reached only through ``NEO4J_URI`` / ``NEO4J_USER`` / ``NEO4J
 
 The CLI loads the demo catalogue over ``bolt://`` and a small training runs once over the routing scheme
 ``neo4j://``; recommend, explain and the service (built from the environment, called in process) then run
-over both.
-Last, the same server is started again without APOC and read-only: the connect-time checks say so in one
-line each, writes are refused in one line, reads still answer.
+over both. A TLS URI (``+s``, ``+ssc``) to this server, which has no TLS, is one line. Last, the same server
+is started again without APOC and read-only: the connect-time checks say so in one line each, writes are
+refused in one line, reads still answer.
 """
 
 from __future__ import annotations
@@ -189,6 +189,14 @@ def test_serve(remote: Remote, trained: dict[str, Any], scheme: str) -> None:
         # the purchase is read back at once: the item leaves the user's list
         after = [r["item"] for r in client.get("/users/U00001/recommendations", params={"k": 4}).json()]
         assert items[0] not in after
+
+
+@pytest.mark.parametrize("scheme", ["bolt+ssc", "neo4j+s"])
+def test_a_tls_uri_to_a_server_without_tls_is_one_line(remote: Remote, scheme: str) -> None:
+    refused = _cli(remote.env_for(scheme), "stats")
+    assert refused.exit_code == 1 and refused.stdout == ""
+    (line,) = refused.stderr.splitlines()
+    assert line.startswith(f"error: cannot reach Neo4j at {scheme}://127.0.0.1:{remote.port}: "), line
 
 
 # --- the same server without APOC and read-only: last, it restarts the server -----------------------------
