@@ -38,6 +38,7 @@ from core.schema import (
 from core.settings import Settings
 from kg.checks import CheckedServer
 from kg.connection import connect_driver
+from kg.embeddings import Embeddings
 from kg.export import GraphExport, export_graph
 from kg.fingerprint import GraphFingerprint
 from kg.guard import explained, lucene_escaped, refused_operation, unexplained
@@ -49,7 +50,6 @@ from kg.records import (
     LeaningRecord,
     RaterRecord,
     SearchHitRecord,
-    SimilarItemRecord,
 )
 from kg.statements import memory_hint, run_statement
 from kg.text_search import SearchReads
@@ -62,7 +62,7 @@ __all__ = ["GraphStore"]
 _LOAD_TIMEOUT_S = 3600.0
 
 
-class GraphStore(SearchReads, CheckedServer):
+class GraphStore(SearchReads, Embeddings, CheckedServer):
     """Reads and writes the kgrec graph in one Neo4j database (search: :class:`kg.text_search.SearchReads`)."""
 
     def __init__(self, driver: neo4j.Driver, database: str = "neo4j", batch_size: int = 10_000) -> None:
@@ -272,30 +272,6 @@ class GraphStore(SearchReads, CheckedServer):
         for batch in (q.DELETE_RELATIONSHIPS_BATCH, q.DELETE_NODES_BATCH):
             while self.write_query(batch, {"limit": 10_000})[0]["n"]:
                 pass
-
-    # -- embeddings ---------------------------------------------------------------------------------
-    def write_embeddings(self, label: str, keys: Sequence[str], vectors: np.ndarray) -> int:
-        """Store one embedding per node (``vectors`` is ``[len(keys), dim]``) and its cosine vector index.
-
-        A changed dimension drops and recreates the index. Returns the number of nodes written.
-        """
-        node = self.schema().node_type(label)
-        if len(keys) != len(vectors):
-            raise Neo4jError(f"{len(keys)} keys but {len(vectors)} vectors")
-        dim = int(vectors.shape[1])
-        existing = self.read(q.VECTOR_INDEX_OPTIONS, {"name": q.embedding_index(node)})
-        if existing and existing[0]["options"]["indexConfig"].get("vector.dimensions") != dim:
-            self.write_query(q.drop_vector_index(node))
-        self.write_query(q.create_vector_index(node, dim))
-        rows = [{"key": str(k), "vector": [float(x) for x in v]} for k, v in zip(keys, vectors, strict=True)]
-        for start in range(0, len(rows), self.batch_size):
-            self.write_query(q.set_embeddings(node), {"rows": rows[start : start + self.batch_size]})
-        self.write_query(q.AWAIT_INDEXES)
-        return len(rows)
-
-    def similar_items(self, item: str, k: int = 10) -> list[SimilarItemRecord]:
-        """Nearest items by stored embedding, through the vector index, nearest first."""
-        return cast(list[SimilarItemRecord], self.read(q.SIMILAR_ITEMS, {"item": item, "k": k}))
 
     # -- serving ------------------------------------------------------------------------------------
     def rated_items(self, user: str) -> pd.DataFrame:
