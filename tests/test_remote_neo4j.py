@@ -146,7 +146,7 @@ def test_load_and_train_reach_the_remote_server_only(remote: Remote, trained: di
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_status_recommend_and_explain(remote: Remote, trained: dict[str, Any], scheme: str) -> None:
+def test_status_recommend_explain_and_similar(remote: Remote, trained: dict[str, Any], scheme: str) -> None:
     env = remote.env_for(scheme)
     status = _cli(env, "neo4j", "status", "--json")
     assert status.exit_code == 0 and status.stderr == ""  # the server lacks nothing: no note
@@ -159,6 +159,8 @@ def test_status_recommend_and_explain(remote: Remote, trained: dict[str, Any], s
     explained = _ok(env, "explain", "U00000", rows[0]["item"])
     assert explained["user"] == "U00000" and explained["item"] == rows[0]["item"]
     assert explained["scoring"] and (explained["paths"] or explained["note"])
+    similar = _ok(env, "similar", rows[0]["item"], "--k", "3")  # the vector index of the remote server
+    assert len(similar) == 3 and rows[0]["item"] not in {r["item"] for r in similar}
 
 
 @contextmanager
