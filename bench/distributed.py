@@ -9,9 +9,10 @@ holds the same number of ratings, exported once with ``store.export()``); then, 
 - the LightGCN (:class:`rank.kg_gcn.KnowledgeGCN`, the ranker's defaults) on a per-user 80/20 holdout of the
   interactions: NDCG@10 over the whole catalogue, the user's training items left out.
 
-One process runs in this process (with all its threads); several run through :func:`gnn.distributed.launch`
-(each with its share of the threads), and their wall time includes starting the processes and handing them
-the export through a file. Prints time, RMSE and NDCG@10 for each; the last line is the whole result as JSON
+One process runs in this process twice, with all its torch threads and with one (a loaded machine makes
+intra-op threads wait for each other; this separates that from data parallelism); several run through
+:func:`gnn.distributed.launch` (each with its share of the threads), and their wall time includes starting
+the processes and handing them the export through a file. Prints time, RMSE and NDCG@10 for each; the last line is the whole result as JSON
 (also written to ``--json-out``).
 
     .venv/bin/python bench/distributed.py [--nproc 2] [--epochs 20] [--gcn-epochs 30] [--json-out F]
@@ -36,6 +37,7 @@ from common import HIN, graph_export, say, split_of
 from gnn import TrainConfig, Trainer
 from gnn.distributed import launch
 from gnn.parallel_fit import fit_in_processes, handoff_read, handoff_write
+from gnn.threads import torch_threads
 from kg import GraphExport
 from loaders import read_hin
 from rank import Interactions, holdout_split, ranking_metrics
@@ -125,14 +127,20 @@ def main(argv: list[str] | None = None) -> int:
         "ratings": len(export.edges["RATED"]),
         "runs": {},
     }
-    for nproc in (1, args.nproc):
-        say(f"  {nproc} process(es): rating model")
-        rating = rating_run(export, nproc, args.epochs)
-        say(f"  {nproc} process(es): LightGCN")
-        gcn = gcn_run(export, nproc, args.gcn_epochs)
-        record["runs"][str(nproc)] = {"rating": rating, "lightgcn": gcn}
+    threads = max(1, os.cpu_count() or 1)
+    for label, nproc, count in (
+        ("1 process", 1, threads),
+        ("1 process, 1 thread", 1, 1),
+        (f"{args.nproc} processes", args.nproc, threads),
+    ):
+        say(f"  {label}: rating model")
+        with torch_threads(count):  # the workers set their own share
+            rating = rating_run(export, nproc, args.epochs)
+            say(f"  {label}: LightGCN")
+            gcn = gcn_run(export, nproc, args.gcn_epochs)
+        record["runs"][label] = {"rating": rating, "lightgcn": gcn}
         print(
-            f"{nproc} process(es): rating model {rating['seconds']:.0f}s (GNN {rating['gnn_seconds']:.0f}s, "
+            f"{label}: rating model {rating['seconds']:.0f}s (GNN {rating['gnn_seconds']:.0f}s, "
             f"{rating['gnn_epochs']} epochs), test RMSE GNN {rating['test_rmse_gnn']:.4f} blend "
             f"{rating['test_rmse_blend']:.4f}; LightGCN {gcn['seconds']:.0f}s, NDCG@10 {gcn['ndcg10']:.4f}",
             flush=True,

@@ -82,7 +82,12 @@ def parallel(module: nn.Module, device: torch.device, *, sampled: bool) -> nn.Mo
     """
     if world().size == 1:
         return module
-    ids = [device.index or 0] if device.type == "cuda" else None
+    # "cuda" means the current GPU, which each worker set to its own (the local rank) before anything else
+    ids = (
+        [torch.cuda.current_device() if device.index is None else device.index]
+        if device.type == "cuda"
+        else None
+    )
     return nn.parallel.DistributedDataParallel(module, device_ids=ids, find_unused_parameters=sampled)
 
 
@@ -141,11 +146,11 @@ def _agent_quiet() -> Iterator[None]:
 @record  # the agent then reports a failed worker's traceback, not only its exit code
 def _worker(errors: str, backend: str, threads: int, entry: Callable[..., T], *args: Any) -> T | None:
     torch.set_num_threads(threads)
+    if backend == "nccl":  # before the group: NCCL binds each rank to the GPU current when it joins
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     dist.init_process_group(backend)
     rank = dist.get_rank()
     try:
-        if backend == "nccl":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
         result = entry(*args)
     except KGRecError as e:
         # the agent reports only that the process failed: keep the error itself for the caller

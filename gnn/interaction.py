@@ -197,8 +197,6 @@ def _propagate(adjacency: torch.Tensor, x: torch.Tensor, layers: int) -> torch.T
 
 
 def _undirected(a: np.ndarray, b: np.ndarray) -> torch.Tensor:
-    a_t, b_t = (
-        torch.from_numpy(np.asarray(a, dtype=np.int64)),
-        torch.from_numpy(np.asarray(b, dtype=np.int64)),
-    )
+    # copies: the caller's arrays may be read-only views (pandas), which torch warns about sharing
+    a_t, b_t = torch.from_numpy(np.array(a, dtype=np.int64)), torch.from_numpy(np.array(b, dtype=np.int64))
     return torch.stack([torch.cat([a_t, b_t]), torch.cat([b_t, a_t])])
