@@ -7,6 +7,7 @@
 - :mod:`kg.queries.searching`: search: the entity name index, per-field item text, linked entities' items.
 - :mod:`kg.queries.explaining`: the explanation path patterns and their checks.
 - :mod:`kg.queries.events`: shopper events from the HTTP service, written idempotently, and their reads.
+- :mod:`kg.queries.checks`: what kgrec asks a server when it connects (its plugins, its database's access).
 
 Labels and relationship types come from :mod:`core.schema` (validated identifiers, never user input); every
 value is a ``$parameter``. Statements that depend on a registered entity type or item link are built by
@@ -20,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+from kg.queries.checks import DATABASE_ACCESS, SERVER_PROCEDURES
 from kg.queries.events import (
     EVENT_ITEMS,
     EXISTING_ITEMS,
@@ -115,6 +117,7 @@ __all__ = [
     "CO_RATING_SUPPORT",
     "CREATE_ITEM_TEXT_INDEX",
     "CREATE_RATING_INDEX",
+    "DATABASE_ACCESS",
     "DELETE_NODES_BATCH",
     "DELETE_RELATIONSHIPS_BATCH",
     "DROP_NAME_KEYED_CATEGORY_CONSTRAINT",
@@ -151,6 +154,7 @@ __all__ = [
     "SEARCH_CANDIDATES",
     "SEARCH_FACTS",
     "SEARCH_ITEMS",
+    "SERVER_PROCEDURES",
     "SIMILAR_ITEMS",
     "SIMILAR_USER_PATHS",
     "STORED_EVENTS",

@@ -5,18 +5,17 @@ Both are ``SHOW`` commands: the procedures run on any database, the database's a
 
 from __future__ import annotations
 
-__all__ = ["APOC_PREFIX", "DATABASE_ACCESS", "SERVER_PROCEDURES", "VECTOR_QUERY_PROCEDURE"]
+__all__ = ["DATABASE_ACCESS", "SERVER_PROCEDURES"]
 
-APOC_PREFIX = "apoc."
-"""Every APOC procedure's namespace."""
+_APOC = "apoc."  # every APOC procedure's namespace
 
-VECTOR_QUERY_PROCEDURE = "db.index.vector.queryNodes"
-"""The procedure similar-item reads call on the vector index (Neo4j 5.11 and later)."""
+# the procedure similar-item reads call on the vector index (Neo4j 5.11 and later)
+_VECTOR_QUERY = "db.index.vector.queryNodes"
 
 SERVER_PROCEDURES = (
-    f"SHOW PROCEDURES YIELD name WHERE name STARTS WITH '{APOC_PREFIX}' OR name = '{VECTOR_QUERY_PROCEDURE}' "
-    f"RETURN count(CASE WHEN name STARTS WITH '{APOC_PREFIX}' THEN 1 END) > 0 AS apoc, "
-    f"count(CASE WHEN name = '{VECTOR_QUERY_PROCEDURE}' THEN 1 END) > 0 AS vector_query"
+    f"SHOW PROCEDURES YIELD name WHERE name STARTS WITH '{_APOC}' OR name = '{_VECTOR_QUERY}' "
+    f"RETURN count(CASE WHEN name STARTS WITH '{_APOC}' THEN 1 END) > 0 AS apoc, "
+    f"count(CASE WHEN name = '{_VECTOR_QUERY}' THEN 1 END) > 0 AS vector_query"
 )
 """Whether APOC is installed and the vector index can be queried: one row."""
 
