@@ -268,21 +268,7 @@ class Ranker:
         (keys), each model placing them from those items as it places a newcomer (the time features keep the
         user's own times where known); the same call with and without some of the items is the
         counterfactual an explanation is scored by."""
-        data = self.trained_data()
-        cols = data.item_rows(list(taken))
-        cols = np.unique(cols[cols >= 0])
-        seen = sp.csr_matrix(
-            (np.ones(len(cols), np.float32), (np.zeros(len(cols), int), cols)), (1, data.n_items)
-        )
-        targets = data.item_rows(list(items))
-        if (targets < 0).any():
-            raise ModelError(
-                f"item {list(items)[int(np.argmax(targets < 0))]!r} is not in the ranker's catalogue"
-            )
-        when = data.user_rows([str(user)])
-        table = self._table([str(user)], np.array([-1]), seen, seen, None, only=targets, time_rows=when)
-        assert self.booster is not None
-        return self._predict(table.features)
+        return self.fused_scores_many(user, [taken], items)[0]
 
     def fused_scores_many(
         self, user: str, takens: Sequence[Sequence[str]], items: Sequence[str]
