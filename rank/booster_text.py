@@ -79,19 +79,19 @@ def read_booster(path: Path, features: Sequence[str], sha256: str | None = None)
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise ModelError(f"{path}: cannot read the fusion model: {e.strerror or e}; train again") from e
+        raise ModelError(f"{path}: cannot read the ranking model: {e.strerror or e}; train again") from e
     if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
-        raise ModelError(f"{path}: the fusion model is not the file its folder was saved with; train again")
+        raise ModelError(f"{path}: the ranking model is not the file its folder was saved with; train again")
     try:
         text = checked_model_text(raw.decode("ascii"), features)
     except UnicodeDecodeError as e:
         raise ModelError(f"{path}: not a LightGBM model (byte {e.start} is not text); train again") from e
     except _Damaged as e:
-        raise ModelError(f"{path}: damaged fusion model: {e}; train again") from e
+        raise ModelError(f"{path}: damaged ranking model: {e}; train again") from e
     try:
         return lgb.Booster(model_str=text)
     except lgb.basic.LightGBMError as e:  # checked above, so not expected: still one error, not a traceback
-        raise ModelError(f"{path}: LightGBM cannot read the fusion model: {e}; train again") from e
+        raise ModelError(f"{path}: LightGBM cannot read the ranking model: {e}; train again") from e
 
 
 def checked_model_text(text: str, features: Sequence[str]) -> str:

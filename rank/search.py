@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 
 from core.errors import ModelError
 from core.files import replace_folder
+from rank.booster_text import read_booster
 from rank.ranker import Ranker
 from rank.search_candidates import QUERY_FEATURES, Candidates
 
@@ -73,7 +75,12 @@ class SearchRanker:
         def write(staging: Path) -> None:
             self.personal.save_model(str(staging / "personal.txt"))
             self.anonymous.save_model(str(staging / "anonymous.txt"))
-            meta = {"format": FORMAT, "personal": search_features(True), "anonymous": search_features(False)}
+            meta = {
+                "format": FORMAT,
+                "personal": search_features(True),
+                "anonymous": search_features(False),
+                **{f"{name}_sha256": _sha256(staging / f"{name}.txt") for name in ("personal", "anonymous")},
+            }
             (staging / "meta.json").write_text(json.dumps(meta, indent=1))
 
         return replace_folder(directory, write, "the search ranker")
@@ -86,14 +93,19 @@ class SearchRanker:
             meta = json.loads((folder / "meta.json").read_text())
             if meta.get("format") != FORMAT or meta.get("personal") != search_features(True):
                 raise ModelError(f"{folder}: a search ranker of another kgrec; train again")
+            # checked before LightGBM reads them: a damaged model file aborts LightGBM's parser
             return cls(
-                lgb.Booster(model_file=str(folder / "personal.txt")),
-                lgb.Booster(model_file=str(folder / "anonymous.txt")),
+                read_booster(folder / "personal.txt", search_features(True), meta.get("personal_sha256")),
+                read_booster(folder / "anonymous.txt", search_features(False), meta.get("anonymous_sha256")),
             )
         except ModelError:
             raise
         except Exception as e:  # noqa: BLE001 - any defect of the files, whatever layer reports it
             raise ModelError(f"cannot read the search ranker in {folder}: {type(e).__name__}: {e}") from e
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def personal_scores(

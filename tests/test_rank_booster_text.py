@@ -124,3 +124,43 @@ def test_a_file_of_other_features_or_another_checksum_is_refused(model_text: str
     path.write_bytes(b"tree\n\xff\xfe")
     with pytest.raises(ModelError, match="not text"):
         read_booster(path, FEATURES)
+
+
+_LOAD_SEARCH = """
+import sys
+from core.errors import ModelError
+from rank.search import SearchRanker
+try:
+    SearchRanker.load(sys.argv[1])
+except ModelError as e:
+    print(e)
+"""
+
+
+def _ranking_booster(features: list[str]) -> lgb.Booster:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, len(features)))
+    y = (x[:, 0] > 0).astype(int)
+    train = lgb.Dataset(x, y, group=[20] * 20, feature_name=features)
+    return lgb.train({"objective": "lambdarank", "verbose": -1, "num_leaves": 4}, train, num_boost_round=3)
+
+
+@pytest.mark.parametrize("damage", ["cut", "swapped"])
+def test_a_damaged_search_model_is_one_error_not_an_abort(tmp_path: Path, damage: str) -> None:
+    from rank.search import SearchRanker, search_features
+
+    folder = SearchRanker(
+        _ranking_booster(search_features(True)), _ranking_booster(search_features(False))
+    ).save(tmp_path / "search")
+    assert isinstance(SearchRanker.load(folder), SearchRanker)
+    personal = folder / "personal.txt"
+    text = personal.read_text()
+    if damage == "cut":  # inside the first tree: LightGBM's own parser aborts the process on this
+        personal.write_text(text[: text.index("leaf_value=") + 15])
+    else:  # a whole, valid model, but not the file the folder was saved with
+        personal.write_text((folder / "anonymous.txt").read_text())
+    done = subprocess.run(
+        [sys.executable, "-c", _LOAD_SEARCH, str(folder)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    assert str(personal) in done.stdout and "train again" in done.stdout
