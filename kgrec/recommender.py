@@ -34,15 +34,7 @@ from kg import GraphStore
 from kgrec.models import TrainedModels
 from kgrec.parallel_training import train_stack_in_processes
 from kgrec.profiles import user_profile
-from kgrec.results import (
-    Evaluation,
-    FitResult,
-    Prediction,
-    Profile,
-    Recommendation,
-    SearchHit,
-    SimilarItem,
-)
+from kgrec.results import Evaluation, FitResult, Prediction, Profile, Recommendation, SearchHit, SimilarItem
 from kgrec.searching import search_hits
 from loaders import Dataset
 from rank import KS, RankConfig, Ranker, evaluate_ranking, train_stack
@@ -164,11 +156,9 @@ class Recommender:
             stack = train_stack(
                 export, split, holdout, config.seed, config, rank_config, progress, test_ratings
             )
-        search = (
-            fit_search(self.store, stack.ranker, search_pairs, config.seed, progress)[0]
-            if search_pairs
-            else None
-        )
+        search = None
+        if search_pairs:
+            search = fit_search(self.store, stack.ranker, search_pairs, config.seed, progress)[0]
         self._models = TrainedModels(
             self.settings.model_path, stack.model, stack.ranker, export.read_at, search
         )
