@@ -51,8 +51,9 @@ class SearchReport:
 
 def fit_search(
     store: GraphStore, ranker: Ranker, pairs: int = 800, seed: int = 0, progress: Progress | None = None
-) -> tuple[SearchRanker, SearchReport]:
-    """Train both forms on queries generated from ``pairs`` of the ranker's training interactions."""
+) -> tuple[SearchRanker | None, SearchReport]:
+    """Train both forms on queries generated from ``pairs`` of the ranker's training interactions; no
+    ranker when no generated query found its item."""
     started = time.perf_counter()
     data = ranker.trained_data()
     rng = np.random.default_rng(seed)
@@ -83,6 +84,17 @@ def fit_search(
             owners.append(data.rows[p])
         if progress and (n + 1) % 50 == 0:
             progress("search", n + 1, len(picked))
+    frame = pd.DataFrame(asked, columns=["user", "item", "type", "query", "found"])
+    if not any(label.any() for label in labels):
+        # nothing to learn from (a catalogue without titles, brands or categories to query by, or too few
+        # pairs): no search ranker, and search stays the text search it falls back to
+        return None, SearchReport(
+            queries=frame,
+            recall=0.0,
+            trees={},
+            validation_ndcg10={},
+            seconds=time.perf_counter() - started,
+        )
     cfg = ranker.config.model_copy(update={"monotone": False})
     y, sizes = np.concatenate(labels), np.asarray(groups)
     boosters, ndcg, trees = {}, {}, {}
@@ -95,7 +107,6 @@ def fit_search(
                 table, y, search_features(personal), cfg, fit_rng, np.asarray(owners)
             )
         trees[name] = boosters[name].num_trees()
-    frame = pd.DataFrame(asked, columns=["user", "item", "type", "query", "found"])
     report = SearchReport(
         queries=frame,
         recall=float(frame["found"].mean()) if len(frame) else 0.0,
