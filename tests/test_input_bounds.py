@@ -41,8 +41,11 @@ def test_a_brand_or_category_that_names_nothing_is_an_error_naming_it(store: Gra
 
 
 def test_search_text_is_words_unless_lucene_is_asked_for(
-    store: GraphStore, cli_env: Settings, tmp_path: Path
+    store: GraphStore, cli_env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # no model folder: search is the text search (a folder an earlier test trained on its own graph is
+    # refused, as a foreign folder is)
+    monkeypatch.setenv("KGREC_MODEL_DIR", str(tmp_path / "no-model"))
     ratings = tmp_path / "ratings.csv"
     ratings.write_text("user,item,rating\nu1,i1,5\nu1,i2,4\n")
     dataset = read_table(ratings)
