@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +88,10 @@ class Checkpoint:
             TrainMetrics.model_validate_json(metrics_path.read_text()) if metrics_path.exists() else None
         )
         # onto the CPU whatever device trained it: serving runs there, and a GPU may not be here
-        state = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # a foreign pickle gets torch's note on its protocol before it is refused; the refusal says it all
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            state = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
         id_map = IdMap.load(path / "id_map.json")
         scaler = FeatureScaler.load(path / "scaler.json")
         graph = HeteroData()

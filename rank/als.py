@@ -49,16 +49,17 @@ class Als:
         self._gram: tuple[np.ndarray, np.ndarray] | None = None  # item factors, and their Y'Y
 
     def fit(self, data: Interactions) -> Self:
-        model = AlternatingLeastSquares(
-            factors=self.factors,
-            regularization=self.regularization,
-            iterations=self.iterations,
-            alpha=self.alpha,
-            random_state=self.seed,
-            calculate_training_loss=False,
-        )
-        # implicit parallelises itself; a BLAS thread pool underneath it only contends (its own advice)
+        # implicit parallelises itself; a BLAS thread pool underneath it only contends (its own advice, which
+        # its constructor warns about unless the pool is held to one thread by then)
         with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=self.factors,
+                regularization=self.regularization,
+                iterations=self.iterations,
+                alpha=self.alpha,
+                random_state=self.seed,
+                calculate_training_loss=False,
+            )
             model.fit(data.matrix, show_progress=False)
         self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)

@@ -3,6 +3,7 @@ test knows which unseen items belong at the top."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -207,3 +208,16 @@ def test_rp3_keeps_each_items_strongest_neighbours_and_penalises_popular_ones() 
     assert penalised[col["c"]] > penalised[col["b"]]  # b's popularity outweighs its co-interactions
     one = Rp3Beta(alpha=1.0, beta=0.0, neighbours=1).fit(data)
     assert np.diff(one.weights.indptr).max() == 1 and one.weights[col["a"], col["b"]] > 0
+
+
+def test_als_fits_without_implicits_blas_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """implicit warns once per process, from its constructor, when BLAS may use more than one thread."""
+    import implicit.utils
+    from threadpoolctl import threadpool_limits
+
+    ratings, items, _ = _planted()
+    data = Interactions.build(ratings, items)
+    monkeypatch.setattr(implicit.utils, "_checked_blas_config", False)
+    with threadpool_limits(2, "blas"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Als(factors=4, iterations=2).fit(data)
