@@ -46,9 +46,11 @@ def fit_lambdarank(
     cfg: RankConfig,
     rng: np.random.Generator,
     owners: np.ndarray | None = None,
+    init_score: np.ndarray | None = None,
 ) -> tuple[lgb.Booster, float]:
     """The trained booster and its best validation NDCG@10 (on the early-stopping fifth); ``owners`` names
-    the user of each group (default: each group its own user)."""
+    the user of each group (default: each group its own user); ``init_score`` (per row) is a score the
+    trees add to, as a booster boosting on from another model's scores."""
     has_positive = np.add.reduceat(labels, np.r_[0, np.cumsum(table.groups)[:-1]]) > 0
     has_positive &= table.groups > 0
     row_group = np.repeat(np.arange(len(table.groups)), table.groups)
@@ -61,6 +63,7 @@ def fit_lambdarank(
     users = np.unique(owner)
     is_eval = np.isin(owner, users[rng.choice(len(users), max(1, len(users) // 5), replace=False)])
     group_of_row = np.repeat(is_eval, groups)
+    base = None if init_score is None else np.asarray(init_score, dtype=np.float64)[keep_rows]
     model = lgb.LGBMRanker(
         objective="lambdarank",
         n_estimators=cfg.trees,
@@ -83,6 +86,8 @@ def fit_lambdarank(
         eval_X=(x[group_of_row],),
         eval_y=(y[group_of_row],),
         eval_group=[groups[is_eval]],
+        init_score=None if base is None else base[~group_of_row],
+        eval_init_score=None if base is None else [base[group_of_row]],
         eval_at=[10],
         feature_name=features,
         callbacks=[lgb.early_stopping(40, verbose=False)],

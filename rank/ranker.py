@@ -255,13 +255,24 @@ class Ranker:
     def rank_new(self, taken: Sequence[str], k: int, allowed: np.ndarray | None = None) -> Ranked:
         """The fused top ``k`` for a newcomer known by the items they ``taken`` (keys; unknown ones are
         ignored), those items left out: each model places them from those items alone."""
+        seen = self._taken_row(taken)
+        return self._ranked([""], np.array([-1]), seen, seen, allowed, k)
+
+    def page_scores(self, user: str, items: Sequence[str], taken: Sequence[str] | None = None) -> np.ndarray:
+        """The fusion score of ``items`` (held keys) as a page offering only them ranks them for ``user``: the
+        models' trained user (as :meth:`rank`), or, given ``taken`` or a user they were not fitted on, placed
+        from the items ``taken`` (as :meth:`rank_new`)."""
+        data = self.trained_data()
+        targets, row = data.item_rows(list(items)), data.user_rows([str(user)])
+        allowed, known = np.isin(np.arange(data.n_items), targets), taken is None and row[0] >= 0
+        seen = data.seen(row) if known else self._taken_row(taken or [])
+        table = self._table([str(user)], row if known else np.array([-1]), seen, seen, allowed, targets, row)
+        return self._predict(table.features)
+
+    def _taken_row(self, taken: Sequence[str]) -> sp.csr_matrix:
         data = self.trained_data()
         cols = data.item_rows(list(taken))
-        cols = np.unique(cols[cols >= 0])
-        seen = sp.csr_matrix(
-            (np.ones(len(cols), np.float32), (np.zeros(len(cols), int), cols)), (1, data.n_items)
-        )
-        return self._ranked([""], np.array([-1]), seen, seen, allowed, k)
+        return sp.csr_matrix(np.isin(np.arange(data.n_items), cols[cols >= 0])[None, :], dtype=np.float32)
 
     def fused_scores(self, user: str, taken: Sequence[str], items: Sequence[str]) -> np.ndarray:
         """The fusion score of ``items`` for ``user`` as if their interactions were the items ``taken``

@@ -3,9 +3,12 @@ one for anonymous queries, trained by :func:`rank.search_training.fit_search`.
 
 Features: the query-item features of :data:`rank.search_candidates.QUERY_FEATURES` (text score per field,
 how the item matches each linked entity), the item's popularity and age in the training interactions, and,
-in the personal form, the user's fused ranking score for the item (:meth:`rank.Ranker.fused_scores`, each
-candidate model placing the user from the items they took), its rank among the query's candidates, and the
-rating model's predicted stars.
+in the personal form, the user's fused ranking score for the item as a page offering only the query's
+candidates ranks it (:meth:`rank.Ranker.page_scores`: the ranker's trained user, or a user it does not know
+placed from the items they took), its rank among the candidates, and the rating model's predicted stars.
+The personal model boosts on from the anonymous one (its trees fit what the anonymous score leaves), so a
+personal score is the anonymous score plus the personal trees' and early stopping keeps only personal trees
+that help.
 
 Saved as ``personal.txt``, ``anonymous.txt`` (LightGBM's text format) and ``meta.json`` in a folder of its own
 (``search/`` in the model folder), written whole or not at all.
@@ -41,7 +44,7 @@ __all__ = [
     "search_features",
 ]
 
-FORMAT = 1
+FORMAT = 2
 ITEM_FEATURES = ("item_popularity", "item_age_days")
 PERSONAL_FEATURES = ("fused_score", "fused_rank", "predicted_rating")
 
@@ -64,10 +67,14 @@ class SearchRanker:
         """The search score of each candidate, and the user's fused score of each (NaN when anonymous)."""
         if not found.items:
             return np.zeros(0), np.zeros(0)
-        personal = None if user is None else personal_scores(ranker, user, taken, found.items)
+        anonymous, _ = candidate_features(ranker, found, None)
+        base = np.asarray(self.anonymous.predict(anonymous, num_threads=1), dtype=np.float64)
+        if user is None:
+            return base, np.full(len(found.items), np.nan)
+        known = ranker.trained_data().user_rows([user])[0] >= 0
+        personal = personal_scores(ranker, user, None if known else taken, found.items)
         rows, fused = candidate_features(ranker, found, personal)
-        booster = self.anonymous if user is None else self.personal
-        return np.asarray(booster.predict(rows, num_threads=1), dtype=np.float64), fused
+        return base + np.asarray(self.personal.predict(rows, num_threads=1), dtype=np.float64), fused
 
     def save(self, directory: str | Path) -> Path:
         """Write both models and the feature names to ``directory`` (replaced whole)."""
@@ -109,14 +116,15 @@ def _sha256(path: Path) -> str:
 
 
 def personal_scores(
-    ranker: Ranker, user: str, taken: Sequence[str], items: Sequence[str]
+    ranker: Ranker, user: str, taken: Sequence[str] | None, items: Sequence[str]
 ) -> dict[str, tuple[float, float]]:
-    """Per item the ranker holds: the user's fused score (placed from the items ``taken``) and predicted
-    stars (NaN where the rating model cannot say)."""
+    """Per item the ranker holds: the user's fused score on a page of those items (the ranker's trained
+    user, or with ``taken`` the user placed from those items) and predicted stars (NaN where the rating
+    model cannot say)."""
     keys = [i for i, c in zip(items, ranker.trained_data().item_rows(list(items)), strict=True) if c >= 0]
     if not keys:
         return {}
-    fused = ranker.fused_scores(user, taken, keys)
+    fused = ranker.page_scores(user, keys, taken)
     stars = np.full(len(keys), np.nan)
     if ranker.rating is not None:
         stars = np.asarray(ranker.rating([user], np.asarray(keys, dtype=str))[0], dtype=np.float64)

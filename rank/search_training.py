@@ -5,8 +5,9 @@ split, nothing held out), each (user, item) gives one query per type of
 :data:`rank.search_queries.TRAINING_TYPES`. Each
 query's candidates (:func:`rank.search_candidates.gather`, the user's other training items left out as
 serving leaves out what a user took) are one LambdaRank group, labelled 1 at the item. The personal form
-places the user from their training items less that item, so the fused score does not know the answer;
-the anonymous form has no user features. Groups whose item is not among the candidates teach nothing and
+places the user from their training items less that item (the ranker's trained user has been fitted on
+the item, so its score would know the answer), scoring each query's candidates as a page of them;
+the anonymous form has no user features, and the personal form boosts on from the anonymous model's scores. Groups whose item is not among the candidates teach nothing and
 are dropped by :func:`rank.fusion.fit_lambdarank`, which also stops early on a fifth of the users.
 
 Example:
@@ -71,12 +72,11 @@ def fit_search(
         others = [str(data.item_keys[c]) for c in data.matrix.indices[row[0] : row[1]] if c != data.cols[p]]
         queries = generated_queries(fact["title"], fact["brands"], fact["categories"], rng, TRAINING_TYPES)
         found_all = {kind: gather(store, text, rels, exclude=set(others)) for kind, text in queries.items()}
-        union = list(dict.fromkeys(i for found in found_all.values() for i in found.items))
-        scores = personal_scores(ranker, user, others, union)  # once per pair: its queries share the user
         for kind, found in found_all.items():
             asked.append((user, item, kind, queries[kind], item in found.items))
             if not found.items:
                 continue
+            scores = personal_scores(ranker, user, others, found.items)
             rows[True].append(candidate_features(ranker, found, scores)[0])
             rows[False].append(candidate_features(ranker, found, None)[0])
             labels.append(np.asarray([i == item for i in found.items], dtype=np.float32))
@@ -98,15 +98,18 @@ def fit_search(
     cfg = ranker.config.model_copy(update={"monotone": False})
     y, sizes = np.concatenate(labels), np.asarray(groups)
     boosters, ndcg, trees = {}, {}, {}
-    for personal, name in ((True, "personal"), (False, "anonymous")):
+    base: np.ndarray | None = None
+    for personal, name in ((False, "anonymous"), (True, "personal")):
         x = np.vstack(rows[personal])
         table = CandidateTable(np.zeros(len(y), np.int64), np.zeros(len(y), np.int64), x, sizes)
         fit_rng = np.random.default_rng(seed)
         with threadpool_limits(1):  # a few thousand small groups: threads only contend
             boosters[name], ndcg[name] = fit_lambdarank(
-                table, y, search_features(personal), cfg, fit_rng, np.asarray(owners)
+                table, y, search_features(personal), cfg, fit_rng, np.asarray(owners), base
             )
         trees[name] = boosters[name].num_trees()
+        # the personal trees fit what the anonymous model's score leaves (as serving adds them)
+        base = np.asarray(boosters[name].predict(x, num_threads=1), dtype=np.float64)
     report = SearchReport(
         queries=frame,
         recall=float(frame["found"].mean()) if len(frame) else 0.0,

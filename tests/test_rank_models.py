@@ -162,6 +162,31 @@ def test_fused_scores_drop_when_the_anchor_is_taken_away(
     assert with_all > without
 
 
+def test_page_scores_are_the_scores_of_a_page_of_those_items(
+    trained: tuple[Ranker, pd.DataFrame, np.ndarray],
+) -> None:
+    ranker, _, items = trained
+    data = ranker.trained_data()
+    user = str(data.user_keys[4])
+    offered = [str(i) for i in items[PER_CLUSTER : 3 * PER_CLUSTER : 3] if i not in _seen_by(ranker, user)]
+    allowed = np.isin(np.arange(data.n_items), data.item_rows(offered))
+    page = ranker.rank([user], k=len(offered), allowed=allowed)
+    listed = dict(zip(data.item_keys[page.items[0]], page.scores[0], strict=True))
+    assert np.allclose(ranker.page_scores(user, offered), [listed[i] for i in offered])
+    # given the items taken, a user is placed from them as a newcomer is, on the same page
+    taken = [str(items[n]) for n in range(1, 6)]
+    new = ranker.rank_new(taken, k=len(offered), allowed=allowed)
+    placed = dict(zip(data.item_keys[new.items[0]], new.scores[0], strict=True))
+    assert np.allclose(ranker.page_scores("someone", offered, taken), [placed[i] for i in offered])
+    assert not np.allclose(ranker.page_scores(user, offered), ranker.page_scores(user, offered, taken))
+
+
+def _seen_by(ranker: Ranker, user: str) -> set[str]:
+    data = ranker.trained_data()
+    row = data.user_rows([user])
+    return {str(data.item_keys[c]) for c in data.seen(row).indices}
+
+
 def test_a_checkpoint_ranks_as_the_trained_ranker(
     trained: tuple[Ranker, pd.DataFrame, np.ndarray], tmp_path: Path
 ) -> None:
