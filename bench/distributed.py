@@ -9,13 +9,19 @@ holds the same number of ratings, exported once with ``store.export()``); then, 
 - the LightGCN (:class:`rank.kg_gcn.KnowledgeGCN`, the ranker's defaults) on a per-user 80/20 holdout of the
   interactions: NDCG@10 over the whole catalogue, the user's training items left out.
 
-One process runs in this process twice, with all its torch threads and with one (a loaded machine makes
-intra-op threads wait for each other; this separates that from data parallelism); several run through
-:func:`gnn.distributed.launch` (each with its share of the threads), and their wall time includes starting
-the processes and handing them the export through a file. Prints time, RMSE and NDCG@10 for each; the last line is the whole result as JSON
-(also written to ``--json-out``).
+Both splits are the seed-0 ones; what changes with ``--seeds`` is the models' seed (initialisation and
+batch order), so that the spread over seeds of one process says how much a figure moves by chance alone.
+For each seed, one process runs in this process and ``--nproc`` run through :func:`gnn.distributed.launch`
+(each with its share of the threads; their wall time includes starting the processes and handing them the
+export through a file). At the first seed one process also runs with one torch thread (a loaded machine
+makes intra-op threads wait for each other; this separates that from data parallelism).
 
-    .venv/bin/python bench/distributed.py [--nproc 2] [--epochs 20] [--gcn-epochs 30] [--json-out F]
+Quality is within noise when the difference of the means (several processes minus one) is at most two
+standard errors of that difference (from the sample standard deviations over seeds). Prints time, RMSE
+and NDCG@10 per run, then mean and standard deviation per setting and the verdict; the last line is the
+whole result as JSON (also written to ``--json-out``).
+
+    .venv/bin/python bench/distributed.py [--nproc 2] [--seeds 3] [--epochs 20] [--gcn-epochs 30] [--json-out F]
 """
 
 from __future__ import annotations
@@ -46,11 +52,15 @@ from rank.kg_gcn import KnowledgeGCN
 from rank.knowledge import Knowledge
 
 SEED = 0
+"""The seed of both splits."""
+
+QUALITY = {"test_rmse_gnn": "rating", "test_rmse_blend": "rating", "ndcg10": "lightgcn"}
+"""The quality figures compared between one process and several, and the run each comes from."""
 
 
-def rating_run(export: GraphExport, nproc: int, epochs: int) -> dict[str, Any]:
+def rating_run(export: GraphExport, nproc: int, epochs: int, seed: int) -> dict[str, Any]:
     config = TrainConfig(
-        seed=SEED, text=False, max_epochs=epochs, minibatch_threshold=1, device="cpu", patience=epochs
+        seed=seed, text=False, max_epochs=epochs, minibatch_threshold=1, device="cpu", patience=epochs
     )
     split = split_of(export, SEED)
     started = time.perf_counter()
@@ -77,22 +87,22 @@ def _gcn_inputs(export: GraphExport) -> tuple[Interactions, pd.DataFrame, Knowle
     return Interactions.build(split.train, items, users), split.test, Knowledge.from_export(export, items)
 
 
-def _fit_gcn(inputs: str, epochs: int) -> tuple[np.ndarray, np.ndarray]:
+def _fit_gcn(inputs: str, epochs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     train, knowledge = handoff_read(inputs)
-    gcn = KnowledgeGCN(knowledge, epochs=epochs, seed=SEED, device="cpu").fit(train)
+    gcn = KnowledgeGCN(knowledge, epochs=epochs, seed=seed, device="cpu").fit(train)
     return gcn.network.user_embeddings, gcn.network.item_embeddings
 
 
-def gcn_run(export: GraphExport, nproc: int, epochs: int) -> dict[str, Any]:
+def gcn_run(export: GraphExport, nproc: int, epochs: int, seed: int) -> dict[str, Any]:
     train, test, knowledge = _gcn_inputs(export)
     started = time.perf_counter()
-    gcn = KnowledgeGCN(knowledge, epochs=epochs, seed=SEED, device="cpu")
+    gcn = KnowledgeGCN(knowledge, epochs=epochs, seed=seed, device="cpu")
     if nproc == 1:
         gcn.fit(train)
     else:
         with tempfile.TemporaryDirectory(prefix="kgrec-bench-") as tmp:
             inputs = handoff_write(Path(tmp), (train, knowledge))
-            users, items = launch(nproc, _fit_gcn, str(inputs), epochs, device="cpu")
+            users, items = launch(nproc, _fit_gcn, str(inputs), epochs, seed, device="cpu")
         gcn.network.user_embeddings, gcn.network.item_embeddings = users, items
     seconds = time.perf_counter() - started
     held = Interactions.build(test, train.item_keys, list(pd.unique(test["source"].astype(str))))
@@ -108,10 +118,52 @@ def gcn_run(export: GraphExport, nproc: int, epochs: int) -> dict[str, Any]:
     return {"seconds": seconds, "ndcg10": metrics.at(10).ndcg, "users": metrics.users}
 
 
+def within_noise(one: list[float], many: list[float]) -> dict[str, Any]:
+    """Mean and sample standard deviation of each list, the difference of the means (``many`` minus
+    ``one``), two standard errors of that difference, and whether the difference is within them.
+
+    >>> v = within_noise([1.0, 1.2, 1.1], [1.1, 1.3, 1.2])
+    >>> round(v["difference"], 3), round(v["two_se"], 3), v["within"]
+    (0.1, 0.163, True)
+    """
+    a, b = np.asarray(one, dtype=float), np.asarray(many, dtype=float)
+    sd_a = float(a.std(ddof=1)) if len(a) > 1 else float("nan")
+    sd_b = float(b.std(ddof=1)) if len(b) > 1 else float("nan")
+    two_se = 2 * float(np.sqrt(sd_a**2 / len(a) + sd_b**2 / len(b)))
+    difference = float(b.mean() - a.mean())
+    return {
+        "one_mean": float(a.mean()),
+        "one_sd": sd_a,
+        "many_mean": float(b.mean()),
+        "many_sd": sd_b,
+        "difference": difference,
+        "two_se": two_se,
+        "within": bool(abs(difference) <= two_se),
+    }
+
+
+def _run(
+    export: GraphExport, label: str, nproc: int, threads: int, args: argparse.Namespace, seed: int
+) -> dict[str, Any]:
+    say(f"  seed {seed}, {label}: rating model")
+    with torch_threads(threads):  # the workers set their own share
+        rating = rating_run(export, nproc, args.epochs, seed)
+        say(f"  seed {seed}, {label}: LightGCN")
+        gcn = gcn_run(export, nproc, args.gcn_epochs, seed)
+    print(
+        f"seed {seed}, {label}: rating model {rating['seconds']:.0f}s (GNN {rating['gnn_seconds']:.0f}s, "
+        f"{rating['gnn_epochs']} epochs), test RMSE GNN {rating['test_rmse_gnn']:.4f} blend "
+        f"{rating['test_rmse_blend']:.4f}; LightGCN {gcn['seconds']:.0f}s, NDCG@10 {gcn['ndcg10']:.4f}",
+        flush=True,
+    )
+    return {"seed": seed, "label": label, "rating": rating, "lightgcn": gcn}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hin", default=HIN, help="amazon-hin folder")
     parser.add_argument("--nproc", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=3, help="model seeds 0..N-1 (both splits stay seed 0)")
     parser.add_argument("--epochs", type=int, default=20, help="GNN epochs of the rating model")
     parser.add_argument("--gcn-epochs", type=int, default=30, help="LightGCN epochs (the ranker's default)")
     parser.add_argument("--json-out", default=None)
@@ -125,24 +177,28 @@ def main(argv: list[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU only, shared with other work",
         "ratings": len(export.edges["RATED"]),
-        "runs": {},
+        "runs": [],
     }
     threads = max(1, os.cpu_count() or 1)
-    for label, nproc, count in (
-        ("1 process", 1, threads),
-        ("1 process, 1 thread", 1, 1),
-        (f"{args.nproc} processes", args.nproc, threads),
-    ):
-        say(f"  {label}: rating model")
-        with torch_threads(count):  # the workers set their own share
-            rating = rating_run(export, nproc, args.epochs)
-            say(f"  {label}: LightGCN")
-            gcn = gcn_run(export, nproc, args.gcn_epochs)
-        record["runs"][label] = {"rating": rating, "lightgcn": gcn}
+    many = f"{args.nproc} processes"
+    for seed in range(args.seeds):
+        record["runs"].append(_run(export, "1 process", 1, threads, args, seed))
+        if seed == 0:
+            record["runs"].append(_run(export, "1 process, 1 thread", 1, 1, args, seed))
+        record["runs"].append(_run(export, many, args.nproc, threads, args, seed))
+    record["quality"] = {}
+    for figure, part in QUALITY.items():
+        values = {
+            label: [r[part][figure] for r in record["runs"] if r["label"] == label]
+            for label in ("1 process", many)
+        }
+        verdict = within_noise(values["1 process"], values[many])
+        record["quality"][figure] = verdict
         print(
-            f"{label}: rating model {rating['seconds']:.0f}s (GNN {rating['gnn_seconds']:.0f}s, "
-            f"{rating['gnn_epochs']} epochs), test RMSE GNN {rating['test_rmse_gnn']:.4f} blend "
-            f"{rating['test_rmse_blend']:.4f}; LightGCN {gcn['seconds']:.0f}s, NDCG@10 {gcn['ndcg10']:.4f}",
+            f"{figure}: 1 process {verdict['one_mean']:.4f} ± {verdict['one_sd']:.4f}, {many} "
+            f"{verdict['many_mean']:.4f} ± {verdict['many_sd']:.4f} (mean ± sd over {args.seeds} seeds); "
+            f"difference {verdict['difference']:+.4f}, two standard errors {verdict['two_se']:.4f}: "
+            f"{'within noise' if verdict['within'] else 'NOT within noise'}",
             flush=True,
         )
     record["wall_s"] = time.perf_counter() - started
