@@ -10,13 +10,17 @@
     ├── LoadError            input data rejected (carries file, line and field)
     ├── InputError           an argument out of range (``k`` of a list, a filter naming nothing)
     ├── SchemaError          an invalid label, relationship type or entity name
+    │   └── PathRecordError     a path record from the graph did not validate as an explanation path
     ├── ModelError           training, checkpoints or prediction failed
-    └── NotFoundError        a user, item or other key that the graph does not hold
+    ├── NotFoundError        a user, item or other key that the graph does not hold
+    └── NotReadyError        the service has no model loaded (or no graph connected) yet
 
 The library raises these and never prints or exits; the CLI turns each into one line and a non-zero exit.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "ConfigError",
@@ -27,6 +31,8 @@ __all__ = [
     "Neo4jError",
     "Neo4jUnavailableError",
     "NotFoundError",
+    "NotReadyError",
+    "PathRecordError",
     "SchemaError",
     "WriteRefusedError",
 ]
@@ -56,12 +62,24 @@ class SchemaError(KGRecError):
     """A label, relationship type or entity name that the schema does not accept."""
 
 
+class PathRecordError(SchemaError):
+    """A path record from the graph layer did not validate; ``errors`` keeps pydantic's list."""
+
+    def __init__(self, message: str, errors: list[Any]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
 class ModelError(KGRecError):
     """Training, checkpoint I/O or prediction failed."""
 
 
 class NotFoundError(KGRecError):
     """A user, item or other key that the graph does not hold."""
+
+
+class NotReadyError(KGRecError):
+    """No model is loaded yet (or the graph is not connected): the service answers 503."""
 
 
 class InputError(KGRecError):

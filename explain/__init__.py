@@ -24,7 +24,7 @@ from __future__ import annotations
 from explain.collect import collect_report
 from explain.explainer import Explainer
 from explain.markdown import render_markdown
-from explain.models import ExplainedPath, Explanation, PathNode, PathRecordError, PathRel
+from explain.models import ExplainedPath, Explanation, PathNode, PathRel
 from explain.ranking_scorer import RankingScorer, RanksForUser, anchors
 from explain.report import (
     CatalogueCounts,
@@ -54,7 +54,6 @@ __all__ = [
     "Explanation",
     "LocalCounterfactualScorer",
     "PathNode",
-    "PathRecordError",
     "PathRel",
     "PathScorer",
     "PathScores",

@@ -8,14 +8,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.errors import KGRecError
+from core.errors import PathRecordError
 from kg.records import PathRecord
 
-__all__ = ["ExplainedPath", "Explanation", "PathNode", "PathRecordError", "PathRel", "from_record"]
+__all__ = ["ExplainedPath", "Explanation", "PathNode", "PathRel", "from_record"]
 
 
 class PathNode(BaseModel):
@@ -112,11 +110,3 @@ def from_record(record: PathRecord) -> ExplainedPath:
         return ExplainedPath.model_validate(record)
     except ValidationError as e:
         raise PathRecordError(f"a path record does not validate: {e}", e.errors()) from e
-
-
-class PathRecordError(KGRecError):
-    """A path record from the graph layer did not validate; ``errors`` keeps pydantic's list."""
-
-    def __init__(self, message: str, errors: list[Any]) -> None:
-        super().__init__(message)
-        self.errors = errors

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import PathRecordError
 from core.schema import Schema
 from explain import ExplainedPath, Explanation, PathNode, PathRel, ShapeScorer, sentence
 from explain.explainer import preselect
-from explain.models import PathRecordError, from_record
+from explain.models import from_record
 from explain.scoring import CounterfactualScorer, edge_rows
 from explain.sentences import emphasis, stars
 

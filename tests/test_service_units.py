@@ -14,7 +14,7 @@ import yaml
 from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
-from core.errors import ConfigError, InputError, ModelError, Neo4jError, NotFoundError
+from core.errors import ConfigError, InputError, ModelError, Neo4jError, NotFoundError, NotReadyError
 from core.settings import Neo4jSettings, Settings
 from kgrec.service import ApiKey, ServiceSettings, create_app, key_file
 from kgrec.service.errors import status_of
@@ -22,7 +22,6 @@ from kgrec.service.events import event_rows
 from kgrec.service.metrics import ServiceMetrics
 from kgrec.service.schemas import EventBatch, EventIn
 from kgrec.service.security import ensure_key_file
-from kgrec.service.swap import NotReadyError
 
 ROOT = Path(__file__).resolve().parents[1]
 ALERTS = ROOT / "deploy" / "alerts.yml"

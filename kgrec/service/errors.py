@@ -27,8 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from core.errors import ConfigError, KGRecError, Neo4jError, NotFoundError
-from kgrec.service.swap import NotReadyError
+from core.errors import ConfigError, KGRecError, Neo4jError, NotFoundError, NotReadyError
 
 __all__ = ["error_response", "install_error_handlers", "internal_error", "status_of"]
 

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 
+from core.errors import NotReadyError
 from core.settings import Settings
 from explain import Explanation
 from kg.events import ensure_event_schema, graph_answers, user_event_interactions
@@ -24,7 +25,7 @@ from kgrec.service.schemas import ModelStatus, Readiness
 from kgrec.service.security import ApiKey
 from kgrec.service.settings import ServiceSettings
 from kgrec.service.store import TimedGraphStore
-from kgrec.service.swap import NotReadyError, Served, ServedModels
+from kgrec.service.swap import Served, ServedModels
 
 __all__ = ["ServiceState"]
 

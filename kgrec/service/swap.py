@@ -22,20 +22,16 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import KGRecError, Neo4jError
+from core.errors import KGRecError, Neo4jError, NotReadyError
 from core.settings import Settings
 from kg import GraphStore
 from kgrec.models import RANKER_DIR, ModelVersion, TrainedModels, model_version
 from kgrec.recommender import Recommender
 from kgrec.service.metrics import ServiceMetrics
 
-__all__ = ["NotReadyError", "Served", "ServedModels"]
+__all__ = ["Served", "ServedModels"]
 
 log = logging.getLogger("kgrec.service")
-
-
-class NotReadyError(KGRecError):
-    """No model is loaded yet (or the graph is not connected): the service answers 503."""
 
 
 @dataclass(frozen=True)
