@@ -3,7 +3,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.kgrec-$(shell cat pyproject.toml | md5sum | cut -c1-12)
+STAMP := $(VENV)/.kgrec-$(shell cat pyproject.toml constraints.txt | md5sum | cut -c1-12)
+# An extra package index for torch, e.g. https://download.pytorch.org/whl/cpu for the CPU-only build; empty:
+# PyPI only, whose Linux torch is the CUDA build.
+TORCH_INDEX ?=
 
 .PHONY: setup system-packages demo test lint bench clean
 
@@ -21,10 +24,12 @@ system-packages:
 	else echo "make test needs Chromium, its driver and promtool; as root, run: $(APT_PACKAGES)" >&2; \
 		exit 1; fi
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package to the versions the tests last passed with (regenerate it with
+# `.venv/bin/pip freeze --exclude-editable > constraints.txt` after a deliberate upgrade).
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,text]'
+	$(PY) -m pip install -q -c constraints.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -e '.[dev,text]'
 	rm -f $(VENV)/.kgrec-* && touch $@
 
 demo: setup
