@@ -1,5 +1,7 @@
 """What the benchmark scripts share: where the data is, a measured block (time and peak memory), the
-load-then-export step through a Neo4j workspace, the magazine k-core, percentiles and progress lines.
+load-then-export step through a Neo4j workspace, the magazine k-core, percentiles, progress lines, and the
+results file each script writes (``docs/benchmarks/<script>.md``: the command, the date, the machine, the
+figures).
 
 Imported by the scripts in this folder as ``import common`` (a script's folder is first on ``sys.path``);
 no script here is named like a kgrec package, so none shadows one.
@@ -7,13 +9,20 @@ no script here is named like a kgrec package, so none shadows one.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
+import platform
+import re
 import resource
+import shlex
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +37,7 @@ DATA = ROOT.parent / "shared" / "data"
 HIN = DATA / "amazon-hin"
 MAGAZINE = DATA / "amazon2018-magazine"
 MIB = 2**20
+RESULTS = ROOT / "docs" / "benchmarks"
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
@@ -201,3 +211,150 @@ def fit_kgrec(
     with measured() as m:
         result = Trainer(config).fit(export, split, progress=progress)
     return result, m, np.diff(stamps).tolist()
+
+
+# -- results ------------------------------------------------------------------------------------------
+def machine() -> str:
+    """CPU model, cores this process may use, memory, the GPU torch sees (if torch is loaded), Python."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        cpu = next(
+            line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    parts = [f"{platform.node()}: {cpu}", f"{cores} cores"]
+    try:
+        kib = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal:")
+        )
+        parts.append(f"{kib / 2**20:.0f} GiB RAM")
+    except (OSError, StopIteration, ValueError):
+        pass
+    torch = sys.modules.get("torch")  # only when a script already imported it: this asks, never loads
+    if torch is not None and torch.cuda.is_available():
+        parts.append(f"GPU {torch.cuda.get_device_name(0)}")
+    else:
+        parts.append("no GPU used")
+    return (
+        ", ".join(parts) + f"; {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def write_results(
+    script: str,
+    title: str,
+    about: str,
+    body: str | Mapping[str, Any],
+    *,
+    argv: Sequence[str] | None = None,
+    name: str | None = None,
+) -> Path:
+    """Write ``docs/benchmarks/<name>.md`` (``name`` defaults to ``script``): ``title``, the command that
+    ran (``argv``, default this process's arguments), the date and the machine, ``about`` (what the
+    figures are), then ``body``: markdown as is, or a result mapping rendered by :func:`markdown`.
+    Returns the path written.
+
+    Scripts call this after each finished part, so that a later part that does not finish leaves the
+    figures of the earlier ones, and only with figures measured in this run.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    lines = [
+        f"# {title}",
+        "",
+        f"Written by `bench/{script}.py` (do not edit by hand; run the command again to refresh it).",
+        "",
+        f"- command: `{shlex.join(['.venv/bin/python', f'bench/{script}.py', *args])}`",
+        f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- machine: {machine()}",
+        "",
+        about.strip(),
+        "",
+    ]
+    text = body if isinstance(body, str) else "\n".join(markdown(body))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name or script}.md"
+    path.write_text(re.sub(r"\n{3,}", "\n\n", "\n".join(lines) + text.strip()) + "\n", encoding="utf-8")
+    say(f"wrote {path.relative_to(ROOT)}")
+    return path
+
+
+def cell(value: Any) -> str:
+    """One figure as text: thousands separated, at most four significant digits below 1,000."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.1f}" if abs(v) >= 100 else f"{v:.4g}"
+    if isinstance(value, list | tuple) and all(not isinstance(v, Mapping | list | tuple) for v in value):
+        return ", ".join(cell(v) for v in value)
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _flat(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any] | None:
+    """``value`` with nested mappings as dotted keys, or None when it holds a list of mappings."""
+    out: dict[str, Any] = {}
+    for key, v in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(v, Mapping):
+            inner = _flat(v, f"{name}.")
+            if inner is None:
+                return None
+            out |= inner
+        elif isinstance(v, list | tuple) and any(isinstance(x, Mapping | list | tuple) for x in v):
+            return None
+        else:
+            out[name] = v
+    return out
+
+
+def _table(rows: Mapping[str, Mapping[str, Any]], corner: str) -> list[str] | None:
+    """A table of ``rows`` (each flattened), turned so that the longer side runs down; None if one is not
+    flat."""
+    flat = {str(k): _flat(v) for k, v in rows.items()}
+    if not flat or any(v is None for v in flat.values()):
+        return None
+    columns = list(dict.fromkeys(c for v in flat.values() for c in v))  # type: ignore[union-attr]
+    grid = {r: {c: v.get(c) for c in columns} for r, v in flat.items()}  # type: ignore[union-attr]
+    if len(columns) > 8 and len(columns) > len(grid):
+        grid = {c: {r: grid[r][c] for r in grid} for c in columns}
+        columns, corner = list(flat), ""
+    lines = [f"| {corner} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    lines += [f"| {r} | " + " | ".join(cell(v[c]) for c in columns) + " |" for r, v in grid.items()]
+    return lines
+
+
+def markdown(value: Mapping[str, Any], level: int = 2) -> list[str]:
+    """A result mapping as markdown: its plain figures as a list, a mapping (or list) of flat records as
+    a table, anything else under a heading of its own, one level down."""
+    lines = [f"- {k}: {cell(v)}" for k, v in value.items() if _plain(v)]
+    for key, v in value.items():
+        if _plain(v):
+            continue
+        records = dict(enumerate(v, 1)) if isinstance(v, list | tuple) else v
+        table = _table(records, "") if all(isinstance(r, Mapping) for r in records.values()) else None
+        lines += ["", f"{'#' * min(level, 6)} {key}", ""]
+        if table is not None:
+            lines += table
+        elif isinstance(v, Mapping) and level < 6:
+            lines += markdown(v, level + 1)
+        else:
+            lines += ["```json", json.dumps(v, indent=1, default=str), "```"]
+    return lines
+
+
+def _plain(value: Any) -> bool:
+    """A figure that fits in one cell: a scalar, or a list of scalars."""
+    if isinstance(value, Mapping):
+        return not value
+    if isinstance(value, list | tuple):
+        return all(not isinstance(v, Mapping | list | tuple) for v in value)
+    return True
