@@ -316,7 +316,7 @@ def _flat(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any] | None:
     return out
 
 
-def _table(rows: Mapping[str, Mapping[str, Any]], corner: str) -> list[str] | None:
+def _table(rows: Mapping[Any, Any], corner: str) -> list[str] | None:
     """A table of ``rows`` (each flattened), turned so that the longer side runs down; None if one is not
     flat."""
     flat = {str(k): _flat(v) for k, v in rows.items()}

@@ -14,7 +14,7 @@ served models, the search ranker included, train on everything loaded). Then:
 Datasets: Amazon 2018 Magazine Subscriptions (5-core reviews and the metadata), the demo catalogue, and
 amazon-hin (no titles: latency only, on its category and brand ids, trained with fewer epochs). The rating
 model trains without text features (``TrainConfig(text=False)``) to keep the run short on a shared machine.
-Writes docs/search.md (the figures, the command, the date, the machine) and prints the JSON last.
+Writes docs/benchmarks/search.md (the figures, the command, the date, the machine) and prints the JSON last.
 
     .venv/bin/python bench/search.py [--skip-hin] [--search-pairs 800] [--latency-queries 300]
 """
@@ -22,17 +22,13 @@ Writes docs/search.md (the figures, the command, the date, the machine) and prin
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
-import sys
 import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from common import HIN, MAGAZINE, ROOT, percentiles, say
+from common import HIN, MAGAZINE, percentiles, say, write_results
 
 from core.settings import Settings
 from gnn import TrainConfig
@@ -43,7 +39,6 @@ from loaders.demo import demo_dataset
 from rank import RankConfig
 from rank.search_queries import QUERY_TYPES, generated_queries
 
-DOC = ROOT / "docs" / "search.md"
 TARGETS = (
     ("category_broad", "page", 1.0),
     ("category_narrow", "page", 1.0),
@@ -174,24 +169,15 @@ def section(name: str, r: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render(results: dict[str, Any], command: str) -> str:
-    lines = [
-        "# Search: measured",
-        "",
-        "Written by `bench/search.py` (do not edit by hand); how search works: `kgrec/searching.py`,",
-        "`rank/search*.py`; the protocol: `kgrec/search_eval.py`.",
-        "",
-        f"- command: `{command}`",
-        f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} cores (shared), "
-        f"Python {platform.python_version()}",
-        "",
-        "Per held-out (user, item), one query per type; MRR@10 (HitRate@10, NDCG@10). `page` is the fused",
-        "category or brand page (`recommend(user, category=|brand=)`) given the query's own category or brand.",
-    ]
-    for name, r in results.items():
-        lines += section(name, r)
-    return "\n".join(lines) + "\n"
+ABOUT = """How search works: `kgrec/searching.py`, `rank/search*.py`; the protocol: `kgrec/search_eval.py`.
+Per held-out (user, item), one query per type; MRR@10 (HitRate@10, NDCG@10). `page` is the fused
+category or brand page (`recommend(user, category=|brand=)`) given the query's own category or brand."""
+
+
+def write(results: dict[str, Any]) -> None:
+    """docs/benchmarks/search.md: the datasets measured so far."""
+    body = [line for name, r in results.items() for line in section(name, r)]
+    write_results("search", "Search", ABOUT, "\n".join(body))
 
 
 def run(name: str, rec: Recommender, held: pd.DataFrame | None, n_latency: int) -> dict[str, Any]:
@@ -223,7 +209,6 @@ def main() -> None:
     parser.add_argument("--search-pairs", type=int, default=800)
     parser.add_argument("--latency-queries", type=int, default=300)
     args = parser.parse_args()
-    command = "python bench/search.py " + " ".join(sys.argv[1:])
     results: dict[str, Any] = {}
     pairs, n = args.search_pairs, args.latency_queries
 
@@ -236,14 +221,14 @@ def main() -> None:
     config = TrainConfig(seed=0, text=False)
     with trained("bench-search-magazine", magazine, held, config, RankConfig(seed=0), pairs) as rec:
         results["Amazon 2018 Magazine Subscriptions (5-core reviews)"] = run("magazine", rec, held, n)
-    DOC.write_text(render(results, command))  # after each dataset: a later one may not finish
+    write(results)  # after each dataset: a later one may not finish
 
     if not args.skip_demo:
         demo, _ = demo_dataset(seed=0)
         demo.ratings, held = held_out_latest(demo.ratings)
         with trained("bench-search-demo", demo, held, config, RankConfig(seed=0), pairs) as rec:
             results["demo catalogue (loaders.demo, seed 0)"] = run("demo", rec, held, n)
-        DOC.write_text(render(results, command))
+        write(results)
 
     if not args.skip_hin:
         config = TrainConfig(seed=0, text=False, max_epochs=20)
@@ -252,8 +237,7 @@ def main() -> None:
             name = "amazon-hin (no titles: latency only; 20 epochs, fusion on 2,000 users)"
             results[name] = run("hin", rec, None, n)
 
-    DOC.write_text(render(results, command))
-    say(f"wrote {DOC}")
+    write(results)
     print(json.dumps({"bench": "search", **results}, default=str))
 
 
