@@ -30,8 +30,8 @@ import weakref
 from dataclasses import dataclass
 
 import neo4j
+import neo4j.exceptions
 from neo4j.exceptions import DriverError, ServiceUnavailable, SessionExpired
-from neo4j.exceptions import Neo4jError as ServerError
 
 from core.errors import ConfigError, Neo4jError, Neo4jUnavailableError
 from kg.queries.checks import DATABASE_ACCESS, SERVER_PROCEDURES
@@ -122,7 +122,7 @@ def check_server(driver: neo4j.Driver, database: str) -> ServerCheck:
         check = _ask(driver, database)
     except (ServiceUnavailable, SessionExpired) as e:
         raise Neo4jUnavailableError(f"Neo4j is not reachable: {e}") from e
-    except ServerError as e:
+    except neo4j.exceptions.Neo4jError as e:
         raise Neo4jError(f"could not check what the Neo4j server offers: {e.code}: {e.message}") from e
     except DriverError as e:
         raise Neo4jError(f"could not check what the Neo4j server offers: {e}") from e

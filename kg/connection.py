@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import neo4j
-from neo4j.exceptions import Neo4jError as DriverError
+import neo4j.exceptions
 from neo4j.exceptions import ServiceUnavailable
 
 from core.errors import ConfigError, KGRecError, Neo4jError, Neo4jUnavailableError
@@ -62,7 +62,7 @@ def connect_driver(
     except (ServiceUnavailable, OSError) as e:
         driver.close()
         raise Neo4jUnavailableError(f"cannot reach Neo4j at {uri}: {_one_line(e)}") from e
-    except (DriverError, ValueError) as e:
+    except (neo4j.exceptions.Neo4jError, ValueError) as e:
         driver.close()
         raise Neo4jError(f"cannot reach Neo4j at {uri}: {_one_line(e)}") from e
     try:

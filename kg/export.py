@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import neo4j
+import neo4j.exceptions
 import pandas as pd
-from neo4j.exceptions import Neo4jError as DriverError
 
 import kg.queries as q
 from core.errors import Neo4jError
@@ -82,7 +82,7 @@ def _frame(driver: neo4j.Driver, database: str, query: str, columns: list[str]) 
             routing_=neo4j.RoutingControl.READ,
             result_transformer_=neo4j.Result.to_df,
         )
-    except DriverError as e:
+    except neo4j.exceptions.Neo4jError as e:
         raise Neo4jError(str(e)) from e
     if frame.empty:
         return pd.DataFrame({c: [] for c in columns})

@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import neo4j
+import neo4j.exceptions
 from neo4j.exceptions import ClientError, DriverError, IncompleteCommit, ServiceUnavailable, SessionExpired
-from neo4j.exceptions import Neo4jError as ServerError
 
 from core.errors import Neo4jError, Neo4jUnavailableError, WriteRefusedError
 from kg.checks import write_refusal
@@ -66,7 +66,7 @@ def run_statement(
         ) from e
     except (ServiceUnavailable, SessionExpired) as e:
         raise Neo4jUnavailableError(f"Neo4j is not reachable: {e}") from e
-    except ServerError as e:
+    except neo4j.exceptions.Neo4jError as e:
         raise Neo4jError(f"{e}{memory_hint(e.code)}") from e
     except DriverError as e:
         raise Neo4jError(str(e)) from e
@@ -99,7 +99,7 @@ def _read(
             with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
                 result = session.run(query, dict(params or {}))
                 return [result.consume().plan or {}] if plan else [r.data() for r in result]
-        except (ServerError, DriverError) as e:
+        except (neo4j.exceptions.Neo4jError, DriverError) as e:
             if attempt + 1 == READ_ATTEMPTS or not e.is_retryable():
                 raise
             time.sleep(0.1 * 2**attempt)

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import neo4j
+import neo4j.exceptions
 import numpy as np
 import pandas as pd
 from neo4j.exceptions import ClientError, ServiceUnavailable
-from neo4j.exceptions import Neo4jError as DriverError
 
 import kg.queries as q
 from core.errors import InputError, Neo4jError, SchemaError, WriteRefusedError
@@ -186,9 +186,8 @@ class GraphStore(SearchReads, Embeddings, CheckedServer):
             raise Neo4jError(
                 f"the load was rolled back, the graph is as it was: {e.code}: {e.message}{memory_hint(e.code)}"
             ) from e
-        except (
-            DriverError
-        ) as e:  # the server's errors (a load past the transaction memory is a transient one)
+        # the server's other errors (a load past the transaction memory is a transient one)
+        except neo4j.exceptions.Neo4jError as e:
             raise Neo4jError(
                 f"the load was rolled back, the graph is as it was: {e}{memory_hint(e.code)}"
             ) from e

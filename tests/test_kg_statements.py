@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any, cast
 
 import neo4j
+import neo4j.exceptions
 import pytest
-from neo4j.exceptions import Neo4jError as ServerError
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
 
 from core.errors import Neo4jError, WriteRefusedError
@@ -53,8 +53,8 @@ class _Driver:
         return _Result([_Record({"one": 1})])
 
 
-def _server_error(code: str) -> ServerError:
-    return ServerError._hydrate_neo4j(code=code, message=code.rsplit(".", 1)[1])
+def _server_error(code: str) -> neo4j.exceptions.Neo4jError:
+    return neo4j.exceptions.Neo4jError._hydrate_neo4j(code=code, message=code.rsplit(".", 1)[1])
 
 
 def _read(driver: _Driver) -> list[dict[str, Any]]:
