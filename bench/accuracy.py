@@ -20,7 +20,8 @@ through Neo4j) for a few epochs and reports the epoch time and peak memory (targ
 
 Prints one table per dataset: test RMSE and MAE per model (per seed, mean and sample standard deviation over
 seeds), the ratio kgrec blend / SVD++ against its target, training seconds and peak memory per model; the
-last stdout line is the whole result as JSON, also written to ``--json-out``.
+last stdout line is the whole result as JSON, also written to ``--json-out``. The figures go to
+docs/benchmarks/accuracy.md after each part (with the command, the date, the machine).
 
 Peak memory is the process's peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) while
 the model trained, the Linux high-water mark being reset first by writing ``5`` to ``/proc/self/clear_refs``;
@@ -64,6 +65,7 @@ from common import (
     reset_peak,
     say,
     split_of,
+    write_results,
 )
 from minibatch import add_minibatch_arguments, run_minibatch
 
@@ -255,6 +257,19 @@ def print_table(result: dict[str, Any]) -> None:
 
 
 # -- main ---------------------------------------------------------------------------------------------------
+ABOUT = """Test RMSE and MAE on each seed's random 80/10/10 split: kgrec's parts (`kgrec_bias`, `kgrec_mf`,
+`kgrec_gnn`) and their blend against scikit-surprise's BaselineOnly, SVD and SVD++ and the global mean;
+`summary` is over the seeds, `blend_over_svdpp` the ratio of mean test RMSE; `train_s` and `peak_mib` are
+wall seconds and peak resident memory while a model trained. The mini-batch part (when run) trains on
+generated ratings: only its time and memory mean anything."""
+
+
+def _write(record: dict[str, Any]) -> None:
+    """docs/benchmarks/accuracy.md: the parts finished so far (the command line is in its header)."""
+    shown = {k: v for k, v in record.items() if k != "argv"}
+    write_results("accuracy", "Rating accuracy", ABOUT, shown, argv=record["argv"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -298,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             result = run_dataset("amazon-hin", export, info, args.seeds, 0.99, "all ratings")
             record["datasets"]["amazon-hin"] = result
             print_table(result)
+            _write(record)
             del export
         if not args.skip_magazine:
             say("amazon2018-magazine")
@@ -311,11 +327,13 @@ def main(argv: list[str] | None = None) -> int:
             result = run_dataset("amazon2018-magazine", export, info, args.seeds, 1.0, note)
             record["datasets"]["amazon2018-magazine"] = result
             print_table(result)
+            _write(record)
             del export, dataset
     if not args.skip_minibatch:
         say("mini-batch")
         record["minibatch"] = run_minibatch(args)
     record["wall_s"] = time.perf_counter() - started
+    _write(record)
     line = json.dumps(record)
     if args.json_out is not None:
         args.json_out.write_text(line + "\n")

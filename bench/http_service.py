@@ -14,6 +14,7 @@ in-process ``Recommender.recommend`` in the same run.
 3. The views the benchmark posted are taken back out of the graph (``kg.events.remove_implicit_events``).
 
 The workspace (``bench-serve-hin``, trained by ``bench/serve.py``) must hold a trained model and ranker.
+Writes the figures to docs/benchmarks/http_service.md (with the command, the date, the machine).
 
     .venv/bin/python bench/http_service.py [--seconds 20] [--levels 1,16,64] [--workers 1] [--no-cache]
 """
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from common import percentiles
+from common import percentiles, write_results
 
 from core.settings import Settings
 from kg import ManagedNeo4j
@@ -249,17 +250,22 @@ def main() -> None:
         with Recommender.connect(settings) as rec:
             removed = remove_implicit_events(rec.store, traffic.posted)
         print(f"removed {removed} of {len(traffic.posted)} benchmark views from the graph", file=sys.stderr)
-    print(
-        json.dumps(
-            {
-                "bench": "http",
-                "workers": args.workers,
-                "cache": not args.no_cache,
-                "in_process": local,
-                "levels": results,
-            }
-        )
+    result = {
+        "bench": "http",
+        "workers": args.workers,
+        "cache": not args.no_cache,
+        "seconds_per_level": args.seconds,
+        "in_process": local,
+        "levels": results,
+    }
+    about = (
+        "`kgrec serve` on amazon-hin under concurrent clients (80% recommend, 10% events, 10% explain; each"
+        " client its own connection), the client on the same machine: requests/s, p50/p99 in ms and errors"
+        " per endpoint, CPU ms per request of the service, Neo4j and the client, cache hits; `in_process` is"
+        " `Recommender.recommend` p50/p99 in ms in the same run."
     )
+    write_results("http_service", "HTTP service under load", about, result)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

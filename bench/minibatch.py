@@ -4,7 +4,8 @@ Generates ``--minibatch-ratings`` ratings (``loaders.demo.demo_dataset``), loads
 ``bench-accuracy-minibatch`` workspace, reused when it holds the same number of ratings unless ``--reload``),
 trains for a few epochs with the mini-batch threshold lowered so that the sampled path runs, and prints the
 epoch time and the peak memory of the fit (target: within 8 GB), then a JSON line. On that random data only
-time and memory mean anything. ``bench/accuracy.py`` runs the same part after its datasets.
+time and memory mean anything. ``bench/accuracy.py`` runs the same part after its datasets. Writes the figures
+to docs/benchmarks/minibatch.md (with the command, the date, the machine).
 
     .venv/bin/python bench/minibatch.py [--minibatch-ratings 1000000] [--minibatch-epochs 4] [--reload]
 """
@@ -18,7 +19,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from common import MIB, fit_kgrec, graph_export, measured, say, split_of
+from common import MIB, fit_kgrec, graph_export, measured, say, split_of, write_results
 
 from gnn import TrainConfig
 from loaders.demo import demo_dataset
@@ -124,7 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reload", action="store_true", help="empty the workspace's graph and load again")
     parser.add_argument("--keep-servers", action="store_true", help="leave a started Neo4j server running")
     args = parser.parse_args(argv)
-    print(json.dumps({"bench": "minibatch", **run_minibatch(args)}))
+    result = {"bench": "minibatch", **run_minibatch(args)}
+    about = (
+        "kgrec trained in neighbour-sampled mini-batches on generated ratings (`loaders.demo`): the GNN's"
+        " epoch seconds and the fit's peak resident memory against the 8 GB target; on random data only"
+        " time and memory mean anything."
+    )
+    write_results("minibatch", "Mini-batch training", about, result)
+    print(json.dumps(result))
     return 0
 
 
