@@ -149,7 +149,7 @@ class Traffic:
         if kind == "explain":
             return "explain", f"/users/{user}/explanations/{items[0]}", {}
         events = [
-            {"id": f"bench-http-{secrets.token_hex(8)}", "user": user, "item": item, "type": "view"}
+            {"id": f"bench-http-{secrets.token_hex(8)}", "user": user, "item": item, "kind": "view"}
             for item in items[5:10]
         ]
         self.posted.extend(e["id"] for e in events)

@@ -1,4 +1,5 @@
-"""Named kinds that cross layers: what a justifying path walks through, and how a prediction was served.
+"""Named kinds that cross layers: what a shopper event is, what a justifying path walks through, and how a
+prediction was served.
 
 Both are ``StrEnum`` so they serialise as the plain strings that JSON output, Cypher results and saved
 reports have always carried.
@@ -12,13 +13,26 @@ Example:
     'same_author'
     >>> PredictionSource.NEIGHBOURS in NETWORK_SOURCES
     True
+    >>> EventKind("purchase") is EventKind.PURCHASE
+    True
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["NETWORK_SOURCES", "PathKind", "PredictionSource", "item_link_kind"]
+__all__ = ["NETWORK_SOURCES", "EventKind", "PathKind", "PredictionSource", "item_link_kind"]
+
+
+class EventKind(StrEnum):
+    """An event's ``kind``, the one name it has from the HTTP body (``POST /events``) to the graph's event
+    node; :data:`core.schema.EVENT_RELS` maps each implicit one to the relationship it writes."""
+
+    RATING = "rating"
+    """A rating, with its ``value``."""
+    VIEW = "view"
+    CART = "cart"
+    PURCHASE = "purchase"
 
 
 class PathKind(StrEnum):

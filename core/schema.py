@@ -35,6 +35,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
 from core.errors import SchemaError
+from core.kinds import EventKind
 
 __all__ = [
     "ALSO_BOUGHT",
@@ -132,13 +133,19 @@ ALSO_VIEWED = RelType("ALSO_VIEWED", ITEM, ITEM)
 VIEWED = RelType("VIEWED", USER, ITEM)
 CARTED = RelType("CARTED", USER, ITEM)
 PURCHASED = RelType("PURCHASED", USER, ITEM)
-EVENT_RELS = (VIEWED, CARTED, PURCHASED)
+EVENT_RELS: dict[EventKind, RelType] = {
+    EventKind.VIEW: VIEWED,
+    EventKind.CART: CARTED,
+    EventKind.PURCHASE: PURCHASED,
+}
+"""The one mapping of an event's kind to the relationship it counts on; a rating (``EventKind.RATING``) sets
+``RATED``, as a loaded rating does."""
 EVENT = NodeType("Event", "id")
 
 _CORE_NODES = (USER, ITEM, BRAND, CATEGORY)
 _CORE_RELS = (RATED, MADE_BY, IN_CATEGORY, SUBCATEGORY_OF, ALSO_BOUGHT, ALSO_VIEWED)
 _RESERVED_LABELS = {n.label for n in _CORE_NODES} | {EVENT.label}
-_RESERVED_RELS = {r.type for r in _CORE_RELS} | {r.type for r in EVENT_RELS}
+_RESERVED_RELS = {r.type for r in _CORE_RELS} | {r.type for r in EVENT_RELS.values()}
 
 
 def validate_label(name: str) -> str:

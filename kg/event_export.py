@@ -35,7 +35,7 @@ def event_frames(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
     (``VIEWED``, ``CARTED``, ``PURCHASED``; every type present, maybe empty) with ``source``, ``target``,
     ``count`` (int) and ``ts`` (int)."""
     out: dict[str, pd.DataFrame] = {}
-    for rel in EVENT_RELS:
+    for rel in EVENT_RELS.values():
         part = rows[rows["type"] == rel.type]
         out[rel.type] = pd.DataFrame(
             {

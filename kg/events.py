@@ -22,8 +22,7 @@ from typing import TypedDict, cast
 
 import kg.queries as q
 from core.errors import InputError
-from core.schema import EVENT
-from kg.queries.events import EVENT_KINDS
+from core.schema import EVENT, EVENT_RELS
 from kg.store import GraphStore
 
 __all__ = [
@@ -44,7 +43,8 @@ __all__ = [
 
 
 class EventRow(TypedDict):
-    """One event to write: ``kind`` is ``rating`` (with ``value``), ``view``, ``cart`` or ``purchase``;
+    """One event to write: ``kind`` is a :class:`core.kinds.EventKind` value, ``rating`` (with ``value``),
+    ``view``, ``cart`` or ``purchase``;
     ``ts`` when it happened (epoch seconds)."""
 
     id: str
@@ -147,8 +147,8 @@ def remove_implicit_events(store: GraphStore, ids: Sequence[str]) -> int:
     deleted); returns how many events went. For a benchmark's own traffic: ratings are not undone."""
     params = {
         "ids": list(ids),
-        "kinds": list(EVENT_KINDS),
-        "types": {kind: rel.type for kind, rel in EVENT_KINDS.items()},
+        "kinds": [str(kind) for kind in EVENT_RELS],
+        "types": {str(kind): rel.type for kind, rel in EVENT_RELS.items()},
     }
     return int(store.write_query(q.REMOVE_IMPLICIT_EVENTS, params)[0]["n"])
 

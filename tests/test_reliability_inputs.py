@@ -81,7 +81,7 @@ def client(store: GraphStore, neo4j_settings: Settings, tmp_path: Path) -> Itera
 
 
 def _rating(value: float, event: str = "e1") -> dict[str, object]:
-    return {"events": [{"id": event, "user": "u1", "item": "i1", "type": "rating", "value": value}]}
+    return {"events": [{"id": event, "user": "u1", "item": "i1", "kind": "rating", "value": value}]}
 
 
 @pytest.mark.parametrize("value", [1_000_000, -5, 0])
@@ -121,8 +121,8 @@ def test_a_newcomers_rating_must_be_finite_and_on_the_scale(client: TestClient, 
 
 def test_an_event_at_ts_0_is_stored_at_0(client: TestClient, store: GraphStore) -> None:
     events = [
-        {"id": "v0", "user": "u1", "item": "i2", "type": "view", "ts": 0},
-        {"id": "v1", "user": "u1", "item": "i3", "type": "view"},
+        {"id": "v0", "user": "u1", "item": "i2", "kind": "view", "ts": 0},
+        {"id": "v1", "user": "u1", "item": "i3", "kind": "view"},
     ]
     sent = time.time()
     assert client.post("/events", json={"events": events}).status_code == 200

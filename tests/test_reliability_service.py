@@ -91,7 +91,7 @@ FROM_MODELS = {"predictions", "model"}
 def _requests(truth: DemoTruth) -> dict[str, tuple[str, str, dict[str, object]]]:
     """One request of each route that answers from the graph or the models: name -> (method, path, body)."""
     user, item = next(iter(truth.user_branch)), next(iter(truth.item_branch))
-    event = {"id": "e-outage", "user": user, "item": item, "type": "view"}
+    event = {"id": "e-outage", "user": user, "item": item, "kind": "view"}
     return {
         "recommend": ("GET", f"/users/{user}/recommendations", {}),
         "new-user": ("POST", "/recommendations/new-user", {"ratings": {item: 5.0}, "k": 3}),
@@ -129,7 +129,7 @@ def test_the_service_follows_its_neo4j_to_a_new_port(client: TestClient, running
     after = client.get(f"/users/{user}/recommendations", params={"k": 5})
     assert after.status_code == 200 and after.json() == before.json()
     item = next(iter(running.truth.item_branch))
-    event = {"id": "e-after-restart", "user": user, "item": item, "type": "view"}
+    event = {"id": "e-after-restart", "user": user, "item": item, "kind": "view"}
     written = client.post("/events", json={"events": [event]})
     assert written.status_code == 200 and written.json()["accepted"] == ["e-after-restart"]
 

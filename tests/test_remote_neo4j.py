@@ -185,7 +185,7 @@ def test_serve(remote: Remote, trained: dict[str, Any], scheme: str) -> None:
         assert len(items) == 4
         why = client.get(f"/users/U00001/explanations/{items[0]}")
         assert why.status_code == 200 and why.json()["item"] == items[0]
-        event = {"id": f"{scheme}-1", "user": "U00001", "item": items[0], "type": "purchase"}
+        event = {"id": f"{scheme}-1", "user": "U00001", "item": items[0], "kind": "purchase"}
         receipt = client.post("/events", json={"events": [event]})
         assert receipt.status_code == 200 and receipt.json()["accepted"] == [event["id"]]
         # the purchase is read back at once: the item leaves the user's list
@@ -246,7 +246,7 @@ def test_a_read_only_server_serves_and_refuses_events(read_only: Remote) -> None
         listed = client.get("/users/U00002/recommendations", params={"k": 3})
         assert listed.status_code == 200 and len(listed.json()) == 3
         item = listed.json()[0]["item"]
-        event = {"id": "ro-1", "user": "U00002", "item": item, "type": "view"}
+        event = {"id": "ro-1", "user": "U00002", "item": item, "kind": "view"}
         refused = client.post("/events", json={"events": [event]})
         assert refused.status_code == 503
         assert refused.json()["error"].startswith("Neo4j refused the write: database 'neo4j' is read-only")

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from core.errors import SchemaError
-from core.schema import RATED, Schema, entity_label_for, validate_label, validate_rel_type
+from core.kinds import EventKind
+from core.schema import EVENT_RELS, RATED, Schema, entity_label_for, validate_label, validate_rel_type
 
 
 def test_core_edge_types_are_pyg_triples() -> None:
@@ -49,3 +50,15 @@ def test_discover_rebuilds_registered_types() -> None:
     )
     assert [e.label for e in schema.entities] == ["View"]
     assert [r.type for r in schema.item_links] == ["SIMILAR_TO"]
+
+
+def test_every_event_kind_but_a_rating_counts_on_its_reserved_relationship() -> None:
+    assert set(EVENT_RELS) == set(EventKind) - {EventKind.RATING}
+    assert {kind: rel.type for kind, rel in EVENT_RELS.items()} == {
+        "view": "VIEWED",
+        "cart": "CARTED",
+        "purchase": "PURCHASED",
+    }
+    for rel in EVENT_RELS.values():
+        with pytest.raises(SchemaError):
+            validate_rel_type(rel.type)

@@ -191,7 +191,7 @@ def test_every_route_through_http(workspace: Workspace, server: Server, key: str
         api.post("/events", content=b"{not json", headers={"content-type": "application/json"}), 422
     )
     _error(
-        api.post("/events", json={"events": [{"id": "x", "user": user, "item": item, "type": "rating"}]}), 422
+        api.post("/events", json={"events": [{"id": "x", "user": user, "item": item, "kind": "rating"}]}), 422
     )
     _error(api.post("/events", json={"events": [], "extra": 1}), 422)
     _error(api.post("/events", content=b"x" * (2 << 20), headers={"content-type": "application/json"}), 413)
@@ -233,7 +233,7 @@ def test_events_change_a_new_users_recommendations_without_training(
     branches = sorted(set(truth.item_branch.values()))
     first, second = ([i for i, b in truth.item_branch.items() if b == branch] for branch in branches[:2])
     bought = [
-        {"id": f"s1-{n}", "user": "shopper-1", "item": i, "type": "purchase"} for n, i in enumerate(first[:4])
+        {"id": f"s1-{n}", "user": "shopper-1", "item": i, "kind": "purchase"} for n, i in enumerate(first[:4])
     ]
     receipt = api.post("/events", json={"events": bought}).json()
     assert sorted(receipt["accepted"]) == sorted(e["id"] for e in bought) and not receipt["rejected"]
@@ -246,12 +246,12 @@ def test_events_change_a_new_users_recommendations_without_training(
             "id": f"s1-r{n}",
             "user": "shopper-1",
             "item": i,
-            "type": "rating",
+            "kind": "rating",
             "value": 5.0,
             "ts": 1_700_000_000,
         }
         for n, i in enumerate(second[:6])
-    ] + [{"id": "s1-bad", "user": "shopper-1", "item": "no-such-item", "type": "view"}]
+    ] + [{"id": "s1-bad", "user": "shopper-1", "item": "no-such-item", "kind": "view"}]
     receipt = api.post("/events", json={"events": rated}).json()
     assert receipt["rejected"] == [{"id": "s1-bad", "reason": "unknown item"}]
     after_second = [r["item"] for r in api.get("/users/shopper-1/recommendations", params={"k": 5}).json()]
@@ -271,7 +271,7 @@ def test_events_change_a_new_users_recommendations_without_training(
     assert (
         _metric(api, 'kgrec_cache_requests_total{cache="lists",result="hit"}') == hits + 1
     )  # answered again
-    api.post("/events", json={"events": [{"id": "k-1", "user": known, "item": top, "type": "purchase"}]})
+    api.post("/events", json={"events": [{"id": "k-1", "user": known, "item": top, "kind": "purchase"}]})
     # the purchase changes the user's events, so the list is worked out again, not answered from the cache
     assert top not in [r["item"] for r in api.get(f"/users/{known}/recommendations", params={"k": 5}).json()]
     assert _metric(api, 'kgrec_cache_requests_total{cache="lists",result="hit"}') == hits + 1
@@ -289,7 +289,7 @@ def test_a_retrain_swaps_models_while_clients_are_served(
     buyer = users[-1]
     bought = api.get(f"/users/{buyer}/recommendations", params={"k": 1}).json()[0]["item"]
     api.post(
-        "/events", json={"events": [{"id": "swap-1", "user": buyer, "item": bought, "type": "purchase"}]}
+        "/events", json={"events": [{"id": "swap-1", "user": buyer, "item": bought, "kind": "purchase"}]}
     )
     answers: list[int] = []
     versions: set[str] = set()
@@ -333,7 +333,7 @@ def test_sigkill_during_an_event_stream_loses_and_doubles_nothing(
     users = ("streamer-0", "streamer-1", "streamer-2")
     batches = [
         [
-            {"id": f"k{b}-{n}", "user": users[n % 3], "item": items[(b * 7 + n) % len(items)], "type": "view"}
+            {"id": f"k{b}-{n}", "user": users[n % 3], "item": items[(b * 7 + n) % len(items)], "kind": "view"}
             for n in range(20)
         ]
         for b in range(1000)

@@ -210,7 +210,7 @@ def test_metrics_move_by_exactly_what_a_request_does(
     assert moved == {scrape: 1, timed: 1}
 
     def event(i: str, item: str, kind: str) -> dict[str, str]:
-        return {"id": i, "user": "metered", "item": item, "type": kind}
+        return {"id": i, "user": "metered", "item": item, "kind": kind}
 
     batch = [
         event("m1", items[0], "view"),
@@ -365,7 +365,7 @@ def test_two_workers_both_serve_and_take_the_environment(trained: Trained, tmp_p
                 # the same list asked for again and again, never answered from a cache that is off
                 assert _value(seen, "kgrec_cache_requests_total", cache="lists", result="hit") == 0
         # each worker reads the overrides from the environment (fresh connections: both are asked)
-        events = [{"id": f"w{n}", "user": user, "item": "no-such-item", "type": "view"} for n in range(4)]
+        events = [{"id": f"w{n}", "user": user, "item": "no-such-item", "kind": "view"} for n in range(4)]
         body = b'{"events": [' + b" " * 2100 + b"]}"
         for _ in range(4):
             too_many = _fresh(server.url, path, params={"k": 8})

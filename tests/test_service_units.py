@@ -44,24 +44,29 @@ def test_the_key_is_generated_once_private_and_overridden_by_the_environment(tmp
 
 def test_event_bodies_are_validated_and_repeated_ids_written_once() -> None:
     with pytest.raises(ValidationError, match="needs a value"):
-        EventIn(id="e", user="u", item="i", type="rating")
+        EventIn(id="e", user="u", item="i", kind="rating")
     with pytest.raises(ValidationError, match="only a rating"):
-        EventIn(id="e", user="u", item="i", type="view", value=1.0)
+        EventIn(id="e", user="u", item="i", kind="view", value=1.0)
     with pytest.raises(ValidationError):
-        EventIn(id="has space", user="u", item="i", type="view")
+        EventIn(id="has space", user="u", item="i", kind="view")
     with pytest.raises(ValidationError):
-        EventIn(id="e", user="u", item="i", type="wishlist")
+        EventIn(id="e", user="u", item="i", kind="wishlist")
+    with pytest.raises(ValidationError, match="kind"):  # the field is `kind`, as in kg and the graph
+        EventIn.model_validate({"id": "e", "user": "u", "item": "i", "type": "view"})
     with pytest.raises(ValidationError):
         EventBatch(events=[])
     batch = EventBatch(
         events=[
-            EventIn(id="a", user="u", item="i", type="view"),
-            EventIn(id="a", user="u", item="j", type="cart"),
-            EventIn(id="b", user="u", item="i", type="rating", value=4.5, ts=7),
+            EventIn(id="a", user="u", item="i", kind="view"),
+            EventIn(id="a", user="u", item="j", kind="cart"),
+            EventIn(id="b", user="u", item="i", kind="rating", value=4.5, ts=7),
         ]
     )
     rows = event_rows(batch, now=100)
-    assert [(r["id"], r["item"], r["ts"]) for r in rows] == [("a", "i", 100), ("b", "i", 7)]
+    assert [(r["id"], r["item"], r["kind"], r["ts"]) for r in rows] == [
+        ("a", "i", "view", 100),
+        ("b", "i", "rating", 7),
+    ]
 
 
 def test_the_window_forgets_old_lists_and_measures_coverage_popularity_and_brands() -> None:
@@ -117,7 +122,7 @@ def test_an_unreachable_graph_is_503_as_json_and_health_still_answers(tmp_path: 
         assert down.status_code == 503 and "Neo4j" in down.json()["error"]
         events = client.post(
             "/events",
-            json={"events": [{"id": "e", "user": "u", "item": "i", "type": "view"}]},
+            json={"events": [{"id": "e", "user": "u", "item": "i", "kind": "view"}]},
             headers={"X-API-Key": "k"},
         )
         assert events.status_code == 503 and "Traceback" not in events.text

@@ -15,11 +15,11 @@ Example:
 
 from __future__ import annotations
 
-from core.schema import CARTED, EVENT, ITEM, PURCHASED, RATED, USER, VIEWED, RelType
+from core.kinds import EventKind
+from core.schema import EVENT, EVENT_RELS, ITEM, RATED, USER, RelType
 
 __all__ = [
     "EVENT_ITEMS",
-    "EVENT_KINDS",
     "EXISTING_ITEMS",
     "EXPORT_EVENTS",
     "GRAPH_ANSWERS",
@@ -31,8 +31,7 @@ __all__ = [
     "USER_EVENT_INTERACTIONS",
 ]
 
-EVENT_KINDS = {"view": VIEWED, "cart": CARTED, "purchase": PURCHASED}
-"""The relationship each implicit event kind counts on (a rating writes ``RATED``)."""
+_EVENT_TYPES = "|".join(rel.type for rel in EVENT_RELS.values())
 
 
 def _count(kind: str, rel: RelType) -> str:
@@ -54,12 +53,12 @@ RECORD_EVENTS = (
     "e.value = row.value, e.ts = row.ts, e.recorded = now "
     "WITH now, row, i, e WHERE e.batch = $batch "
     f"MERGE (u:{USER.label} {{id: row.user}}) "
-    "FOREACH (_ IN CASE WHEN row.kind = 'rating' THEN [1] ELSE [] END | "
+    f"FOREACH (_ IN CASE WHEN row.kind = '{EventKind.RATING}' THEN [1] ELSE [] END | "
     f"MERGE (u)-[r:{RATED.type}]->(i) "
     "SET r.rating = CASE WHEN r.ts IS NULL OR row.ts >= r.ts THEN row.value ELSE r.rating END, "
     "r.recorded = now "
     "SET r.ts = CASE WHEN r.ts IS NULL OR row.ts >= r.ts THEN row.ts ELSE r.ts END) "
-    + "".join(_count(kind, rel) for kind, rel in EVENT_KINDS.items())
+    + "".join(_count(kind, rel) for kind, rel in EVENT_RELS.items())
     + "RETURN row.id AS id"
 )
 """Rows ``{id, user, item, kind, value, ts}`` (ids unique within the call); returns the ids written now."""
@@ -86,20 +85,20 @@ STORED_EVENTS = (
 
 # What the service wrote for a user: the items of every relationship an event touched, with its commit time.
 USER_EVENT_INTERACTIONS = (
-    f"MATCH (:{USER.label} {{id: $user}})-[r:{RATED.type}|{VIEWED.type}|{CARTED.type}|{PURCHASED.type}]->"
+    f"MATCH (:{USER.label} {{id: $user}})-[r:{RATED.type}|{_EVENT_TYPES}]->"
     f"(i:{ITEM.label}) WHERE r.recorded IS NOT NULL "
     "RETURN i.id AS item, type(r) AS type, r.rating AS rating, r.count AS count, r.recorded AS recorded"
 )
 
 EVENT_ITEMS = (
-    f"MATCH (:{USER.label} {{id: $user}})-[r:{VIEWED.type}|{CARTED.type}|{PURCHASED.type}]->(i:{ITEM.label}) "
+    f"MATCH (:{USER.label} {{id: $user}})-[r:{_EVENT_TYPES}]->(i:{ITEM.label}) "
     "RETURN i.id AS item, type(r) AS type, r.count AS count, r.last AS last"
 )
 
 # What training reads: every view, cart and purchase relationship with its count and latest time (see
 # kg.event_export for the frames it becomes, and rank.interactions for how the ranker counts them).
 EXPORT_EVENTS = (
-    f"MATCH (s:{USER.label})-[r:{VIEWED.type}|{CARTED.type}|{PURCHASED.type}]->(t:{ITEM.label}) "
+    f"MATCH (s:{USER.label})-[r:{_EVENT_TYPES}]->(t:{ITEM.label}) "
     f"RETURN type(r) AS type, s.{USER.key} AS source, t.{ITEM.key} AS target, coalesce(r.count, 1) AS count, "
     "coalesce(r.last, 0) AS ts"
 )

@@ -10,7 +10,7 @@ service received it.
 
 Example:
     >>> from kgrec.service.schemas import EventIn
-    >>> batch = EventBatch(events=[EventIn(id="e1", user="U1", item="I1", type="view")])
+    >>> batch = EventBatch(events=[EventIn(id="e1", user="U1", item="I1", kind="view")])
     >>> [row["kind"] for row in event_rows(batch, now=0)]
     ['view']
 """
@@ -35,7 +35,8 @@ def event_rows(batch: EventBatch, now: int) -> list[EventRow]:
     for e in batch.events:
         ts = now if e.ts is None else e.ts
         rows.setdefault(
-            e.id, {"id": e.id, "user": e.user, "item": e.item, "kind": e.type, "value": e.value, "ts": ts}
+            e.id,
+            {"id": e.id, "user": e.user, "item": e.item, "kind": str(e.kind), "value": e.value, "ts": ts},
         )
     return list(rows.values())
 

@@ -3,9 +3,9 @@
 Ids are 1 to 128 printable characters without spaces or slashes; unknown fields are refused (422).
 
 Example:
-    >>> EventIn(id="e1", user="U1", item="I1", type="rating", value=4.0).value
+    >>> EventIn(id="e1", user="U1", item="I1", kind="rating", value=4.0).value
     4.0
-    >>> EventIn(id="e1", user="U1", item="I1", type="rating")
+    >>> EventIn(id="e1", user="U1", item="I1", kind="rating")
     Traceback (most recent call last):
     ...
     pydantic_core._pydantic_core.ValidationError: 1 validation error for EventIn
@@ -14,9 +14,11 @@ Example:
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from core.kinds import EventKind
 
 __all__ = [
     "ID_PATTERN",
@@ -54,13 +56,13 @@ class EventIn(_Body):
     id: Id
     user: Id
     item: Id
-    type: Literal["rating", "view", "cart", "purchase"]
+    kind: EventKind
     value: float | None = Field(default=None, allow_inf_nan=False)
     ts: int | None = Field(default=None, ge=0, le=10**11)
 
     @model_validator(mode="after")
     def _value_with_ratings(self) -> EventIn:
-        if (self.type == "rating") != (self.value is not None):
+        if (self.kind is EventKind.RATING) != (self.value is not None):
             raise ValueError("a rating needs a value, and only a rating has one")
         return self
 
