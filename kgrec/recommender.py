@@ -44,8 +44,9 @@ from rank.serving import FusedServing, ServedItem
 
 __all__ = ["MAX_K", "Recommender"]
 
-#: The longest list one call returns.
-MAX_K = 1000
+#: The longest list one call returns: the library's, the CLI's and the service's one bound on ``k`` (the
+#: service's ``KGREC_MAX_K`` may only lower it).
+MAX_K = 100
 
 
 def _bounded(k: int) -> int:

@@ -12,11 +12,12 @@ from core.settings import Settings
 from kg import GraphStore
 from kgrec import Recommender
 from kgrec.cli import app
+from kgrec.recommender import MAX_K
 from loaders import read_table
 from loaders.demo import demo_dataset
 
 
-@pytest.mark.parametrize("k", [-5, 0, 1001])
+@pytest.mark.parametrize("k", [-5, 0, MAX_K + 1])
 def test_k_out_of_range_is_an_error_before_anything_runs(neo4j_settings: Settings, k: int) -> None:
     with Recommender.connect(neo4j_settings) as rec:
         for call in (
@@ -25,7 +26,7 @@ def test_k_out_of_range_is_an_error_before_anything_runs(neo4j_settings: Setting
             lambda: rec.similar_items("i1", k=k),
             lambda: rec.search("x", k=k),
         ):
-            with pytest.raises(InputError, match=f"k must be between 1 and 1000, got {k}"):
+            with pytest.raises(InputError, match=f"k must be between 1 and {MAX_K}, got {k}"):
                 call()
 
 

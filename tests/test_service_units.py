@@ -16,6 +16,7 @@ from pydantic import SecretStr, ValidationError
 
 from core.errors import ConfigError, InputError, ModelError, Neo4jError, NotFoundError, NotReadyError
 from core.settings import Neo4jSettings, Settings
+from kgrec.recommender import MAX_K
 from kgrec.service import ApiKey, ServiceSettings, create_app, key_file
 from kgrec.service.errors import status_of
 from kgrec.service.events import event_rows
@@ -100,6 +101,25 @@ def test_model_metrics_follow_swaps() -> None:
 )
 def test_errors_map_to_statuses(error: Exception, status: int) -> None:
     assert status_of(error) == status  # type: ignore[arg-type]
+
+
+def test_the_service_refuses_the_k_the_library_refuses(tmp_path: Path) -> None:
+    """One bound on ``k`` (kgrec.recommender.MAX_K, which tests/test_input_bounds holds the library to): the
+    service refuses MAX_K + 1 before any work, and takes MAX_K (503 here only because no graph answers)."""
+    assert ServiceSettings().max_k == MAX_K
+    with pytest.raises(ValidationError):
+        ServiceSettings(max_k=MAX_K + 1)
+    settings = Settings(
+        home=tmp_path,
+        workspace="offline",
+        neo4j=Neo4jSettings(uri="bolt://127.0.0.1:9", password=SecretStr("x")),
+    )
+    key = {"X-API-Key": "k"}
+    with TestClient(create_app(settings, ServiceSettings(api_key=SecretStr("k")))) as client:
+        for path in ("/users/u/recommendations", "/items/i/similar"):
+            over = client.get(path, params={"k": MAX_K + 1}, headers=key)
+            assert over.status_code == 422 and f"at most {MAX_K}" in over.json()["error"], path
+            assert client.get(path, params={"k": MAX_K}, headers=key).status_code == 503, path
 
 
 def test_an_unreachable_graph_is_503_as_json_and_health_still_answers(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kgrec.recommender import MAX_K
+
 __all__ = ["ServiceSettings"]
 
 
@@ -22,7 +24,7 @@ class ServiceSettings(BaseSettings):
         model_poll_seconds: how often the model folder is checked for a newer training.
         max_events: events per ``POST /events`` batch.
         max_body_bytes: the largest request body accepted (413 above).
-        max_k: the most items one list may ask for.
+        max_k: the most items one list may ask for: at most, and by default, :data:`kgrec.recommender.MAX_K`.
         window: recommendation lists the coverage and popularity gauges look back over.
         cache_seconds: how long a worked-out list or explanation may be answered again while the user's
             events and the model are unchanged (0: never; see :mod:`kgrec.service.cache`).
@@ -37,7 +39,7 @@ class ServiceSettings(BaseSettings):
     model_poll_seconds: float = Field(default=2.0, gt=0)
     max_events: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
-    max_k: int = Field(default=100, ge=1)
+    max_k: int = Field(default=MAX_K, ge=1, le=MAX_K)
     window: int = Field(default=1000, ge=1)
     threads: int = Field(default=8, ge=1)
     cache_seconds: float = Field(default=60.0, ge=0)
