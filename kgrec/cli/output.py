@@ -34,6 +34,7 @@ __all__ = [
     "emit_json",
     "dim",
     "err",
+    "error_line",
     "fail",
     "notes",
     "out",
@@ -96,9 +97,14 @@ err = _PlainConsole(stderr=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
+def error_line(message: str) -> None:
+    """Print one ``error:`` line on stderr."""
+    err.print(Text.assemble(("error:", "red"), " ", visible(message)), soft_wrap=True)
+
+
 def fail(message: str) -> NoReturn:
     """Print the one error line and exit with status 1."""
-    err.print(Text.assemble(("error:", "red"), " ", visible(message)), soft_wrap=True)
+    error_line(message)
     raise typer.Exit(1)
 
 

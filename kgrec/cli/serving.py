@@ -5,15 +5,26 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from kgrec.cli.output import JsonFlag, emit_json, fail, out, recommendation_table
+from core.errors import NotFoundError
+from kgrec.cli.output import JsonFlag, emit_json, error_line, fail, out, recommendation_table
 from kgrec.cli.session import open_recommender, settings_of
 
-__all__ = ["profile", "recommend", "search", "similar"]
+if TYPE_CHECKING:
+    from kgrec.recommender import Recommender
+    from kgrec.results import Recommendation
+
+__all__ = ["SOME_FAILED", "profile", "recommend", "search", "similar"]
+
+
+SOME_FAILED = 4
+"""``kgrec recommend --users FILE``'s exit status when some users could not be served (an id the graph does
+not hold): the others' lists are printed, each failed user has its error. 1 stays the status of a command
+that failed as a whole."""
 
 
 def recommend(
@@ -43,26 +54,57 @@ def recommend(
     """Top items of the fused ranking for a user, or for every user of --users FILE in one process.
 
     With --json, one user gives a JSON array of recommendations; --users gives JSON lines, one object
-    ``{"user": ..., "recommendations": [...]}`` per user, in the file's order (a repeated id once).
+    ``{"user": ..., "recommendations": [...]}`` per user, in the file's order (a repeated id once). A user of
+    the file that the graph does not hold gets ``{"user": ..., "error": ...}`` there instead (without --json,
+    one ``error:`` line on stderr), the others are served, and the exit status is 4 (1: nothing ran).
     """
     if (user is None) == (users is None):
         fail("give either a USER or --users FILE")
-    chosen = [user] if user is not None else _user_lines(users)
-    with open_recommender(settings_of(ctx), quiet=as_json) as rec:
-        lists = rec.recommend_many(chosen, k, not include_seen, brand, category)
-    if users is None:
-        rows = lists[chosen[0]]
+    if user is not None:
+        with open_recommender(settings_of(ctx), quiet=as_json) as rec:
+            rows = rec.recommend_many([user], k, not include_seen, brand, category)[user]
         if as_json:
             emit_json([r.model_dump() for r in rows])
         else:
-            out.print(recommendation_table(f"recommendations for {chosen[0]}", rows))
+            out.print(recommendation_table(f"recommendations for {user}", rows))
         return
-    for who in dict.fromkeys(chosen):
-        if as_json:
-            line = {"user": who, "recommendations": [r.model_dump() for r in lists[who]]}
+    chosen = list(dict.fromkeys(_user_lines(users)))
+    with open_recommender(settings_of(ctx), quiet=as_json) as rec:
+        lists = _each_user(rec, chosen, k, not include_seen, brand, category)
+    for who in chosen:
+        served = lists[who]
+        if isinstance(served, NotFoundError):
+            if as_json:
+                sys.stdout.write(json.dumps({"user": who, "error": str(served)}) + "\n")
+            else:
+                error_line(str(served))
+        elif as_json:
+            line = {"user": who, "recommendations": [r.model_dump() for r in served]}
             sys.stdout.write(json.dumps(line) + "\n")
         else:
-            out.print(recommendation_table(f"recommendations for {who}", lists[who]))
+            out.print(recommendation_table(f"recommendations for {who}", served))
+    if any(isinstance(served, NotFoundError) for served in lists.values()):
+        raise typer.Exit(SOME_FAILED)
+
+
+def _each_user(
+    rec: Recommender, users: list[str], k: int, exclude_seen: bool, brand: str | None, category: str | None
+) -> dict[str, list[Recommendation] | NotFoundError]:
+    """Each user's list, or the :class:`NotFoundError` that names them.
+
+    The batch is ranked in one call; one that fails is halved until each failing call is one user (a
+    failing call stops before any ranking, at the users the ranker does not know), so the users served are
+    still ranked in batches.
+    """
+    try:
+        return dict(rec.recommend_many(users, k, exclude_seen, brand, category))
+    except NotFoundError as e:
+        if len(users) == 1:
+            return {users[0]: e}
+    half = len(users) // 2
+    return _each_user(rec, users[:half], k, exclude_seen, brand, category) | _each_user(
+        rec, users[half:], k, exclude_seen, brand, category
+    )
 
 
 def _user_lines(path: Path | None) -> list[str]:
