@@ -10,14 +10,15 @@ vector index    train stores item embeddings in it, similar items read it       
 APOC            only ``kgrec cypher`` queries that call ``apoc.*``              a note
 ==============  ==============================================================  =============================
 
-The version comes from the server's hello (no query); the rest from two ``SHOW`` commands
-(:mod:`kg.queries.checks`). A note is one line for the person running kgrec: the CLI prints each on stderr,
+The version comes from the server's hello (no query); the rest from two ``SHOW`` commands and, where the
+database itself is writable, one write that is rolled back (:mod:`kg.queries.checks`): the database's access
+says whether it is read-only, the write whether this user may write (a user with a read-only role). A note is one line for the person running kgrec: the CLI prints each on stderr,
 the service logs each when it starts. A write that a read-only database refuses later is one
 :class:`WriteRefusedError` saying so (:func:`write_refusal`).
 
 Example:
     >>> check = ServerCheck("db.example.com:7687", "5.26.30", "neo4j", apoc=False, read_only=False,
-    ...                     vector_index=True)
+    ...                     vector_index=True, user_writes=True)
     >>> check.notes()[0][:58]
     'Neo4j at db.example.com:7687 has no APOC: kgrec needs none'
 """
@@ -34,7 +35,7 @@ import neo4j.exceptions
 from neo4j.exceptions import DriverError, ServiceUnavailable, SessionExpired
 
 from core.errors import ConfigError, Neo4jError, Neo4jUnavailableError
-from kg.queries.checks import DATABASE_ACCESS, SERVER_PROCEDURES
+from kg.queries.checks import DATABASE_ACCESS, SERVER_PROCEDURES, WRITE_PROBE
 
 __all__ = [
     "TESTED_VERSION",
@@ -53,12 +54,14 @@ VECTOR_INDEX_SINCE = (5, 15)
 
 _AGENT = re.compile(r"^Neo4j/(\d+)\.(\d+)")
 _READ_ONLY_CODES = ("WriteOnReadOnlyAccessDatabase", "ForbiddenOnReadOnlyDatabase")
+_FORBIDDEN = "Neo.ClientError.Security.Forbidden"
 
 
 @dataclass(frozen=True)
 class ServerCheck:
     """What a server offers kgrec: its address and version, and whether the database is read-only, the vector
-    index is there and APOC is installed."""
+    index is there, APOC is installed and this user may write (``user_writes``; True where the database is
+    read-only, which says it already)."""
 
     address: str
     version: str
@@ -66,15 +69,17 @@ class ServerCheck:
     apoc: bool
     read_only: bool
     vector_index: bool
+    user_writes: bool
 
     def notes(self) -> list[str]:
         """One line per thing kgrec would use and the server lacks, saying what will not work; empty when it
         lacks nothing.
 
-        >>> ServerCheck("h:7687", "5.26.30", "neo4j", apoc=True, read_only=False, vector_index=True).notes()
+        >>> ServerCheck("h:7687", "5.26.30", "neo4j", apoc=True, read_only=False, vector_index=True,
+        ...             user_writes=True).notes()
         []
         >>> for line in ServerCheck("h:7687", "5.26.30", "shop", apoc=True, read_only=True,
-        ...                         vector_index=True).notes():
+        ...                         vector_index=True, user_writes=True).notes():
         ...     print(line)  # doctest: +NORMALIZE_WHITESPACE
         Neo4j database 'shop' at h:7687 is read-only: recommend, explain, search and serve work; load,
         reset, train (it stores embeddings) and shopper events will be refused
@@ -89,6 +94,11 @@ class ServerCheck:
             lines.append(
                 f"Neo4j database {self.database!r} {where} is read-only: recommend, explain, search and serve "
                 "work; load, reset, train (it stores embeddings) and shopper events will be refused"
+            )
+        if not self.user_writes:
+            lines.append(
+                f"this Neo4j user may not write to database {self.database!r} {where}: recommend, explain, search "
+                "and serve work; load, reset, train (it stores embeddings) and shopper events will be refused"
             )
         if not self.vector_index:
             lines.append(
@@ -160,14 +170,32 @@ def _ask(driver: neo4j.Driver, database: str) -> ServerCheck:
             f"Neo4j at {address} has no database {database!r} that this user may use (NEO4J_DATABASE)"
         )
     plugins = driver.execute_query(SERVER_PROCEDURES, database_=database, routing_=read).records[0]
+    read_only = "read-only" in access["access"]
     return ServerCheck(
         address=address,
         version=version,
         database=database,
         apoc=bool(plugins["apoc"]),
-        read_only="read-only" in access["access"],
+        read_only=read_only,
         vector_index=bool(plugins["vector_query"]) and _version(version) >= VECTOR_INDEX_SINCE,
+        user_writes=read_only or _user_writes(driver, database),
     )
+
+
+def _user_writes(driver: neo4j.Driver, database: str) -> bool:
+    """Whether the server lets this user write to ``database``: :data:`WRITE_PROBE` in a transaction that is
+    rolled back, refused or not (closed, never committed: the driver's ``with`` block would commit it)."""
+    with driver.session(database=database, default_access_mode=neo4j.WRITE_ACCESS) as session:
+        tx = session.begin_transaction()
+        try:
+            tx.run(WRITE_PROBE).consume()
+        except neo4j.exceptions.Neo4jError as e:
+            if e.code == _FORBIDDEN:
+                return False
+            raise
+        finally:
+            tx.close()  # rolls back what it has not committed; nothing here commits
+    return True
 
 
 def _version(version: str) -> tuple[int, int]:
@@ -190,7 +218,7 @@ def write_refusal(code: str | None, database: str) -> str | None:
             f"Neo4j refused the write: database {database!r} is read-only on this server; load, reset, "
             "train and shopper events need a database kgrec may write to"
         )
-    if code == "Neo.ClientError.Security.Forbidden":
+    if code == _FORBIDDEN:
         return (
             f"Neo4j refused the write: this Neo4j user may not write to database {database!r}; load, reset, "
             "train and shopper events need a user with write access"

@@ -56,6 +56,7 @@ def _check(**changes: object) -> ServerCheck:
         "apoc": True,
         "read_only": False,
         "vector_index": True,
+        "user_writes": True,
     }
     return ServerCheck(**(values | changes))  # type: ignore[arg-type]  # the fields, varied per test
 
@@ -70,12 +71,19 @@ def test_a_newer_server_is_one_line_and_everything_missing_is_one_line_each() ->
     assert _check(version="2025.01.0").notes() == [
         "Neo4j 2025.01.0 at db:7687 is newer than Neo4j 5.26, which kgrec is tested with"
     ]
-    lines = _check(apoc=False, read_only=True, vector_index=False).notes()
+    lines = _check(apoc=False, read_only=True, vector_index=False, user_writes=False).notes()
     assert [re.sub(r":.*", "", line) for line in lines] == [
         "Neo4j database 'neo4j' at db",
+        "this Neo4j user may not write to database 'neo4j' at db",
         "Neo4j 5.26.30 at db",
         "Neo4j at db",
     ]
+
+
+def test_a_user_with_a_read_only_role_is_one_line_at_connect_time() -> None:
+    (line,) = _check(database="shop", user_writes=False).notes()
+    assert line.startswith("this Neo4j user may not write to database 'shop' at db:7687: recommend, explain")
+    assert "load, reset, train (it stores embeddings) and shopper events will be refused" in line
 
 
 def test_a_user_who_may_not_write_is_one_line() -> None:

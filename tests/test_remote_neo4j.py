@@ -38,7 +38,13 @@ runner = CliRunner()
 DEMO = {"n_users": 40, "n_items": 36, "ratings_per_user": 10, "seed": 5}
 KEY = "remote-test-key-0123456789abcdefghijklmnop"
 SCHEMES = ["bolt", "neo4j"]
-SMALL_RANK = RankConfig(gnn_epochs=2, als_iterations=2, candidates=20, fusion_users=60, trees=20, seed=0)
+SMALL_RANK = RankConfig(
+    params={"lightgcn": {"epochs": 2}, "als": {"iterations": 2}},
+    candidates=20,
+    fusion_users=60,
+    trees=20,
+    seed=0,
+)
 SMALL = TrainConfig(seed=0, text=False, max_epochs=10, mf_epochs=10, patience=5, bias_epochs=3)
 
 
@@ -153,7 +159,10 @@ def test_status_recommend_explain_and_similar(remote: Remote, trained: dict[str,
     payload = json.loads(status.stdout)
     assert payload["uri"] == env["NEO4J_URI"] and not payload["managed"]
     assert payload["version"].startswith("5.26.") and payload["apoc"] and payload["vector_index"]
-    assert not payload["read_only"]
+    assert not payload["read_only"] and payload["user_writes"]
+    # the connect-time write probe of every command so far was rolled back: no node without a label
+    (unlabelled,) = _ok(env, "cypher", "MATCH (n) WHERE size(labels(n)) = 0 RETURN count(n) AS n")
+    assert unlabelled == {"n": 0}
     rows = _ok(env, "recommend", "U00000", "--k", "5")
     assert len(rows) == 5 and len({r["item"] for r in rows}) == 5
     explained = _ok(env, "explain", "U00000", rows[0]["item"])

@@ -1,11 +1,12 @@
 """What kgrec asks a server when it connects (see :mod:`kg.checks`): its plugins and its database's access.
 
-Both are ``SHOW`` commands: the procedures run on any database, the database's access on ``system``.
+Two are ``SHOW`` commands: the procedures run on any database, the database's access on ``system``. The
+third is a write that is always rolled back.
 """
 
 from __future__ import annotations
 
-__all__ = ["DATABASE_ACCESS", "SERVER_PROCEDURES"]
+__all__ = ["DATABASE_ACCESS", "SERVER_PROCEDURES", "WRITE_PROBE"]
 
 _APOC = "apoc."  # every APOC procedure's namespace
 
@@ -25,3 +26,8 @@ DATABASE_ACCESS = (
 )
 """The access (``read-write`` or ``read-only``) of one database, over every cluster member that hosts it; run
 on the ``system`` database. Empty lists: no such database, or none this user may see."""
+
+WRITE_PROBE = "CREATE ()"
+"""A write in a transaction that is rolled back, never committed: whether this user may write (a server with
+roles refuses it as ``Neo.ClientError.Security.Forbidden``). A node without labels or properties, so that the
+rolled-back write creates no label or property-key token either."""

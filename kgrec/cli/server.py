@@ -68,6 +68,7 @@ def neo4j_status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
                 "version": check.version,
                 "database": check.database,
                 "read_only": check.read_only,
+                "user_writes": check.user_writes,
                 "vector_index": check.vector_index,
                 "apoc": check.apoc,
             }
