@@ -22,11 +22,11 @@ import pandas as pd
 from gnn import RatingModel, TrainConfig
 from gnn.distributed import launch, world
 from gnn.parallel_fit import handoff_read, handoff_write
+from gnn.split import SplitKind
 from kg.export import GraphExport
 from rank.checkpoint import load_ranker, save_ranker
 from rank.config import RankConfig
 from rank.pipeline import RatingModelScores, StackResult, train_stack
-from rank.split import SplitKind
 
 __all__ = ["train_stack_in_processes"]
 

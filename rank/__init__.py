@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from gnn.split import Holdout, SplitKind, holdout_split
 from rank.checkpoint import load_ranker, save_ranker
 from rank.config import RankConfig
 from rank.features import PARTS, feature_names
@@ -23,7 +24,6 @@ from rank.knowledge import Knowledge
 from rank.metrics import MetricsAtK, RankingMetrics, ranking_metrics
 from rank.pipeline import KS, RatingModelScores, StackResult, evaluate_ranking, train_stack
 from rank.ranker import FusionReport, Ranked, Ranker, RatingScores
-from rank.split import Holdout, SplitKind, holdout_split
 
 __all__ = [
     "KS",

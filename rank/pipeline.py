@@ -1,7 +1,7 @@
 """Train the whole stack on one split of the graph's ratings and measure it on the held-out part: the rating
 model (:mod:`gnn`), the candidate models and the fusion ranker.
 
-One per-user hold-out split (:func:`rank.split.holdout_split`) serves both: the rating model trains on the
+One per-user hold-out split (:func:`gnn.split.holdout_split`) serves both: the rating model trains on the
 training part (less a per-user validation slice for its early stopping and blend weights) and reports its
 RMSE on the held-out part; the ranker trains on the same training part and is measured on the held-out part
 with the protocol of :mod:`rank.metrics`. Nothing of the held-out part reaches either model.
@@ -27,6 +27,7 @@ import pandas as pd
 from core.errors import ModelError
 from core.progress import Progress
 from gnn import RatingModel, RatingSplit, TrainConfig, Trainer, TrainMetrics
+from gnn.split import Holdout, SplitKind, holdout_split
 from kg import GraphExport
 from rank.config import RankConfig
 from rank.features import PARTS
@@ -34,7 +35,6 @@ from rank.interactions import Interactions, with_events
 from rank.knowledge import Knowledge
 from rank.metrics import RankingMetrics, ranking_metrics
 from rank.ranker import FusionReport, Ranker
-from rank.split import Holdout, SplitKind, holdout_split
 
 __all__ = ["RatingModelScores", "StackResult", "evaluate_ranking", "train_stack"]
 

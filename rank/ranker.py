@@ -35,6 +35,7 @@ import scipy.sparse as sp
 
 from core.errors import ModelError
 from core.progress import Progress
+from gnn.split import SplitKind, holdout_split
 from rank.als import Als
 from rank.base import CandidateModel
 from rank.config import RankConfig
@@ -47,7 +48,6 @@ from rank.kg_gcn import KnowledgeGCN
 from rank.knowledge import Knowledge
 from rank.popularity import Popularity
 from rank.rp3 import Rp3Beta
-from rank.split import SplitKind, holdout_split
 from rank.stars import stars_where_needed
 from rank.timing import TimeProfile, no_time_features
 
