@@ -105,11 +105,10 @@ def split_ratings(
         train, val, test = order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
     elif kind == "temporal":
         order, sizes, from_end = _per_user(frame, frame["ts"].to_numpy())
-        n_test = _share(sizes, fractions[2], sizes - 1)
-        n_val = _share(sizes, fractions[1], sizes - 1 - n_test)
-        n_test, n_val = np.repeat(n_test, sizes), np.repeat(n_val, sizes)
-        is_test = from_end <= n_test
-        is_val = ~is_test & (from_end <= n_test + n_val)
+        held_test = _share(sizes, fractions[2], sizes - 1)
+        held_val = _share(sizes, fractions[1], sizes - 1 - held_test)
+        is_test = from_end <= np.repeat(held_test, sizes)
+        is_val = ~is_test & (from_end <= np.repeat(held_test + held_val, sizes))
         train, val, test = order[~is_test & ~is_val], order[is_val], order[is_test]
     else:
         raise ModelError(f"split kind must be 'random' or 'temporal'; got {kind!r}")
