@@ -240,6 +240,8 @@ def machine() -> str:
         parts.append(f"GPU {torch.cuda.get_device_name(0)}")
     else:
         parts.append("no GPU used")
+    if hasattr(os, "getloadavg"):  # the machine may be shared: how busy it was when the figures were written
+        parts.append(f"load average {os.getloadavg()[0]:.1f} at the end")
     return (
         ", ".join(parts) + f"; {platform.system()} {platform.release()}, Python {platform.python_version()}"
     )
@@ -278,7 +280,8 @@ def write_results(
     text = body if isinstance(body, str) else "\n".join(markdown(body))
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name or script}.md"
-    path.write_text(re.sub(r"\n{3,}", "\n\n", "\n".join(lines) + text.strip()) + "\n", encoding="utf-8")
+    page = "\n".join(lines) + "\n" + text.strip()
+    path.write_text(re.sub(r"\n{3,}", "\n\n", page) + "\n", encoding="utf-8")
     say(f"wrote {path.relative_to(ROOT)}")
     return path
 
