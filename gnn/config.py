@@ -9,11 +9,11 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gnn.device import DeviceName
+from gnn.split import SplitKind
 
 __all__ = ["TrainConfig"]
 
@@ -26,9 +26,11 @@ class TrainConfig(BaseModel):
     """How to split, build features, train and blend. Immutable; unknown fields are rejected.
 
     Split:
-        split: ``"random"`` (seeded shuffle of all ratings) or ``"temporal"`` (each user's latest ratings
-            go to validation and test).
-        fractions: train / validation / test shares; they must sum to 1.
+        split: ``"random"`` or ``"temporal"``, the split :meth:`Trainer.fit` cuts when given none (a seeded
+            shuffle of all ratings, or each user's latest ratings to validation and test) and the default of
+            ``Recommender.fit``'s per-user hold-out (each user's share held out at random, or the latest).
+        fractions: train / validation / test shares of :meth:`Trainer.fit`'s own cut; they must sum to 1
+            (``Recommender.fit`` holds out its ``holdout`` share of each user instead).
         seed: seeds the split, parameter initialisation, dropout and mini-batch order.
 
     Features:
@@ -85,7 +87,7 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    split: Literal["random", "temporal"] = "random"
+    split: SplitKind = "random"
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 0
 

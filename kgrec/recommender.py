@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -30,6 +29,7 @@ from explain import (
     collect_report,
 )
 from gnn import RatingModel, TrainConfig, mae, rmse, serving_threads
+from gnn.split import SplitKind
 from kg import GraphStore
 from kgrec.models import TrainedModels
 from kgrec.parallel_training import train_stack_in_processes
@@ -120,7 +120,7 @@ class Recommender:
         self,
         config: TrainConfig | None = None,
         rank_config: RankConfig | None = None,
-        split: Literal["random", "temporal"] = "random",
+        split: SplitKind | None = None,
         holdout: float = 0.2,
         progress: Progress | None = None,
         test_ratings: pd.DataFrame | None = None,
@@ -128,7 +128,8 @@ class Recommender:
         nproc: int = 1,
     ) -> FitResult:
         """Train the rating model and the ranker on the graph now in Neo4j (:func:`rank.train_stack`: one
-        per-user split, ``holdout`` of each user's ratings held out, at random or the latest), measure both
+        per-user split, ``holdout`` of each user's ratings held out, at random or the latest: ``split``, by
+        default ``config.split``), measure both
         on the held-out part, save them and write item and user embeddings back.
 
         The search ranker (:func:`rank.search_training.fit_search`) trains on queries generated from
@@ -145,6 +146,7 @@ class Recommender:
             >>> result.rating.test["blend"].rmse, result.ranking.at(10).ndcg   # doctest: +SKIP
         """
         config = config or TrainConfig()
+        split = config.split if split is None else split
         export = self.store.export(progress)
         if export.edges["RATED"].empty:
             raise ModelError("the graph holds no ratings to train on; load a dataset first")
