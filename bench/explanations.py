@@ -45,25 +45,17 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from common import HIN, MAGAZINE, ROOT, magazine_dataset, say, write_results
+from explain_measures import Curve, RandomWalker, TimedScorer, anchor_items, first_interaction, mean
 
 from core.settings import Settings
 from explain import (
-    ExplainedPath,
     Explainer,
-    Explanation,
     LocalCounterfactualScorer,
-    PathNode,
-    PathRel,
-    PathScorer,
-    PathScores,
     RankingScorer,
-    anchors,
 )
 from explain.sentences import display_name
 from gnn import RatingModel, TrainConfig
@@ -74,7 +66,6 @@ from loaders.demo import demo_dataset
 from rank import RankConfig, Ranker, RatingModelScores, load_ranker, save_ranker, train_stack
 
 WORKSPACES = {"hin": "bench-explain", "magazine": "bench-explain-magazine", "demo": "bench-explain-demo"}
-DELETIONS = (1, 2, 3)
 WALKS = 5
 """Random walks per pair whose effects are averaged into the pair's random-path effect."""
 
@@ -162,14 +153,14 @@ def main() -> None:
             best = explanation.paths[0]
             top_kinds[best.kind] += 1
             taken = scorer.taken(user)
-            anchored += bool(_anchor_items(best) & set(taken))
+            anchored += bool(anchor_items(best) & set(taken))
             curve.add(user, item, taken, explanation, curve_rng)
             walks = [w for w in (walker.walk(user, len(best.rels), walk_rng) for _ in range(WALKS)) if w]
-            walks = [w for w in walks if _first_interaction(w)]
+            walks = [w for w in walks if first_interaction(w)]
             if not walks:
                 continue
             top_effects.append(best.score)
-            firsts = [_first_interaction(w) for w in walks]
+            firsts = [first_interaction(w) for w in walks]
             random_effects.append(float(np.mean(scorer.effects(user, item, firsts)[1])))
             if rating is not None:
                 top_drops.append(float(best.support["rating_drop"]))
@@ -182,7 +173,7 @@ def main() -> None:
     )
     lat = np.array(latencies) * 1000
     lat_ranking = np.array(ranking_only) * 1000
-    top_mean, random_mean = _mean(top_effects), _mean(random_effects)
+    top_mean, random_mean = mean(top_effects), mean(random_effects)
     ratio = top_mean / random_mean if top_mean is not None and random_mean else None
     result = {
         "dataset": args.dataset,
@@ -197,8 +188,8 @@ def main() -> None:
         "fidelity_ratio": ratio,
         "fidelity_pairs": len(top_effects),
         "top_anchor_in_training": anchored / supported if supported else None,
-        "rating_drop_top_path": _mean(top_drops),
-        "rating_drop_random_path": _mean(random_drops),
+        "rating_drop_top_path": mean(top_drops),
+        "rating_drop_random_path": mean(random_drops),
         "deletion": curve.summary(),
         "strengths": dict(strengths.most_common()),
         "kinds": dict(kinds.most_common()),
@@ -286,68 +277,6 @@ def _print_result(result: dict, args: argparse.Namespace) -> None:
         )
 
 
-class Curve:
-    """The deletion curve: per supported pair, the fusion score and the place in the user's top ``k``
-    after removing the anchors of its top 1, 2, 3 supporting paths together, and as many random
-    interactions of the user."""
-
-    def __init__(self, ranker: Ranker, k: int) -> None:
-        self.ranker, self.k = ranker, k
-        self.drops: dict[int, list[float]] = {n: [] for n in DELETIONS}
-        self.random: dict[int, list[float]] = {n: [] for n in DELETIONS}
-        self.out: dict[int, list[bool]] = {n: [] for n in DELETIONS}
-        self.out_all: list[bool] = []
-        self.pairs = 0
-
-    def place(
-        self, user: str, taken: Sequence[str], item: str, hidden: frozenset[str] = frozenset()
-    ) -> tuple[float, bool]:
-        """The item's fusion score for the user known by ``taken``, and whether it is in their top ``k``
-        (``hidden``: removed interactions, which the user has in fact and so never see in their list)."""
-        data = self.ranker.trained_data()
-        columns = self.ranker.rank_new(taken, 3 * self.k).items[0]
-        keys = [str(data.item_keys[c]) for c in columns if c >= 0]
-        listed = [key for key in keys if key != item and key not in hidden]
-        scores = self.ranker.fused_scores(user, taken, [item, *listed])
-        return float(scores[0]), int((scores[1:] > scores[0]).sum()) < self.k
-
-    def add(self, user: str, item: str, taken: list[str], e: Explanation, rng: np.random.Generator) -> None:
-        self.pairs += 1
-        full, inside = self.place(user, taken, item)
-        removed: set[str] = set()
-        for n in DELETIONS:
-            if n > len(e.paths):
-                break
-            removed |= anchors(e.paths[n - 1])
-            score, still = self.place(user, [t for t in taken if t not in removed], item, frozenset(removed))
-            self.drops[n].append(full - score)
-            picked = frozenset(rng.choice(taken, size=min(len(removed), len(taken)), replace=False))
-            self.random[n].append(
-                full - self.place(user, [t for t in taken if t not in picked], item, picked)[0]
-            )
-            if inside:
-                self.out[n].append(not still)
-        if inside:
-            self.out_all.append(not still)
-
-    def summary(self) -> dict:
-        return {
-            "pairs": self.pairs,
-            "in_top": len(self.out_all),
-            "curve": [
-                {
-                    "removed": n,
-                    "pairs": len(self.drops[n]),
-                    "drop": _mean(self.drops[n]) or 0.0,
-                    "random_drop": _mean(self.random[n]) or 0.0,
-                    "out_of_top": _mean([float(x) for x in self.out[n]]) or 0.0,
-                }
-                for n in DELETIONS
-            ],
-            "out_after_all": _mean([float(x) for x in self.out_all]) or 0.0,
-        }
-
-
 def _print_sample(explainer: Explainer, pairs: list[tuple[str, str]], dataset: str) -> None:
     """Each pair's user, item and sentences: the supporting paths, then those against it (or the note)."""
     print(f"{len(pairs)} explained recommendations ({dataset}, one of each sampled user's fused top list):")
@@ -369,34 +298,6 @@ def _dataset(args: argparse.Namespace) -> Dataset:
     if args.dataset == "magazine":
         return magazine_dataset(args.data or MAGAZINE, args.min_ratings)
     return read_hin(args.data or HIN)
-
-
-class TimedScorer:
-    """A path scorer that adds up the seconds its calls take (to tell its share of an explanation's time)."""
-
-    def __init__(self, inner: PathScorer) -> None:
-        self.inner, self.name, self.seconds = inner, inner.name, 0.0
-
-    def __call__(self, user: str, item: str, paths: Sequence[ExplainedPath]) -> PathScores:
-        started = time.perf_counter()
-        try:
-            return self.inner(user, item, paths)
-        finally:
-            self.seconds += time.perf_counter() - started
-
-
-def _mean(values: list[float]) -> float | None:
-    return float(np.mean(values)) if values else None
-
-
-def _anchor_items(path: ExplainedPath) -> set[str]:
-    return {path.nodes[1].key} if len(path.nodes) > 1 and path.nodes[1].label == "Item" else set()
-
-
-def _first_interaction(walk: ExplainedPath) -> frozenset[str]:
-    """The item of the walk's first step from the user (a user->item interaction), as real paths start."""
-    first = walk.nodes[1] if len(walk.nodes) > 1 else None
-    return frozenset([first.key]) if first is not None and first.label == "Item" else frozenset()
 
 
 def _models(export: GraphExport, directory: Path, args: argparse.Namespace) -> tuple[RatingModel, Ranker]:
@@ -440,50 +341,6 @@ def _sample_pairs(ranker: Ranker, n: int, k: int, rng: np.random.Generator) -> l
         if len(listed):
             pairs.append((user, str(data.item_keys[listed[rng.integers(len(listed))]])))
     return pairs
-
-
-class RandomWalker:
-    """Random walks from a user over the exported graph, ignoring direction, as explanation-shaped paths."""
-
-    def __init__(self, export: GraphExport) -> None:
-        schema = export.schema
-        frames = []
-        for rel in schema.rel_types:
-            e = export.edges.get(rel.type)
-            if e is None or e.empty:
-                continue
-            rating = e["rating"] if "rating" in e else pd.Series(np.nan, index=e.index)
-            base = {"type": rel.type, "rating": rating.to_numpy()}
-            fwd = pd.DataFrame(
-                {
-                    **base,
-                    "a_label": rel.source.label,
-                    "a": e["source"].astype(str).to_numpy(),
-                    "b_label": rel.target.label,
-                    "b": e["target"].astype(str).to_numpy(),
-                    "fwd": True,
-                }
-            )
-            bwd = fwd.rename(columns={"a_label": "b_label", "a": "b", "b_label": "a_label", "b": "a"})
-            frames += [fwd, bwd.assign(fwd=False)]
-        edges = pd.concat(frames, ignore_index=True)
-        self.adjacency = {key: g for key, g in edges.groupby(["a_label", "a"])}
-
-    def walk(self, user: str, length: int, rng: np.random.Generator) -> ExplainedPath | None:
-        nodes = [PathNode(label="User", key=user, name=user)]
-        rels: list[PathRel] = []
-        for step in range(length):
-            options = self.adjacency.get((nodes[-1].label, nodes[-1].key))
-            if options is None:
-                return None
-            row = options.iloc[int(rng.integers(len(options)))]
-            nodes.append(PathNode(label=row["b_label"], key=row["b"], name=row["b"]))
-            start, end = (step, step + 1) if row["fwd"] else (step + 1, step)
-            props: dict[str, float | int | str | None] = {}
-            if not pd.isna(row["rating"]):
-                props["rating"] = float(row["rating"])
-            rels.append(PathRel(type=row["type"], start=start, end=end, properties=props))
-        return ExplainedPath(kind="random", nodes=nodes, rels=rels)
 
 
 if __name__ == "__main__":
