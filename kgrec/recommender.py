@@ -44,8 +44,7 @@ from rank.serving import FusedServing, ServedItem
 
 __all__ = ["MAX_K", "Recommender"]
 
-#: The longest list one call returns: the library's, the CLI's and the service's one bound on ``k`` (the
-#: service's ``KGREC_MAX_K`` may only lower it).
+#: The one bound on ``k`` of every list: library, CLI and service (``KGREC_MAX_K`` may only lower it).
 MAX_K = 100
 
 
@@ -128,9 +127,8 @@ class Recommender:
         nproc: int = 1,
     ) -> FitResult:
         """Train the rating model and the ranker on the graph now in Neo4j (:func:`rank.train_stack`: one
-        per-user split, ``holdout`` of each user's ratings held out, at random or the latest: ``split``, by
-        default ``config.split``), measure both
-        on the held-out part, save them and write item and user embeddings back.
+        per-user split by ``split``, else ``config.split``: ``holdout`` of each user's ratings held out, at
+        random or the latest), measure both on the held-out part, save them and write embeddings back.
 
         The search ranker (:func:`rank.search_training.fit_search`) trains on queries generated from
         ``search_pairs`` of the ranker's training interactions (0: none, search is text-only).
