@@ -16,7 +16,9 @@ from kgrec.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-BENCH = sorted(p for p in (ROOT / "bench").glob("*.py") if p.name != "common.py")
+BENCH = sorted(  # the scripts; modules they share (common.py, ...) run nothing of their own
+    p for p in (ROOT / "bench").glob("*.py") if 'if __name__ == "__main__":' in p.read_text(encoding="utf-8")
+)
 CLI = typer.main.get_command(app)
 
 

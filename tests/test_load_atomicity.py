@@ -1,6 +1,6 @@
 """Loads are all-or-nothing: killed, failing or concurrent, a load leaves the graph as it was or complete.
 
-The reliability suite of the load guarantee (README, "Loading is all-or-nothing"): ``kill -9`` (and once
+The reliability suite of the load guarantee (docs/loading.md, "Loading is all-or-nothing"): ``kill -9`` (and once
 Ctrl-C) of a real ``kgrec load`` process while its write transaction is open, at several seeded moments; a failing load
 beside a succeeding one; two overlapping loads at once. Real Neo4j throughout.
 """

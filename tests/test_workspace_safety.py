@@ -94,7 +94,7 @@ def test_two_starts_at_once_share_one_server_and_orphans_are_stopped(
     uris = {line.split()[4] for line in outputs}
     assert len(uris) == 1 and uris == {server.uri()}
     assert len(_server_pids(server.root)) == 1
-    # KGREC_HEAP (the README's answer to a load past the transaction memory) sizes the server's JVM
+    # KGREC_HEAP (docs/loading.md's answer to a load past the transaction memory) sizes the server's JVM
     started = dict(_cmdlines())[_server_pids(server.root)[0]].split(b"\0")
     assert b"-Xmx768m" in started
     stats = subprocess.run([*KGREC, "stats", "--json"], env=env, capture_output=True, text=True, check=False)
