@@ -6,8 +6,8 @@ holds the same number of ratings, exported once with ``store.export()``); then, 
 - the rating model (:class:`gnn.Trainer`), in mini-batches in both runs (``minibatch_threshold=1``; several
   processes always train in mini-batches), ``--epochs`` GNN epochs, text features off: test RMSE of the GNN
   part and of the blend on the seed's random 80/10/10 split;
-- the LightGCN (:class:`rank.kg_gcn.KnowledgeGCN`, the ranker's defaults) on a per-user 80/20 holdout of the
-  interactions: NDCG@10 over the whole catalogue, the user's training items left out.
+- LightGCN (:class:`rank.models.lightgcn.LightGCN`, the ranker's defaults) on a per-user 80/20 holdout of
+  the interactions: NDCG@10 over the whole catalogue, the user's training items left out.
 
 Both splits are the seed-0 ones; what changes with ``--seeds`` is the models' seed (initialisation and
 batch order), so that the spread over seeds of one process says how much a figure moves by chance alone.
@@ -49,8 +49,9 @@ from kg import GraphExport
 from loaders import read_hin
 from rank import Interactions, holdout_split, ranking_metrics
 from rank.evaluate import top_k
-from rank.kg_gcn import KnowledgeGCN
 from rank.knowledge import Knowledge
+from rank.models import Context
+from rank.models.lightgcn import LightGCN, LightGCNParams
 
 SEED = 0
 """The seed of both splits."""
@@ -90,14 +91,14 @@ def _gcn_inputs(export: GraphExport) -> tuple[Interactions, pd.DataFrame, Knowle
 
 def _fit_gcn(inputs: str, epochs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     train, knowledge = handoff_read(inputs)
-    gcn = KnowledgeGCN(knowledge, epochs=epochs, seed=seed, device="cpu").fit(train)
+    gcn = LightGCN(LightGCNParams(epochs=epochs), Context(knowledge, seed, "cpu")).fit(train)
     return gcn.network.user_embeddings, gcn.network.item_embeddings
 
 
 def gcn_run(export: GraphExport, nproc: int, epochs: int, seed: int) -> dict[str, Any]:
     train, test, knowledge = _gcn_inputs(export)
     started = time.perf_counter()
-    gcn = KnowledgeGCN(knowledge, epochs=epochs, seed=seed, device="cpu")
+    gcn = LightGCN(LightGCNParams(epochs=epochs), Context(knowledge, seed, "cpu"))
     if nproc == 1:
         gcn.fit(train)
     else:

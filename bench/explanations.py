@@ -314,7 +314,9 @@ def _models(export: GraphExport, directory: Path, args: argparse.Namespace) -> t
     rank = RankConfig(seed=seed)
     if args.dataset == "demo":  # a smoke run: small models
         train = TrainConfig(seed=seed, text=False, max_epochs=60, mf_epochs=10)
-        rank = RankConfig(seed=seed, gnn_epochs=5, als_iterations=5, candidates=50)
+        rank = RankConfig(
+            seed=seed, params={"lightgcn": {"epochs": 5}, "als": {"iterations": 5}}, candidates=50
+        )
     if args.max_epochs is not None:
         train = train.model_copy(update={"max_epochs": args.max_epochs})
     stack = train_stack(export, "random", 0.2, seed, train, rank, progress=say)

@@ -17,7 +17,8 @@ fusion's ratio to the best peer per split and on the mean of the random seeds, t
 is the whole result as JSON (also written to ``--json-out``). The figures at 10 go to docs/benchmarks/ranking.md
 after each dataset (with the command, the date, the machine).
 
-    .venv/bin/python bench/ranking.py [--seeds 0 1 2] [--skip-temporal] [--skip-magazine] [--json-out F]
+    .venv/bin/python bench/ranking.py [--seeds 0 1 2] [--skip-temporal] [--skip-magazine] [--parts ...]
+        [--json-out F]
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ from rank import (
     ranking_metrics,
     train_stack,
 )
-from rank.als import Als
-from rank.ease import Ease, tune_ease
 from rank.evaluate import top_k
-from rank.popularity import Popularity
+from rank.models import Context
+from rank.models.als import Als, AlsParams
+from rank.models.ease import Ease, EaseParams
+from rank.models.popularity import Popularity, PopularityParams
 
 PEERS = ("popularity", "implicit_als", "ease")
 FRACTION = 0.2
@@ -81,10 +83,10 @@ def peers(ratings: pd.DataFrame, items: np.ndarray, kind: SplitKind, seed: int) 
     popularity = train.popularity()
     out: dict[str, Any] = {}
     started = time.perf_counter()
-    pop = Popularity(half_life_days=float("inf")).fit(train)
+    pop = Popularity(PopularityParams(half_life_days=float("inf"))).fit(train)
     out["popularity"] = (_peer_top(pop, train, rows, max(KS)), time.perf_counter() - started)
     started = time.perf_counter()
-    als = Als(factors=64, regularization=0.05, iterations=30, seed=seed).fit(train)
+    als = Als(AlsParams(factors=64, regularization=0.05, iterations=30), Context(seed=seed)).fit(train)
     out["implicit_als"] = (_peer_top(als, train, rows, max(KS)), time.perf_counter() - started)
     started = time.perf_counter()
     inner = holdout_split(split.train, kind, 0.1, seed)
@@ -92,18 +94,21 @@ def peers(ratings: pd.DataFrame, items: np.ndarray, kind: SplitKind, seed: int) 
     held = Interactions.build(inner.test, items, users)
     val_rows = np.flatnonzero(np.diff(held.matrix.indptr) > 0)
     val_rel = [held.matrix.indices[held.matrix.indptr[r] : held.matrix.indptr[r + 1]] for r in val_rows]
-    tuned, grid = tune_ease(fit_part, val_rows, val_rel, EASE_GRID)
-    ease = Ease(tuned.l2).fit(train)
+    ease = Ease(EaseParams(grid=EASE_GRID))  # no knowledge graph in its context: plain EASE
+    grid = ease.tune(fit_part, val_rows, val_rel)
+    ease.fit(train)
     out["ease"] = (_peer_top(ease, train, rows, max(KS)), time.perf_counter() - started)
     return {
         "metrics": {name: ranking_metrics(top, relevant, KS, popularity) for name, (top, _) in out.items()},
         "seconds": {name: s for name, (_, s) in out.items()},
-        "ease_l2": tuned.l2,
-        "ease_grid": {f"{k:g}": v for k, v in grid.items()},
+        "ease_l2": ease.l2,
+        "ease_grid": grid,
     }
 
 
-def run_split(export: GraphExport, kind: SplitKind, seed: int, quick: bool, draws: int) -> dict[str, Any]:
+def run_split(
+    export: GraphExport, kind: SplitKind, seed: int, quick: bool, rank: RankConfig
+) -> dict[str, Any]:
     ratings = export.edges["RATED"].sort_values(["source", "target"], kind="stable").reset_index(drop=True)
     items = np.asarray(export.node_keys("Item"))
     say(f"  {kind} seed {seed}: peers")
@@ -112,7 +117,7 @@ def run_split(export: GraphExport, kind: SplitKind, seed: int, quick: bool, draw
     started = time.perf_counter()
     train_config = TrainConfig(seed=seed, max_epochs=30) if quick else TrainConfig(seed=seed)
     result = train_stack(
-        export, kind, FRACTION, seed, train_config, RankConfig(seed=seed, fusion_draws=draws), progress=say
+        export, kind, FRACTION, seed, train_config, rank.model_copy(update={"seed": seed}), progress=say
     )
     kgrec_s = time.perf_counter() - started
     models: dict[str, RankingMetrics] = dict(peer["metrics"])
@@ -161,11 +166,11 @@ def run_dataset(
     seeds: list[int],
     temporal: bool,
     quick: bool,
-    draws: int = 1,
+    rank: RankConfig,
 ) -> dict[str, Any]:
     runs = []
     for seed in seeds:
-        runs.append(run_split(export, "random", seed, quick, draws))
+        runs.append(run_split(export, "random", seed, quick, rank))
         print_split(name, runs[-1])
     summary: dict[str, Any] = {}
     for model in runs[0]["models"]:
@@ -188,7 +193,7 @@ def run_dataset(
         "random_ratio": ratio,
     }
     if temporal:
-        out["temporal"] = run_split(export, "temporal", seeds[0], quick, draws)
+        out["temporal"] = run_split(export, "temporal", seeds[0], quick, rank)
         print_split(name, out["temporal"])
         print(
             f"{name} temporal: fusion / best peer = {out['temporal']['fusion_over_best_peer']:.3f} (target >= 1.0)"
@@ -247,8 +252,15 @@ def main(argv: list[str] | None = None) -> int:
         default=RankConfig().fusion_draws,
         help="validation slices the fusion learns from (RankConfig.fusion_draws; random splits)",
     )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=list(RankConfig().parts),
+        help="the candidate models fused (RankConfig.parts, names of rank.models.MODELS)",
+    )
     parser.add_argument("--json-out", default=None)
     args = parser.parse_args(argv)
+    rank = RankConfig(fusion_draws=args.fusion_draws, parts=tuple(args.parts))
     started = time.perf_counter()
     record: dict[str, Any] = {
         "bench": "ranking",
@@ -259,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         say("amazon-hin")
         export, _ = graph_export("bench-ranking-hin", read_hin(args.hin), reload=False, keep_server=False)
         record["datasets"]["amazon-hin"] = run_dataset(
-            "amazon-hin", export, args.seeds, not args.skip_temporal, args.quick, args.fusion_draws
+            "amazon-hin", export, args.seeds, not args.skip_temporal, args.quick, rank
         )
         _write(record)
     if not args.skip_magazine:
@@ -267,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         dataset = magazine_dataset(args.magazine, args.min_ratings)
         export, _ = graph_export("bench-ranking-magazine", dataset, reload=False, keep_server=False)
         record["datasets"]["amazon2018-magazine"] = run_dataset(
-            "amazon2018-magazine", export, args.seeds, not args.skip_temporal, args.quick, args.fusion_draws
+            "amazon2018-magazine", export, args.seeds, not args.skip_temporal, args.quick, rank
         )
         _write(record)
     record["wall_s"] = time.perf_counter() - started

@@ -1,5 +1,6 @@
-"""The ranker on disk: arrays in one ``ranker.npz`` (read with ``allow_pickle=False``: loading runs no code),
-the LightGBM model as its own text format (checked before LightGBM parses it: a damaged file is a
+"""The ranker on disk: the interactions, the knowledge graph's item relations and the item statistics in
+``ranker.npz``, each candidate model in its own ``parts/<name>.npz`` written by the model's ``save`` (all read
+with ``allow_pickle=False``: loading runs no code), the LightGBM model as its own text format (checked before LightGBM parses it: a damaged file is a
 :class:`ModelError`, never a crash), and the settings as JSON. Written to a temporary folder and
 renamed into place, so a reader never sees half a ranker.
 
@@ -19,24 +20,24 @@ import scipy.sparse as sp
 
 from core.errors import ModelError
 from core.files import replace_folder
-from rank.als import Als
 from rank.booster_text import read_booster
 from rank.config import RankConfig
-from rank.ease import Ease
 from rank.features import feature_names
 from rank.interactions import Interactions
-from rank.kg_gcn import KnowledgeGCN
 from rank.knowledge import Knowledge
-from rank.popularity import Popularity
+from rank.models import MODELS, Context
 from rank.ranker import Ranker
-from rank.rp3 import Rp3Beta
 from rank.timing import TimeProfile
 
-__all__ = ["FORMAT", "FUSION_FILE", "load_ranker", "save_ranker"]
+__all__ = ["FORMAT", "FUSION_FILE", "PARTS_FOLDER", "load_ranker", "save_ranker"]
 
-FORMAT = 3
+FORMAT = 4
 """2: the time features of :mod:`rank.timing` (rebuilt from the interactions' times at load). 3: RP3beta, a
-fifth candidate model (rebuilt from the interactions at load: its weights follow from them alone)."""
+fifth candidate model. 4: the candidate models of ``RankConfig.parts``, each saved by itself in
+:data:`PARTS_FOLDER`; LightGCN's features are ``lightgcn_*`` (``kg_gcn_*`` before)."""
+
+PARTS_FOLDER = "parts"
+"""Where each candidate model's file is, ``<name>.npz``."""
 
 FUSION_FILE = "fusion.txt"
 """The LightGBM model, in its text format; ``meta.json`` keeps its SHA-256 (``fusion_sha256``), and it is
@@ -66,19 +67,9 @@ def _write(ranker: Ranker, staging: Path) -> None:
         m = ranker.knowledge.relations[rel]
         arrays[f"rel{n}_indptr"], arrays[f"rel{n}_indices"] = m.indptr, m.indices
         arrays[f"rel{n}_shape"] = np.asarray(m.shape)
-    parts = ranker.parts
-    pop, ease, als, gcn = parts["popularity"], parts["ease"], parts["als"], parts["kg_gcn"]
-    assert isinstance(pop, Popularity) and isinstance(ease, Ease)
-    assert isinstance(als, Als) and isinstance(gcn, KnowledgeGCN)
-    arrays |= {
-        "popularity": pop.item_scores,
-        "ease_weights": ease.weights,
-        "ease_modelled": ease.modelled,
-        "als_users": als.user_factors,
-        "als_items": als.item_factors,
-        "gcn_users": gcn.network.user_embeddings,
-        "gcn_items": gcn.network.item_embeddings,
-    }
+    (staging / PARTS_FOLDER).mkdir()
+    for name, model in ranker.parts.items():
+        model.save(staging / PARTS_FOLDER / f"{name}.npz")
     np.savez(staging / "ranker.npz", allow_pickle=False, **arrays)
     ranker.booster.save_model(str(staging / FUSION_FILE))
     meta = {
@@ -86,7 +77,6 @@ def _write(ranker: Ranker, staging: Path) -> None:
         "config": ranker.config.model_dump(),
         "features": ranker.features,
         "relations": relations,
-        "ease_l2": ease.l2,
         "fusion_sha256": hashlib.sha256((staging / FUSION_FILE).read_bytes()).hexdigest(),
     }
     (staging / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -111,7 +101,8 @@ def _read(folder: Path) -> Ranker:
             f"{folder}: ranker format {meta.get('format')!r}, this kgrec reads {FORMAT}; train again"
         )
     features = list(meta["features"])
-    if features != feature_names(list(meta["relations"])):
+    config = RankConfig(**meta["config"])
+    if features != feature_names(config.parts, list(meta["relations"])):
         raise ModelError(f"{folder}: meta.json names features this kgrec does not build; train again")
     booster = read_booster(folder / FUSION_FILE, features, meta.get("fusion_sha256"))
     with np.load(folder / "ranker.npz", allow_pickle=False) as z:
@@ -125,22 +116,14 @@ def _read(folder: Path) -> Ranker:
         values = np.ones(len(indices), np.float32)
         relations[rel] = sp.csr_matrix((values, indices, indptr), shape=tuple(a[f"rel{n}_shape"]))
     knowledge = Knowledge(relations, (a["link_a"], a["link_b"]))
-    config = RankConfig(**meta["config"])
     ranker = Ranker(config)
     ranker.data, ranker.knowledge, ranker.booster = data, knowledge, booster
     ranker.features, ranker.item_age_days = features, a["item_age_days"]
     ranker.item_popularity = data.popularity()
     ranker.timing = TimeProfile(config.time_sigma_months).fit(data)
-    pop = Popularity(config.popularity_half_life_days)
-    pop.item_scores = a["popularity"]
-    ease = Ease(meta["ease_l2"], config.ease_max_items, knowledge.incidence(), config.ease_side_weight)
-    ease.weights, ease.modelled, ease.n_items = a["ease_weights"], a["ease_modelled"], data.n_items
-    als = Als(config.als_factors, config.als_regularization, config.als_iterations, seed=config.seed)
-    als.user_factors, als.item_factors = a["als_users"], a["als_items"]
-    gcn = KnowledgeGCN(
-        knowledge, config.gnn_dim, config.gnn_layers, config.gnn_epochs, config.gnn_lr, config.seed
-    )
-    gcn.network.user_embeddings, gcn.network.item_embeddings = a["gcn_users"], a["gcn_items"]
-    rp3 = Rp3Beta(config.rp3_alpha, config.rp3_beta, config.rp3_neighbours).fit(data)
-    ranker.parts = {"popularity": pop, "ease": ease, "als": als, "kg_gcn": gcn, "rp3": rp3}
+    context = Context(knowledge, config.seed, config.device)
+    ranker.parts = {
+        name: MODELS[name].load(folder / PARTS_FOLDER / f"{name}.npz", config.params_for(name), context)
+        for name in config.parts
+    }
     return ranker

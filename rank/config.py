@@ -3,15 +3,24 @@
 Example:
     >>> RankConfig().candidates
     100
-    >>> RankConfig(seed=3).seed
-    3
+    >>> RankConfig(params={"lightgcn": {"epochs": 2}}).params_for("lightgcn").epochs
+    2
+    >>> RankConfig(parts=("ease", "nope"))
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for RankConfig
+    parts
+      Value error, no candidate model 'nope'; registered: ...
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gnn.device import DeviceName
+from rank.models import DEFAULT_PARTS, MODELS
 
 __all__ = ["RankConfig"]
 
@@ -29,19 +38,15 @@ class RankConfig(BaseModel):
             Three by default: more labels for the fusion, at the cost of fitting the models once per slice.
         min_rating: keep only interactions rated at least this as positives (``None``: every rating is
             one interaction, the user chose the item).
-        popularity_half_life_days: an interaction's weight halves every this many days of age.
+        parts: the candidate models fused (names of :data:`rank.models.MODELS`), in feature-column order.
+        params: per model name, hyperparameters that differ from the model's defaults (its ``params_type``,
+            documented next to it: :mod:`rank.models`), e.g. ``{"lightgcn": {"epochs": 10}}``.
+        device: where a model that trains with torch (LightGCN) trains: ``auto`` (CUDA when torch sees a
+            GPU), ``cpu`` or ``cuda``; its results are kept and served on the CPU.
         time_features: compute the time features of :mod:`rank.timing` (``False``: leave them missing, for
             data whose timestamps say nothing, such as generated ones).
         time_sigma_months: width of the Gaussian kernel that smooths each item's monthly activity for the
             time features.
-        ease_grid: EASE ridge values tried on validation. ease_max_items: the dense item-item limit.
-        ease_side_weight: weight of the knowledge graph's co-membership in EASE's Gram matrix (0: none).
-        als_factors, als_regularization, als_iterations: ``implicit``'s ALS.
-        gnn_dim, gnn_layers, gnn_epochs, gnn_lr: the interaction GNN (LightGCN with BPR).
-        gnn_device: where the interaction GNN trains: ``auto`` (CUDA when torch sees a GPU), ``cpu`` or
-            ``cuda``; its embeddings are kept and served on the CPU.
-        rp3_alpha, rp3_beta, rp3_neighbours: RP3beta (:mod:`rank.rp3`): the exponent of the walk's
-            steps, the popularity penalty's, and how many neighbours each item keeps.
         monotone: the fusion score never falls as a candidate model's score, the predicted rating or an
             affinity rises (:func:`rank.features.monotone_directions`): a prior that keeps a few hundred
             validation users from teaching the trees that a better score means a worse item.
@@ -57,25 +62,39 @@ class RankConfig(BaseModel):
     fusion_users: int = Field(default=20000, ge=10)
     fusion_draws: int = Field(default=3, ge=1)
     min_rating: float | None = None
-    popularity_half_life_days: float = Field(default=365.0, gt=0.0)
     time_features: bool = True
     time_sigma_months: float = Field(default=6.0, gt=0.0)
-    ease_grid: tuple[float, ...] = (50.0, 100.0, 250.0, 500.0, 1000.0)
-    ease_max_items: int = Field(default=8000, ge=10)
-    ease_side_weight: float = Field(default=4.0, ge=0.0)
-    als_factors: int = 64
-    als_regularization: float = 0.05
-    als_iterations: int = 30
-    rp3_alpha: float = Field(default=0.8, gt=0.0)
-    rp3_beta: float = Field(default=0.5, ge=0.0)
-    rp3_neighbours: int = Field(default=200, ge=1)
-    gnn_dim: int = 64
-    gnn_layers: int = 2
-    gnn_epochs: int = 30
-    gnn_lr: float = 0.02
-    gnn_device: Literal["auto", "cpu", "cuda"] = "auto"
+    parts: tuple[str, ...] = DEFAULT_PARTS
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    device: DeviceName = "auto"
     monotone: bool = True
     trees: int = 400
     learning_rate: float = 0.05
     leaves: int = 31
     seed: int = 0
+
+    @field_validator("parts")
+    @classmethod
+    def _registered(cls, parts: tuple[str, ...]) -> tuple[str, ...]:
+        if not parts:
+            raise ValueError("at least one candidate model")
+        for name in parts:
+            if name not in MODELS:
+                raise ValueError(f"no candidate model {name!r}; registered: {', '.join(sorted(MODELS))}")
+        if len(set(parts)) < len(parts):
+            raise ValueError("a candidate model is named twice")
+        return parts
+
+    @model_validator(mode="after")
+    def _known_params(self) -> RankConfig:
+        for name in self.params:
+            if name not in MODELS:
+                raise ValueError(
+                    f"params for no candidate model {name!r}; registered: {', '.join(sorted(MODELS))}"
+                )
+            self.params_for(name)  # the model's own validation: unknown keys, bounds
+        return self
+
+    def params_for(self, name: str) -> Any:
+        """The hyperparameters of the model ``name``: its defaults, with ``params[name]`` over them."""
+        return MODELS[name].params_type(**self.params.get(name, {}))

@@ -1,6 +1,6 @@
 """The fusion ranker's features, listed once: what each (user, candidate item) row carries.
 
-Per candidate model (``PARTS``): its score and the item's position in that model's list for the user (the
+Per candidate model (``RankConfig.parts``, in that order): its score and the item's position in that model's list for the user (the
 list's length plus one when the model did not propose it). Then the rating model's predicted stars, the
 item's training popularity (log) and age (days since its first interaction, up to the latest one in the
 training data; missing without timestamps), the user's activity (log of their training interactions), how
@@ -8,9 +8,9 @@ the item's activity over time meets the user's (:data:`rank.timing.TIME_FEATURES
 relation the user's affinity to the item along it (see :class:`rank.knowledge.Knowledge`).
 
 Example:
-    >>> feature_names(["MADE_BY", "IN_CATEGORY"])[:4]
+    >>> feature_names(["popularity", "ease"], ["MADE_BY", "IN_CATEGORY"])[:4]
     ['popularity_score', 'popularity_rank', 'ease_score', 'ease_rank']
-    >>> feature_names(["MADE_BY"])[-3:]
+    >>> feature_names(["ease"], ["MADE_BY"])[-3:]
     ['gap_median_days', 'user_span_days', 'affinity_made_by']
 """
 
@@ -23,31 +23,30 @@ import numpy as np
 
 from rank.timing import TIME_FEATURES
 
-__all__ = ["PARTS", "CandidateTable", "concat_tables", "feature_names", "monotone_directions"]
-
-PARTS = ("popularity", "ease", "als", "kg_gcn", "rp3")
-"""The candidate models, in the order of the feature columns."""
+__all__ = ["CandidateTable", "concat_tables", "feature_names", "monotone_directions"]
 
 
-def feature_names(relations: Sequence[str]) -> list[str]:
-    """Column names of the feature matrix, for knowledge relations ``relations`` (relationship types)."""
-    names = [f"{part}_{what}" for part in PARTS for what in ("score", "rank")]
+def feature_names(parts: Sequence[str], relations: Sequence[str]) -> list[str]:
+    """Column names of the feature matrix, for candidate models ``parts`` and knowledge relations
+    ``relations`` (relationship types)."""
+    names = [f"{part}_{what}" for part in parts for what in ("score", "rank")]
     names += ["predicted_rating", "item_popularity", "item_age_days", "user_activity", *TIME_FEATURES]
     names += [f"affinity_{rel.lower()}" for rel in relations]
     return names
 
 
-def monotone_directions(names: Sequence[str]) -> list[int]:
+def monotone_directions(names: Sequence[str], parts: Sequence[str]) -> list[int]:
     """Per feature, the direction the fusion score must follow (LightGBM's ``monotone_constraints``): up with
     a candidate model's score, the predicted rating and an affinity, down with a model's rank (1 is its
     best), free for the rest. A prior, not a finding: on a few hundred validation users a tree otherwise
     learns that a better score means a worse item in some region of noise.
 
-    >>> monotone_directions(["ease_score", "ease_rank", "predicted_rating", "item_popularity", "affinity_made_by"])
+    >>> names = ["ease_score", "ease_rank", "predicted_rating", "item_popularity", "affinity_made_by"]
+    >>> monotone_directions(names, ["ease"])
     [1, -1, 1, 0, 1]
     """
-    parts = {f"{p}_score": 1 for p in PARTS} | {f"{p}_rank": -1 for p in PARTS} | {"predicted_rating": 1}
-    return [parts.get(n, 1 if n.startswith("affinity_") else 0) for n in names]
+    known = {f"{p}_score": 1 for p in parts} | {f"{p}_rank": -1 for p in parts} | {"predicted_rating": 1}
+    return [known.get(n, 1 if n.startswith("affinity_") else 0) for n in names]
 
 
 @dataclass(frozen=True)
@@ -77,11 +76,12 @@ def candidate_table(
     ``[users, n]`` catalogue columns, best first, ``-1`` padded) with their features, or the columns
     ``only`` for every user when given. Scores, predicted ratings and affinities are ``[users, items]``;
     popularity and age ``[items]``; activity ``[users]``; ``timing(user, item)`` gives the columns of
-    :data:`rank.timing.TIME_FEATURES` for rows (batch position, catalogue column)."""
+    :data:`rank.timing.TIME_FEATURES` for rows (batch position, catalogue column). The parts' columns
+    follow the order of ``part_scores``."""
     n_users = len(user_activity)
     users, items = [], []
     for u in range(n_users):
-        proposed = [part_lists[p][u] for p in PARTS]
+        proposed = [part_lists[p][u] for p in part_scores]
         union = np.unique(np.concatenate(proposed)) if only is None else np.asarray(only)
         union = union[union >= 0]
         users.append(np.full(len(union), u))
@@ -89,7 +89,7 @@ def candidate_table(
     user = np.concatenate(users) if users else np.zeros(0, np.int64)
     item = np.concatenate(items) if items else np.zeros(0, np.int64)
     columns = []
-    for part in PARTS:
+    for part in part_scores:
         columns.append(part_scores[part][user, item])
         lists = part_lists[part]
         rank = np.full((n_users, part_scores[part].shape[1]), lists.shape[1] + 1, dtype=np.float32)

@@ -28,8 +28,9 @@ class FusionReport(BaseModel):
 
     train_interactions: int
     validation_interactions: int
-    ease_l2: float
-    ease_validation_ndcg: dict[str, float]
+    tuning: dict[str, dict[str, float]]
+    """Per candidate model that chooses a hyperparameter on validation (EASE's ridge), each setting tried
+    and its validation NDCG@10."""
     fusion_users: int
     fusion_rows: int
     candidate_recall: float
@@ -78,7 +79,7 @@ def fit_lambdarank(
         lambdarank_truncation_level=20,
     )
     if cfg.monotone:
-        model.set_params(monotone_constraints=monotone_directions(features))
+        model.set_params(monotone_constraints=monotone_directions(features, cfg.parts))
     model.fit(
         x[~group_of_row],
         y[~group_of_row],

@@ -30,7 +30,6 @@ from gnn import RatingModel, RatingSplit, TrainConfig, Trainer, TrainMetrics
 from gnn.split import Holdout, SplitKind, holdout_split
 from kg import GraphExport
 from rank.config import RankConfig
-from rank.features import PARTS
 from rank.interactions import Interactions, with_events
 from rank.knowledge import Knowledge
 from rank.metrics import RankingMetrics, ranking_metrics
@@ -111,7 +110,7 @@ def train_stack(
     else:
         ratings, holdout, overlap = _given_test(ratings, test, kind, seed)
     train_config = train_config or TrainConfig(seed=seed)
-    rank_config = rank_config or RankConfig(seed=seed, gnn_device=train_config.device)
+    rank_config = rank_config or RankConfig(seed=seed, device=train_config.device)
     # the rating model's own validation slice comes out of the training part, per user like the rest
     inner = holdout_split(ratings.iloc[holdout.train_idx], kind, rank_config.validation_fraction, seed)
     split = RatingSplit(
@@ -159,7 +158,10 @@ def evaluate_ranking(
     fused = ranking_metrics(ranker.rank(users, k).items, relevant, ks, popularity)
     parts = {}
     if with_parts:
-        parts = {p: ranking_metrics(ranker.part_rank(p, users, k), relevant, ks, popularity) for p in PARTS}
+        parts = {
+            p: ranking_metrics(ranker.part_rank(p, users, k), relevant, ks, popularity)
+            for p in ranker.config.parts
+        }
     return fused, parts
 
 

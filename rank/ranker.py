@@ -4,8 +4,8 @@ Training (:meth:`Ranker.fit`) on a user's training interactions:
 
 1. a per-user validation slice is held out of the training interactions (``RankConfig.validation_fraction``,
    random or latest, like the evaluation split);
-2. the candidate models (popularity, EASE with its ridge chosen on that slice, ALS, the interaction GNN,
-   RP3beta) are fitted on the rest;
+2. the candidate models of ``RankConfig.parts`` (:mod:`rank.models`; by default popularity, EASE with its
+   ridge chosen on that slice, ALS, LightGCN, RP3beta) are fitted on the rest;
 3. for a sample of validation users, the union of the models' top ``RankConfig.candidates`` items gets the
    features of :mod:`rank.features`, labelled 1 where the user took the item in the validation slice; on a
    random split this is repeated for ``RankConfig.fusion_draws`` slices (the models refitted without each),
@@ -36,18 +36,13 @@ import scipy.sparse as sp
 from core.errors import ModelError
 from core.progress import Progress
 from gnn.split import SplitKind, holdout_split
-from rank.als import Als
-from rank.base import CandidateModel
 from rank.config import RankConfig
-from rank.ease import Ease, tune_ease
 from rank.evaluate import top_k
-from rank.features import PARTS, CandidateTable, candidate_table, concat_tables, feature_names
+from rank.features import CandidateTable, candidate_table, concat_tables, feature_names
 from rank.fusion import FusionReport, fit_lambdarank
 from rank.interactions import Interactions, Keys
-from rank.kg_gcn import KnowledgeGCN
 from rank.knowledge import Knowledge
-from rank.popularity import Popularity
-from rank.rp3 import Rp3Beta
+from rank.models import MODELS, CandidateModel, Context
 from rank.stars import stars_where_needed
 from rank.timing import TimeProfile, no_time_features
 
@@ -115,23 +110,15 @@ class Ranker:
                 "no validation interactions to train the ranker on: too few interactions per user"
             )
         self.knowledge, self.rating = knowledge, rating
-        self.features = feature_names(list(knowledge.relations))
+        self.features = feature_names(cfg.parts, list(knowledge.relations))
         val_rows = np.flatnonzero(np.diff(held.matrix.indptr) > 0)
         relevant = [held.matrix.indices[held.matrix.indptr[r] : held.matrix.indptr[r + 1]] for r in val_rows]
         rng = np.random.default_rng(cfg.seed)
+        # the validation users a model may choose its hyperparameters on (EASE's ridge)
         tune = rng.choice(len(val_rows), min(len(val_rows), 2000), replace=False)
-        say("ease", 0, len(cfg.ease_grid))
-        ease, grid = tune_ease(
-            fit_part,
-            val_rows[tune],
-            [relevant[i] for i in tune],
-            cfg.ease_grid,
-            max_items=cfg.ease_max_items,
-            side=knowledge.incidence(),
-            side_weight=cfg.ease_side_weight,
-        )
-        seconds["ease_tuning"] = time.perf_counter() - started
-        self.parts = self._fit_parts(fit_part, ease.l2, say, seconds, prefitted={"ease": ease})
+        context = Context(knowledge, cfg.seed, cfg.device)
+        self.parts = {name: MODELS[name](cfg.params_for(name), context) for name in cfg.parts}
+        tuning = self._fit_parts(fit_part, say, seconds, (val_rows[tune], [relevant[i] for i in tune]))
 
         mark = time.perf_counter()
         draws = [self._labelled(fit_part, held, rng)]
@@ -140,7 +127,7 @@ class Ranker:
         for draw in range(1, cfg.fusion_draws if kind == "random" else 1):
             other = holdout_split(train, kind, cfg.validation_fraction, cfg.seed + draw)
             other_part = Interactions.build(other.train, items, users, cfg.min_rating)
-            self.parts = self._fit_parts(other_part, ease.l2, say, seconds, prefitted={})
+            self._fit_parts(other_part, say, seconds)
             draws.append(
                 self._labelled(other_part, Interactions.build(other.test, items, users, cfg.min_rating), rng)
             )
@@ -154,7 +141,7 @@ class Ranker:
         say("fusion", 1, 1)
 
         full = Interactions.build(train, items, users, cfg.min_rating)
-        self.parts = self._fit_parts(full, ease.l2, say, seconds, prefitted={})
+        self._fit_parts(full, say, seconds)
         self.data = full
         seconds["total"] = time.perf_counter() - started
         gains = self.booster.feature_importance(importance_type="gain")
@@ -162,8 +149,7 @@ class Ranker:
         return FusionReport(
             train_interactions=int(full.matrix.nnz),
             validation_interactions=int(held.matrix.nnz),
-            ease_l2=ease.l2,
-            ease_validation_ndcg={f"{k:g}": v for k, v in grid.items()},
+            tuning=tuning,
             fusion_users=len(table.groups),
             fusion_rows=len(labels),
             candidate_recall=recall,
@@ -176,34 +162,22 @@ class Ranker:
     def _fit_parts(
         self,
         data: Interactions,
-        l2: float,
         say: Progress,
         seconds: dict[str, float],
-        prefitted: dict[str, CandidateModel],
-    ) -> dict[str, CandidateModel]:
-        cfg = self.config
-        assert self.knowledge is not None
-        makers: dict[str, CandidateModel] = {
-            "popularity": Popularity(cfg.popularity_half_life_days),
-            "ease": Ease(l2, cfg.ease_max_items, self.knowledge.incidence(), cfg.ease_side_weight),
-            "als": Als(cfg.als_factors, cfg.als_regularization, cfg.als_iterations, seed=cfg.seed),
-            "kg_gcn": KnowledgeGCN(
-                self.knowledge,
-                cfg.gnn_dim,
-                cfg.gnn_layers,
-                cfg.gnn_epochs,
-                cfg.gnn_lr,
-                cfg.seed,
-                cfg.gnn_device,
-            ),
-            "rp3": Rp3Beta(cfg.rp3_alpha, cfg.rp3_beta, cfg.rp3_neighbours),
-        }
-        parts: dict[str, CandidateModel] = {}
-        for n, name in enumerate(PARTS):
+        tune: tuple[np.ndarray, list[np.ndarray]] | None = None,
+    ) -> dict[str, dict[str, float]]:
+        """Fit every part on ``data`` (the first time, with ``tune``'s validation users and their items,
+        letting each model choose what it tunes, and giving what each tried), and the item statistics."""
+        tuning: dict[str, dict[str, float]] = {}
+        for n, (name, model) in enumerate(self.parts.items()):
             mark = time.perf_counter()
-            parts[name] = prefitted.get(name) or makers[name].fit(data)
+            if tune is None:
+                model.fit(data)
+            elif tried := model.tune(data, *tune):
+                tuning[name] = tried
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - mark
-            say(name, n + 1, len(PARTS))
+            say(name, n + 1, len(self.parts))
+        cfg = self.config
         self.item_popularity = data.popularity()
         self.timing = TimeProfile(cfg.time_sigma_months).fit(data)
         item_first = _first_seen(data)
@@ -211,7 +185,7 @@ class Ranker:
         self.item_age_days = np.where(item_first > 0, (latest - item_first) / 86_400.0, np.nan).astype(
             np.float32
         )
-        return parts
+        return tuning
 
     def _labelled(
         self, fit_part: Interactions, held: Interactions, rng: np.random.Generator

@@ -137,7 +137,12 @@ def planted(session_store: GraphStore) -> Planted:
     session_store.write(dataset)
     export = session_store.export()
     items = np.asarray(export.node_keys("Item"))
-    config = RankConfig(gnn_epochs=2, als_iterations=3, candidates=20, fusion_users=200, min_rating=4.0)
+    config = RankConfig(
+        params={"lightgcn": {"epochs": 2}, "als": {"iterations": 3}},
+        candidates=20,
+        fusion_users=200,
+        min_rating=4.0,
+    )
     ranker = Ranker(config)
     # sorted, so that the split does not depend on the order in which Neo4j returns the ratings
     rated = export.edges["RATED"].sort_values(["source", "target"], kind="stable").reset_index(drop=True)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from core.errors import ConfigError
 from gnn import RatingModel, TrainConfig, Trainer, planted_export, resolve_device
-from gnn.interaction import InteractionGNN
+from gnn.lightgcn import LightGCN
 from kgrec.cli import app
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without a GPU")
@@ -50,11 +50,11 @@ def test_cpu_trains_what_the_default_trains_here(export, tmp_path):
 
 
 @NO_CUDA
-def test_interaction_gnn_on_cpu_equals_the_default_here():
+def test_lightgcn_on_cpu_equals_the_default_here():
     pairs = (np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]))
     knowledge = (np.array([0, 1, 2]), np.array([0, 0, 1]))
     runs = [
-        InteractionGNN(dim=8, epochs=3, seed=0, **kw).fit(pairs, 3, 3, knowledge, 2)
+        LightGCN(dim=8, epochs=3, seed=0, **kw).fit(pairs, 3, 3, knowledge, 2)
         for kw in ({}, {"device": "cpu"})
     ]
     assert np.array_equal(runs[0].item_embeddings, runs[1].item_embeddings)
@@ -67,7 +67,7 @@ def test_cuda_without_a_gpu_is_one_config_error(export):
         Trainer(SMALL.model_copy(update={"device": "cuda"})).fit(export)
     assert "\n" not in str(caught.value)
     with pytest.raises(ConfigError, match="no CUDA GPU"):
-        InteractionGNN(dim=4, epochs=1, device="cuda").fit((np.array([0]), np.array([0])), 1, 1)
+        LightGCN(dim=4, epochs=1, device="cuda").fit((np.array([0]), np.array([0])), 1, 1)
 
 
 @NO_CUDA

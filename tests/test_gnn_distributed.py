@@ -14,7 +14,7 @@ import torch
 from core.errors import ConfigError, ModelError
 from gnn import RatingModel, TrainConfig, Trainer, planted_export
 from gnn.distributed import launch, world
-from gnn.interaction import InteractionGNN
+from gnn.lightgcn import LightGCN
 from gnn.parallel_fit import fit_in_processes, handoff_read, handoff_write
 
 CONFIG = TrainConfig(
@@ -97,7 +97,7 @@ def _interactions():
 
 def _lightgcn(inputs: str) -> tuple[np.ndarray, np.ndarray]:
     train, n_users, n_items, knowledge, n_brands = handoff_read(inputs)
-    fit = InteractionGNN(dim=16, epochs=30, batch_size=256, lr=0.02, seed=0, device="cpu")
+    fit = LightGCN(dim=16, epochs=30, batch_size=256, lr=0.02, seed=0, device="cpu")
     fit.fit(train, n_users, n_items, knowledge, n_brands)
     return fit.user_embeddings, fit.item_embeddings
 

@@ -222,7 +222,13 @@ def test_recommend_explain_and_report_commands_show_titles_and_hide_empty_column
     _load(["movielens", str(_ml100k(tmp_path / "ml-100k"))])
     settings = cli_env.model_copy(update={"model_dir": tmp_path / "model"})
     rec = Recommender(store, settings)
-    small = RankConfig(gnn_epochs=3, als_iterations=3, candidates=20, fusion_users=40, trees=30, seed=0)
+    small = RankConfig(
+        params={"lightgcn": {"epochs": 3}, "als": {"iterations": 3}},
+        candidates=20,
+        fusion_users=40,
+        trees=30,
+        seed=0,
+    )
     rec.fit(TrainConfig(seed=0, text=False, max_epochs=40, patience=10, mf_epochs=20), small)
     monkeypatch.setenv("KGREC_MODEL_DIR", str(settings.model_path))
 

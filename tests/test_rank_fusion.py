@@ -31,7 +31,7 @@ def test_the_time_features_serve_from_the_training_interactions() -> None:
     ranker = Ranker(SMALL)
     report = ranker.fit(split.train, items, knowledge)
     data = ranker.trained_data()
-    assert ranker.features == feature_names(list(knowledge.relations))
+    assert ranker.features == feature_names(SMALL.parts, list(knowledge.relations))
     assert set(TIME_FEATURES) <= set(report.importances)
     # the profile serving uses counts the training interactions, every one of them, and nothing else
     assert ranker.timing.item_count.tolist() == np.maximum(data.popularity(), 1).tolist()
@@ -53,7 +53,7 @@ def test_without_time_features_the_fusion_never_uses_them() -> None:
 @pytest.mark.parametrize("monotone", [True, False])
 def test_monotone_fusion_never_ranks_a_better_score_lower(monotone: bool) -> None:
     # labels that fall as ease_score rises: free trees learn it, constrained ones must not
-    names = feature_names(["MADE_BY"])
+    names = feature_names(RankConfig().parts, ["MADE_BY"])
     rng = np.random.default_rng(0)
     groups = np.full(400, 20)
     x = rng.random((int(groups.sum()), len(names))).astype(np.float32)

@@ -3,6 +3,7 @@ test knows which unseen items belong at the top."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -13,14 +14,20 @@ import scipy.sparse as sp
 
 from core.errors import ModelError
 from rank import Interactions, Knowledge, RankConfig, Ranker, holdout_split, load_ranker, save_ranker
-from rank.als import Als
-from rank.ease import Ease
-from rank.kg_gcn import KnowledgeGCN
-from rank.popularity import Popularity
-from rank.rp3 import Rp3Beta
+from rank.checkpoint import FORMAT
+from rank.models import MODELS, Context
+from rank.models.als import Als, AlsParams
+from rank.models.ease import Ease, EaseParams
+from rank.models.lightgcn import LightGCN, LightGCNParams
+from rank.models.popularity import Popularity, PopularityParams
+from rank.models.rp3 import Rp3Beta, Rp3Params
 
 CLUSTERS, PER_CLUSTER, USERS = 3, 20, 240
-SMALL = RankConfig(candidates=15, fusion_users=200, gnn_epochs=15, als_iterations=10, ease_grid=(10.0, 50.0))
+SMALL = RankConfig(
+    candidates=15,
+    fusion_users=200,
+    params={"lightgcn": {"epochs": 15}, "als": {"iterations": 10}, "ease": {"grid": (10.0, 50.0)}},
+)
 
 
 def _cluster(item: int) -> int:
@@ -55,14 +62,14 @@ def _own_cluster_share(top: np.ndarray, users: list[str]) -> float:
     return float(np.mean(hits))
 
 
-@pytest.mark.parametrize("name", ["ease", "als", "kg_gcn", "rp3"])
+@pytest.mark.parametrize("name", ["ease", "als", "lightgcn", "rp3"])
 def test_each_personal_model_ranks_the_users_cluster_first(name: str) -> None:
     ratings, items, knowledge = _planted()
     data = Interactions.build(ratings, items)
     model = {
-        "ease": Ease(l2=10.0),
-        "als": Als(factors=8, iterations=10),
-        "kg_gcn": KnowledgeGCN(knowledge, dim=16, epochs=20),
+        "ease": Ease(EaseParams(l2=10.0)),
+        "als": Als(AlsParams(factors=8, iterations=10)),
+        "lightgcn": LightGCN(LightGCNParams(dim=16, epochs=20), Context(knowledge)),
         "rp3": Rp3Beta(),
     }[name].fit(data)
     users = list(data.user_keys[:30])
@@ -71,6 +78,31 @@ def test_each_personal_model_ranks_the_users_cluster_first(name: str) -> None:
     scores = np.where(seen.toarray() > 0, -np.inf, model.scores(rows, seen))
     top = np.argsort(-scores, axis=1)[:, :5]
     assert _own_cluster_share(top, users) > 0.9
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_registered_model_scores_the_same_after_save_and_load(name: str, tmp_path: Path) -> None:
+    ratings, items, knowledge = _planted()
+    data = Interactions.build(ratings, items)
+    context = Context(knowledge, seed=0, device="cpu")
+    params = SMALL.params_for(name)
+    model = MODELS[name](params, context).fit(data)
+    assert model.name == name
+    rows = np.r_[data.user_rows(list(data.user_keys[:20])), -1]  # known users and a newcomer
+    seen = sp.vstack([data.seen(rows[:-1]), data.seen(rows[:1])]).tocsr()
+    model.save(tmp_path / f"{name}.npz")
+    loaded = MODELS[name].load(tmp_path / f"{name}.npz", params, context)
+    assert np.array_equal(model.scores(rows, seen), loaded.scores(rows, seen))
+
+
+def test_the_config_names_only_registered_models() -> None:
+    with pytest.raises(ValueError, match="no candidate model 'nope'"):
+        RankConfig(parts=("ease", "nope"))
+    with pytest.raises(ValueError, match="iterations"):
+        RankConfig(params={"als": {"iterations": 0}})
+    with pytest.raises(ValueError, match="extra"):
+        RankConfig(params={"ease": {"ridge": 1.0}})
+    assert RankConfig(params={"ease": {"l2": 3.0}}).params_for("ease").l2 == 3.0
 
 
 def test_popularity_weights_recent_interactions_more() -> None:
@@ -84,8 +116,8 @@ def test_popularity_weights_recent_interactions_more() -> None:
         }
     )
     data = Interactions.build(ratings)
-    plain = Popularity(half_life_days=float("inf")).fit(data).item_scores
-    recent = Popularity(half_life_days=100).fit(data).item_scores
+    plain = Popularity(PopularityParams(half_life_days=float("inf"))).fit(data).item_scores
+    recent = Popularity(PopularityParams(half_life_days=100)).fit(data).item_scores
     old, new = data.item_rows(["old", "new"])
     assert plain[old] > plain[new]
     assert recent[new] > recent[old]
@@ -97,8 +129,9 @@ def test_ease_with_side_information_links_items_of_one_brand() -> None:
     data = Interactions.build(ratings, item_keys=["b", "c", "d"])
     side = sp.csr_matrix(np.array([[1], [1], [0]], dtype=np.float32))
     u = data.user_rows(["u"])
-    plain = Ease(l2=1.0).fit(data).scores(u, data.seen(u))[0]
-    linked = Ease(l2=1.0, side=side, side_weight=1.0).fit(data).scores(u, data.seen(u))[0]
+    plain = Ease(EaseParams(l2=1.0)).fit(data).scores(u, data.seen(u))[0]
+    brand = Context(Knowledge({"MADE_BY": side}, (np.zeros(0, np.int64), np.zeros(0, np.int64))))
+    linked = Ease(EaseParams(l2=1.0, side_weight=1.0), brand).fit(data).scores(u, data.seen(u))[0]
     assert plain[1] == pytest.approx(0.0)
     assert linked[1] > 0.0
 
@@ -212,6 +245,35 @@ def test_a_garbled_ranker_is_one_model_error(
         load_ranker(folder)
 
 
+def test_a_ranker_of_an_older_format_is_refused_in_one_line(
+    trained: tuple[Ranker, pd.DataFrame, np.ndarray], tmp_path: Path
+) -> None:
+    folder = save_ranker(trained[0], tmp_path / "ranker")
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "meta.json").write_text(json.dumps(meta | {"format": FORMAT - 1}))
+    with pytest.raises(
+        ModelError, match=f"ranker format {FORMAT - 1}, this kgrec reads {FORMAT}; train again"
+    ):
+        load_ranker(folder)
+
+
+def test_a_ranker_fuses_only_the_parts_its_config_names(tmp_path: Path) -> None:
+    ratings, items, knowledge = _planted()
+    ranker = Ranker(SMALL.model_copy(update={"parts": ("popularity", "rp3")}))
+    ranker.fit(holdout_split(ratings, "random", 0.2, seed=0).train, items, knowledge)
+    assert list(ranker.parts) == ["popularity", "rp3"]
+    assert [f for f in ranker.features if f.endswith(("_score", "_rank"))] == [
+        "popularity_score",
+        "popularity_rank",
+        "rp3_score",
+        "rp3_rank",
+    ]
+    loaded = load_ranker(save_ranker(ranker, tmp_path / "ranker"))
+    assert sorted(p.name for p in (tmp_path / "ranker" / "parts").iterdir()) == ["popularity.npz", "rp3.npz"]
+    users = list(ranker.trained_data().user_keys[:10])
+    assert np.array_equal(ranker.rank(users, k=5).items, loaded.rank(users, k=5).items)
+
+
 def test_a_folder_without_a_ranker_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="train again"):
         load_ranker(tmp_path)
@@ -227,11 +289,11 @@ def test_rp3_keeps_each_items_strongest_neighbours_and_penalises_popular_ones() 
     data = Interactions.build(ratings)
     col = {str(k): n for n, k in enumerate(data.item_keys)}
     newcomer = sp.csr_matrix(([1.0], ([0], [col["a"]])), shape=(1, data.n_items))
-    plain = Rp3Beta(alpha=1.0, beta=0.0).fit(data).scores(np.array([-1]), newcomer)[0]
-    penalised = Rp3Beta(alpha=1.0, beta=1.0).fit(data).scores(np.array([-1]), newcomer)[0]
+    plain = Rp3Beta(Rp3Params(alpha=1.0, beta=0.0)).fit(data).scores(np.array([-1]), newcomer)[0]
+    penalised = Rp3Beta(Rp3Params(alpha=1.0, beta=1.0)).fit(data).scores(np.array([-1]), newcomer)[0]
     assert plain[col["b"]] > plain[col["c"]] > 0 and plain[col["d"]] == 0  # d is three steps from a
     assert penalised[col["c"]] > penalised[col["b"]]  # b's popularity outweighs its co-interactions
-    one = Rp3Beta(alpha=1.0, beta=0.0, neighbours=1).fit(data)
+    one = Rp3Beta(Rp3Params(alpha=1.0, beta=0.0, neighbours=1)).fit(data)
     assert np.diff(one.weights.indptr).max() == 1 and one.weights[col["a"], col["b"]] > 0
 
 
@@ -245,4 +307,4 @@ def test_als_fits_without_implicits_blas_warning(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(implicit.utils, "_checked_blas_config", False)
     with threadpool_limits(2, "blas"), warnings.catch_warnings():
         warnings.simplefilter("error")
-        Als(factors=4, iterations=2).fit(data)
+        Als(AlsParams(factors=4, iterations=2)).fit(data)

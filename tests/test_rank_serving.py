@@ -19,7 +19,13 @@ from loaders.demo import DemoTruth, demo_dataset
 from rank import RankConfig, StackResult, train_stack
 from rank.serving import FusedServing
 
-SMALL_RANK = RankConfig(gnn_epochs=5, als_iterations=5, candidates=30, fusion_users=200, trees=100, seed=0)
+SMALL_RANK = RankConfig(
+    params={"lightgcn": {"epochs": 5}, "als": {"iterations": 5}},
+    candidates=30,
+    fusion_users=200,
+    trees=100,
+    seed=0,
+)
 SMALL_TRAIN = TrainConfig(seed=0, text=False, hidden=16, max_epochs=20, mf_epochs=20)
 
 UNRATE = (

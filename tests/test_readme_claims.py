@@ -21,7 +21,13 @@ from loaders.demo import DemoTruth, demo_dataset
 from rank import RankConfig
 from tests.conftest import SHARED_DATA
 
-SMALL_RANK = RankConfig(gnn_epochs=2, als_iterations=2, candidates=20, fusion_users=60, trees=20, seed=0)
+SMALL_RANK = RankConfig(
+    params={"lightgcn": {"epochs": 2}, "als": {"iterations": 2}},
+    candidates=20,
+    fusion_users=60,
+    trees=20,
+    seed=0,
+)
 SMALL = TrainConfig(seed=0, text=False, max_epochs=10, mf_epochs=10, patience=5, bias_epochs=3)
 MAGAZINE = SHARED_DATA / "amazon2018-magazine"
 META, RATINGS = "meta_Magazine_Subscriptions.json.gz", "Magazine_Subscriptions.ratings.csv"

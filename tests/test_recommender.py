@@ -20,9 +20,15 @@ from kgrec import Recommender
 from kgrec.cli import app
 from loaders import Dataset, LoadReport
 from loaders.demo import DemoTruth, demo_dataset
-from rank import KS, PARTS, RankConfig
+from rank import DEFAULT_PARTS, KS, RankConfig
 
-SMALL_RANK = RankConfig(gnn_epochs=5, als_iterations=5, candidates=30, fusion_users=200, trees=100, seed=0)
+SMALL_RANK = RankConfig(
+    params={"lightgcn": {"epochs": 5}, "als": {"iterations": 5}},
+    candidates=30,
+    fusion_users=200,
+    trees=100,
+    seed=0,
+)
 runner = CliRunner()
 
 
@@ -36,7 +42,7 @@ def trained(
     rec = Recommender(session_store, settings)
     rec.load_dataset(dataset)
     result = rec.fit(TrainConfig(seed=0, text=False), SMALL_RANK)
-    assert [m.k for m in result.ranking.at_k] == list(KS) and set(result.parts) == set(PARTS)
+    assert [m.k for m in result.ranking.at_k] == list(KS) and set(result.parts) == set(DEFAULT_PARTS)
     assert result.ranking.users == 120 and set(result.fusion.importances) >= {"predicted_rating"}
     yield rec, truth
 
@@ -244,7 +250,9 @@ def test_cli_train_prints_rating_and_ranking_metrics_of_each_part(
     payload = json.loads(result.stdout)
     assert payload["split"] == "temporal" and payload["holdout"] == 0.25 and payload["seed"] == 1
     assert payload["rating"]["test"]["blend"]["rmse"] > 0
-    assert [m["k"] for m in payload["ranking"]["at_k"]] == list(KS) and set(payload["parts"]) == set(PARTS)
+    assert [m["k"] for m in payload["ranking"]["at_k"]] == list(KS) and set(payload["parts"]) == set(
+        DEFAULT_PARTS
+    )
     assert payload["fusion"]["importances"] and (tmp_path / "cli-model" / "ranker" / "meta.json").exists()
     bad = runner.invoke(app, ["train", "--holdout", "1.5"])
     assert bad.exit_code == 1 and "--holdout" in bad.output

@@ -28,7 +28,13 @@ from rank import RankConfig
 
 pytestmark = pytest.mark.neo4j
 
-SMALL_RANK = RankConfig(gnn_epochs=2, als_iterations=2, candidates=20, fusion_users=60, trees=20, seed=0)
+SMALL_RANK = RankConfig(
+    params={"lightgcn": {"epochs": 2}, "als": {"iterations": 2}},
+    candidates=20,
+    fusion_users=60,
+    trees=20,
+    seed=0,
+)
 SMALL = TrainConfig(seed=0, text=False, max_epochs=10, mf_epochs=10, patience=5, bias_epochs=3)
 KEY = "reliability-test-key-0123456789abcdefghijkl"
 

@@ -30,7 +30,13 @@ from rank import RankConfig, holdout_split
 from rank.search_queries import TRAINING_TYPES
 from rank.search_training import fit_search
 
-SMALL_RANK = RankConfig(gnn_epochs=5, als_iterations=5, candidates=30, fusion_users=200, trees=100, seed=0)
+SMALL_RANK = RankConfig(
+    params={"lightgcn": {"epochs": 5}, "als": {"iterations": 5}},
+    candidates=30,
+    fusion_users=200,
+    trees=100,
+    seed=0,
+)
 SMALL = TrainConfig(seed=0, text=False, max_epochs=10, mf_epochs=10, patience=5, bias_epochs=3)
 KEY = "search-test-key"
 

@@ -26,7 +26,13 @@ from kgrec import Recommender
 from loaders.demo import DemoTruth, demo_dataset
 from rank import RankConfig
 
-SMALL_RANK = RankConfig(gnn_epochs=2, als_iterations=2, candidates=20, fusion_users=60, trees=20, seed=0)
+SMALL_RANK = RankConfig(
+    params={"lightgcn": {"epochs": 2}, "als": {"iterations": 2}},
+    candidates=20,
+    fusion_users=60,
+    trees=20,
+    seed=0,
+)
 SMALL = TrainConfig(seed=0, text=False, max_epochs=10, mf_epochs=10, patience=5, bias_epochs=3)
 READY_TIMEOUT = 240.0
 

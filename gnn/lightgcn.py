@@ -1,5 +1,5 @@
-"""An interaction model over the knowledge graph: LightGCN (He et al. 2020) trained with a ranking loss (BPR)
-on who interacted with what, with every other node of the graph in message passing.
+"""LightGCN (He et al. 2020) over the knowledge graph, trained with a ranking loss (BPR) on who interacted
+with what, with every other node of the graph in message passing.
 
 Users, items and the graph's other nodes (brands, categories, any entity type, as the caller lists them) get
 one embedding each in a single homogeneous graph: user-item edges from the training interactions, and the
@@ -23,7 +23,7 @@ Example:
     >>> import scipy.sparse as sp
     >>> pairs = (np.array([0, 0, 1]), np.array([0, 1, 0]))      # user rows, item columns
     >>> knowledge = (np.array([0, 1, 2]), np.array([0, 0, 1]))  # item columns, entity rows
-    >>> fit = InteractionGNN(dim=8, epochs=2, seed=0).fit(pairs, 2, 3, knowledge, 2)
+    >>> fit = LightGCN(dim=8, epochs=2, seed=0).fit(pairs, 2, 3, knowledge, 2)
     >>> fit.scores(np.array([1, -1]), sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0]]))).shape
     (2, 3)
 """
@@ -41,12 +41,12 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from gnn.device import DeviceName, resolve_device
 from gnn.distributed import parallel, world
 
-__all__ = ["InteractionGNN"]
+__all__ = ["LightGCN"]
 
 Pairs = tuple[np.ndarray, np.ndarray]
 
 
-class InteractionGNN:
+class LightGCN:
     """LightGCN over users, items and knowledge-graph entities, trained with BPR.
 
     Args:
@@ -86,6 +86,7 @@ class InteractionGNN:
         """``interactions``: (user rows, item columns) of the training pairs. ``knowledge``: (item columns,
         entity rows) for entities ``0..n_entities-1``. ``item_links``: (item column, item column) pairs."""
         device = resolve_device(self.device)
+        self.losses = []
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         users, items = (np.asarray(a, dtype=np.int64) for a in interactions)

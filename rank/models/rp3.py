@@ -26,55 +26,56 @@ from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field
 
 from rank.interactions import Interactions
+from rank.models.base import CandidateModel, sparse_state, strongest, with_sparse_state
 
-__all__ = ["Rp3Beta"]
+__all__ = ["Rp3Beta", "Rp3Params"]
 
 
-class Rp3Beta:
+class Rp3Params(BaseModel):
+    """alpha: the exponent of the walk's steps. beta: the popularity penalty's. neighbours: how many
+    neighbours each item keeps."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alpha: float = Field(default=0.8, gt=0.0)
+    beta: float = Field(default=0.5, ge=0.0)
+    neighbours: int = Field(default=200, ge=1)
+
+
+class Rp3Beta(CandidateModel):
     """Item-item random-walk weights with a popularity penalty; see the module docstring."""
 
     name = "rp3"
-
-    def __init__(self, alpha: float = 1.0, beta: float = 0.5, neighbours: int = 200) -> None:
-        self.alpha = alpha
-        self.beta = beta
-        self.neighbours = neighbours
-        self.weights = sp.csr_matrix((0, 0), dtype=np.float32)
+    params_type = Rp3Params
+    params: Rp3Params
+    weights = sp.csr_matrix((0, 0), dtype=np.float32)
 
     def fit(self, data: Interactions) -> Self:
         x = (data.matrix > 0).astype(np.float32).tocsr()
-        p_ui = _row_normalised(x).power(self.alpha)
-        p_iu = _row_normalised(x.T.tocsr()).power(self.alpha)
+        p_ui = _row_normalised(x).power(self.params.alpha)
+        p_iu = _row_normalised(x.T.tocsr()).power(self.params.alpha)
         popularity = np.asarray(x.sum(axis=0)).ravel()
-        penalty = np.where(popularity > 0, np.power(np.maximum(popularity, 1.0), -self.beta), 0.0)
+        penalty = np.where(popularity > 0, np.power(np.maximum(popularity, 1.0), -self.params.beta), 0.0)
         walk = (p_iu @ p_ui @ sp.diags(penalty.astype(np.float32))).tocsr()
         walk.setdiag(0.0)
         walk.eliminate_zeros()
-        self.weights = _strongest(walk, self.neighbours)
+        self.weights = strongest(walk, self.params.neighbours)
         return self
 
     def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
         x = (seen > 0).astype(np.float32)
         return np.asarray((x @ self.weights).todense(), dtype=np.float32)
 
+    def state(self) -> dict[str, np.ndarray]:
+        return sparse_state(self.weights)
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        self.weights = with_sparse_state(state)
+
 
 def _row_normalised(m: sp.csr_matrix) -> sp.csr_matrix:
     sums = np.asarray(m.sum(axis=1)).ravel()
     return (sp.diags(np.where(sums > 0, 1.0 / np.maximum(sums, 1e-12), 0.0).astype(np.float32)) @ m).tocsr()
-
-
-def _strongest(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Each row's ``k`` largest entries (the rest dropped)."""
-    m.sort_indices()
-    lengths = np.diff(m.indptr)
-    if (lengths <= k).all():
-        return m.astype(np.float32)
-    keep = np.ones(m.nnz, dtype=bool)
-    for row in np.flatnonzero(lengths > k):
-        lo, hi = m.indptr[row], m.indptr[row + 1]
-        weakest = np.argpartition(m.data[lo:hi], hi - lo - k)[: hi - lo - k]
-        keep[lo + weakest] = False
-    rows = np.repeat(np.arange(m.shape[0]), lengths)
-    return sp.csr_matrix((m.data[keep], (rows[keep], m.indices[keep])), shape=m.shape, dtype=np.float32)

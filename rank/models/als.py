@@ -8,7 +8,7 @@ Example:
     ...                   "rating": [5.0] * 3, "ts": [0] * 3})
     >>> data = Interactions.build(r)
     >>> v = data.user_rows(["v"])
-    >>> Als(factors=4, iterations=2).fit(data).scores(v, data.seen(v)).shape
+    >>> Als(AlsParams(factors=4, iterations=2)).fit(data).scores(v, data.seen(v)).shape
     (1, 2)
 """
 
@@ -19,45 +19,47 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
+from pydantic import BaseModel, ConfigDict, Field
 from threadpoolctl import threadpool_limits
 
 from rank.interactions import Interactions
+from rank.models.base import CandidateModel
 
-__all__ = ["Als"]
+__all__ = ["Als", "AlsParams"]
 
 
-class Als:
+class AlsParams(BaseModel):
+    """``implicit``'s ALS: factors, regularization, iterations, and ``alpha``, the confidence of an
+    interaction."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    factors: int = Field(default=64, ge=1)
+    regularization: float = Field(default=0.05, ge=0.0)
+    iterations: int = Field(default=30, ge=1)
+    alpha: float = Field(default=1.0, gt=0.0)
+
+
+class Als(CandidateModel):
     """``implicit``'s ALS; a newcomer is placed by one ALS user step from the items they took."""
 
     name = "als"
-
-    def __init__(
-        self,
-        factors: int = 64,
-        regularization: float = 0.05,
-        iterations: int = 30,
-        alpha: float = 1.0,
-        seed: int = 0,
-    ) -> None:
-        self.factors = factors
-        self.regularization = regularization
-        self.iterations = iterations
-        self.alpha = alpha
-        self.seed = seed
-        self.user_factors = np.zeros((0, factors), dtype=np.float32)
-        self.item_factors = np.zeros((0, factors), dtype=np.float32)
-        self._gram: tuple[np.ndarray, np.ndarray] | None = None  # item factors, and their Y'Y
+    params_type = AlsParams
+    params: AlsParams
+    user_factors = np.zeros((0, 0), dtype=np.float32)
+    item_factors = np.zeros((0, 0), dtype=np.float32)
+    _gram: tuple[np.ndarray, np.ndarray] | None = None  # item factors, and their Y'Y
 
     def fit(self, data: Interactions) -> Self:
         # implicit parallelises itself; a BLAS thread pool underneath it only contends (its own advice, which
         # its constructor warns about unless the pool is held to one thread by then)
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
-                factors=self.factors,
-                regularization=self.regularization,
-                iterations=self.iterations,
-                alpha=self.alpha,
-                random_state=self.seed,
+                factors=self.params.factors,
+                regularization=self.params.regularization,
+                iterations=self.params.iterations,
+                alpha=self.params.alpha,
+                random_state=self.context.seed,
                 calculate_training_loss=False,
             )
             model.fit(data.matrix, show_progress=False)
@@ -76,10 +78,11 @@ class Als:
         """A newcomer's factors from the items they took: the ALS user step, ``(Y'Y + a Ys'Ys + l I) x =
         (1 + a) Ys' 1`` (zero without items)."""
         if len(items) == 0:
-            return np.zeros(self.factors, dtype=np.float32)
+            return np.zeros(self.params.factors, dtype=np.float32)
         ys = self.item_factors[items].astype(np.float64)
-        lhs = self._item_gram() + self.alpha * ys.T @ ys + self.regularization * np.eye(ys.shape[1])
-        return np.linalg.solve(lhs, (1.0 + self.alpha) * ys.sum(axis=0)).astype(np.float32)
+        p = self.params
+        lhs = self._item_gram() + p.alpha * ys.T @ ys + p.regularization * np.eye(ys.shape[1])
+        return np.linalg.solve(lhs, (1.0 + p.alpha) * ys.sum(axis=0)).astype(np.float32)
 
     def _item_gram(self) -> np.ndarray:
         """``Y'Y`` of the item factors, worked out once per set of factors (every newcomer needs it; an
@@ -89,3 +92,9 @@ class Als:
             y = self.item_factors.astype(np.float64)
             known = self._gram = (self.item_factors, y.T @ y)
         return known[1]
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"user_factors": self.user_factors, "item_factors": self.item_factors}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        self.user_factors, self.item_factors = state["user_factors"], state["item_factors"]

@@ -1,0 +1,135 @@
+"""The contract every candidate model keeps, in the shape of ``implicit``'s models: ``fit`` on interactions,
+``scores`` of the whole catalogue for users, ``save`` to a file and ``load`` from it; and what a model may
+know besides the interactions (:class:`Context`).
+
+A model's hyperparameters are a pydantic class of its own (``params_type``), with their defaults and
+meanings next to the model; ``RankConfig.params`` overrides them by model name. A model that chooses a
+hyperparameter on validation interactions overrides :meth:`CandidateModel.tune`; the ranker calls it once,
+on the first fit, and refits keep the choice.
+
+Example:
+    >>> from rank.models.popularity import Popularity, PopularityParams
+    >>> model = Popularity(PopularityParams(half_life_days=30.0))
+    >>> model.name, model.params.half_life_days
+    ('popularity', 30.0)
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict
+
+from gnn.device import DeviceName
+from rank.interactions import Interactions
+from rank.knowledge import Knowledge
+
+__all__ = ["CandidateModel", "Context", "NoParams", "sparse_state", "strongest", "with_sparse_state"]
+
+
+def _no_knowledge() -> Knowledge:
+    empty = np.zeros(0, dtype=np.int64)
+    return Knowledge({}, (empty, empty))
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a model may use besides its hyperparameters and the interactions: the knowledge graph's item
+    relations (side information), the seed of every random choice, and where a torch model trains."""
+
+    knowledge: Knowledge = field(default_factory=_no_knowledge)
+    seed: int = 0
+    device: DeviceName = "auto"
+
+
+class NoParams(BaseModel):
+    """The hyperparameters of a model that has none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CandidateModel(ABC):
+    """A model that proposes items: ``scores`` is ``[len(user_rows), n_items]``, higher is better.
+
+    ``user_rows`` index ``Interactions.user_keys`` of the data the model was fitted on; ``-1`` is a user the
+    model was not fitted on (a newcomer), known only by ``seen``: the users' interactions, ``[len(user_rows),
+    n_items]``. A model with per-user parameters uses them for known rows and places a newcomer from
+    ``seen``; an item-based model scores from ``seen`` alone.
+
+    A subclass sets ``name`` (its key in :data:`rank.models.MODELS`, the prefix of its feature columns) and
+    ``params_type``, and implements ``fit``, ``scores``, ``state`` (its fitted arrays, saved without pickle)
+    and ``restore`` (the reverse).
+    """
+
+    name: ClassVar[str]
+    params_type: ClassVar[type[BaseModel]] = NoParams
+
+    def __init__(self, params: Any = None, context: Context | None = None) -> None:
+        self.params: Any = self.params_type() if params is None else self.params_type.model_validate(params)
+        self.context = context or Context()
+
+    @abstractmethod
+    def fit(self, data: Interactions) -> Self: ...
+
+    @abstractmethod
+    def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray: ...
+
+    @abstractmethod
+    def state(self) -> dict[str, np.ndarray]:
+        """The fitted model as named arrays (what :meth:`save` writes)."""
+
+    @abstractmethod
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Take the arrays :meth:`state` gave back (what :meth:`load` reads)."""
+
+    def tune(self, data: Interactions, users: np.ndarray, relevant: Sequence[np.ndarray]) -> dict[str, float]:
+        """Fit on ``data``, choosing what the model chooses on validation: ``users`` (rows of ``data``) and
+        their held-out item columns ``relevant``; gives each setting tried and its validation NDCG@10 (empty
+        for a model that chooses nothing, which only fits)."""
+        self.fit(data)
+        return {}
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted model to ``path`` (an ``.npz``, read back without pickle)."""
+        with open(path, "wb") as f:
+            np.savez(f, allow_pickle=False, **self.state())
+
+    @classmethod
+    def load(cls, path: str | Path, params: Any = None, context: Context | None = None) -> Self:
+        """A model with ``params`` and ``context``, fitted as the one :meth:`save` wrote to ``path``."""
+        model = cls(params, context)
+        with np.load(path, allow_pickle=False) as z:
+            model.restore({k: z[k] for k in z.files})
+        return model
+
+
+def strongest(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Each row's ``k`` largest entries (the rest dropped): an item-item model's neighbours."""
+    m.sort_indices()
+    lengths = np.diff(m.indptr)
+    if (lengths <= k).all():
+        return m.astype(np.float32)
+    keep = np.ones(m.nnz, dtype=bool)
+    for row in np.flatnonzero(lengths > k):
+        lo, hi = m.indptr[row], m.indptr[row + 1]
+        weakest = np.argpartition(m.data[lo:hi], hi - lo - k)[: hi - lo - k]
+        keep[lo + weakest] = False
+    rows = np.repeat(np.arange(m.shape[0]), lengths)
+    return sp.csr_matrix((m.data[keep], (rows[keep], m.indices[keep])), shape=m.shape, dtype=np.float32)
+
+
+def sparse_state(m: sp.csr_matrix) -> dict[str, np.ndarray]:
+    """A CSR matrix as the arrays of a model's :meth:`CandidateModel.state`."""
+    return {"data": m.data, "indices": m.indices, "indptr": m.indptr, "shape": np.asarray(m.shape)}
+
+
+def with_sparse_state(state: dict[str, np.ndarray]) -> sp.csr_matrix:
+    """The CSR matrix :func:`sparse_state` took apart."""
+    shape = (int(state["shape"][0]), int(state["shape"][1]))
+    return sp.csr_matrix((state["data"], state["indices"], state["indptr"]), shape=shape)

@@ -1,0 +1,72 @@
+"""LightGCN as a candidate model: :class:`gnn.lightgcn.LightGCN` (with BPR) over the training interactions
+plus the knowledge graph's item-entity and item-item edges.
+
+Example:
+    >>> import numpy as np, pandas as pd, scipy.sparse as sp
+    >>> from rank.interactions import Interactions
+    >>> from rank.knowledge import Knowledge
+    >>> r = pd.DataFrame({"source": ["u", "u", "v"], "target": ["a", "b", "a"], "rating": [5.0] * 3, "ts": [0] * 3})
+    >>> data = Interactions.build(r, item_keys=["a", "b", "c"])
+    >>> brands = Knowledge({"MADE_BY": sp.csr_matrix(np.eye(3, dtype=np.float32))}, (np.array([0]), np.array([2])))
+    >>> v = data.user_rows(["v"])
+    >>> LightGCN(LightGCNParams(epochs=1, dim=4), Context(brands)).fit(data).scores(v, data.seen(v)).shape
+    (1, 3)
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field
+
+from gnn.lightgcn import LightGCN as Network
+from rank.interactions import Interactions
+from rank.models.base import CandidateModel, Context
+
+__all__ = ["LightGCN", "LightGCNParams"]
+
+
+class LightGCNParams(BaseModel):
+    """dim: embedding size. layers: propagation steps. epochs: passes over the interactions. lr: Adam's
+    learning rate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dim: int = Field(default=64, ge=1)
+    layers: int = Field(default=2, ge=1)
+    epochs: int = Field(default=30, ge=1)
+    lr: float = Field(default=0.02, gt=0.0)
+
+
+class LightGCN(CandidateModel):
+    """LightGCN over users, items and every knowledge-graph node linked to items; it trains where
+    ``context.device`` says (``auto``: CUDA when torch sees a GPU); its embeddings are numpy arrays on the
+    CPU."""
+
+    name = "lightgcn"
+    params_type = LightGCNParams
+    params: LightGCNParams
+
+    def __init__(self, params: LightGCNParams | None = None, context: Context | None = None) -> None:
+        super().__init__(params, context)
+        p, c = self.params, self.context
+        self.network = Network(p.dim, p.layers, p.epochs, lr=p.lr, seed=c.seed, device=c.device)
+
+    def fit(self, data: Interactions) -> Self:
+        knowledge = self.context.knowledge
+        items, nodes, n_nodes = knowledge.entity_pairs()
+        self.network.fit(
+            (data.rows, data.cols), data.n_users, data.n_items, (items, nodes), n_nodes, knowledge.item_links
+        )
+        return self
+
+    def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
+        return self.network.scores(user_rows, seen)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"users": self.network.user_embeddings, "items": self.network.item_embeddings}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        self.network.user_embeddings, self.network.item_embeddings = state["users"], state["items"]
