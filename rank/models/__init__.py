@@ -22,7 +22,16 @@ from rank.models.rp3 import Rp3Beta
 
 __all__ = ["DEFAULT_PARTS", "MODELS", "CandidateModel", "Context"]
 
-MODELS: dict[str, type[CandidateModel]] = {m.name: m for m in (Popularity, Ease, Als, LightGCN, Rp3Beta)}
+MODELS: dict[str, type[CandidateModel]] = {
+    model.name: model
+    for model in (
+        Popularity,
+        Ease,
+        Als,
+        LightGCN,
+        Rp3Beta,
+    )
+}
 """Every candidate model by its name (its feature columns' prefix, its file's name in a checkpoint)."""
 
 DEFAULT_PARTS = ("popularity", "ease", "als", "lightgcn", "rp3")
