@@ -16,6 +16,7 @@ from __future__ import annotations
 from rank.models.als import Als
 from rank.models.base import CandidateModel, Context
 from rank.models.ease import Ease
+from rank.models.knn import ItemKnn
 from rank.models.lightgcn import LightGCN
 from rank.models.popularity import Popularity
 from rank.models.rp3 import Rp3Beta
@@ -30,6 +31,7 @@ MODELS: dict[str, type[CandidateModel]] = {
         Als,
         LightGCN,
         Rp3Beta,
+        ItemKnn,
     )
 }
 """Every candidate model by its name (its feature columns' prefix, its file's name in a checkpoint)."""
