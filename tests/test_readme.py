@@ -16,8 +16,9 @@ QUERIES = re.findall(r"```cypher\n(.*?)```", README.read_text(), flags=re.S)
 PYTHON = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 
-def test_readme_has_at_least_five_queries() -> None:
-    assert len(QUERIES) >= 5
+def test_readme_has_its_tour_queries() -> None:
+    """The tour shows two queries; the cookbook (docs/cypher.md, tests/test_cookbook.py) holds the rest."""
+    assert len(QUERIES) >= 2
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=[f"query{i}" for i in range(len(QUERIES))])
