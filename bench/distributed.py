@@ -22,7 +22,7 @@ and NDCG@10 per run, then mean and standard deviation per setting and the verdic
 whole result as JSON (also written to ``--json-out``); the figures go to docs/benchmarks/distributed.md (with
 the command, the date, the machine).
 
-    .venv/bin/python bench/distributed.py [--nproc 2] [--seeds 3] [--epochs 20] [--gcn-epochs 30] [--json-out F]
+    .venv/bin/python bench/distributed.py [--nproc 2] [--seeds 3] [--epochs 20] [--lightgcn-epochs 30] [--json-out F]
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def rating_run(export: GraphExport, nproc: int, epochs: int, seed: int) -> dict[
     }
 
 
-def _gcn_inputs(export: GraphExport) -> tuple[Interactions, pd.DataFrame, Knowledge]:
+def _lightgcn_inputs(export: GraphExport) -> tuple[Interactions, pd.DataFrame, Knowledge]:
     ratings = export.edges["RATED"].sort_values(["source", "target"], kind="stable").reset_index(drop=True)
     items = np.asarray(export.node_keys("Item"))
     split = holdout_split(ratings, "random", 0.2, SEED)
@@ -89,23 +89,23 @@ def _gcn_inputs(export: GraphExport) -> tuple[Interactions, pd.DataFrame, Knowle
     return Interactions.build(split.train, items, users), split.test, Knowledge.from_export(export, items)
 
 
-def _fit_gcn(inputs: str, epochs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _fit_lightgcn(inputs: str, epochs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     train, knowledge = handoff_read(inputs)
-    gcn = LightGCN(LightGCNParams(epochs=epochs), Context(knowledge, seed, "cpu")).fit(train)
-    return gcn.network.user_embeddings, gcn.network.item_embeddings
+    lightgcn = LightGCN(LightGCNParams(epochs=epochs), Context(knowledge, seed, "cpu")).fit(train)
+    return lightgcn.network.user_embeddings, lightgcn.network.item_embeddings
 
 
-def gcn_run(export: GraphExport, nproc: int, epochs: int, seed: int) -> dict[str, Any]:
-    train, test, knowledge = _gcn_inputs(export)
+def lightgcn_run(export: GraphExport, nproc: int, epochs: int, seed: int) -> dict[str, Any]:
+    train, test, knowledge = _lightgcn_inputs(export)
     started = time.perf_counter()
-    gcn = LightGCN(LightGCNParams(epochs=epochs), Context(knowledge, seed, "cpu"))
+    lightgcn = LightGCN(LightGCNParams(epochs=epochs), Context(knowledge, seed, "cpu"))
     if nproc == 1:
-        gcn.fit(train)
+        lightgcn.fit(train)
     else:
         with tempfile.TemporaryDirectory(prefix="kgrec-bench-") as tmp:
             inputs = handoff_write(Path(tmp), (train, knowledge))
-            users, items = launch(nproc, _fit_gcn, str(inputs), epochs, seed, device="cpu")
-        gcn.network.user_embeddings, gcn.network.item_embeddings = users, items
+            users, items = launch(nproc, _fit_lightgcn, str(inputs), epochs, seed, device="cpu")
+        lightgcn.network.user_embeddings, lightgcn.network.item_embeddings = users, items
     seconds = time.perf_counter() - started
     held = Interactions.build(test, train.item_keys, list(pd.unique(test["source"].astype(str))))
     rows = train.user_rows(held.user_keys)
@@ -115,7 +115,7 @@ def gcn_run(export: GraphExport, nproc: int, epochs: int, seed: int) -> dict[str
     tops = []
     for s in range(0, len(rows), 512):
         seen = train.seen(rows[s : s + 512])
-        tops.append(top_k(gcn.scores(rows[s : s + 512], seen), 10, exclude=seen))
+        tops.append(top_k(lightgcn.scores(rows[s : s + 512], seen), 10, exclude=seen))
     metrics = ranking_metrics(np.vstack(tops), relevant, (10,), train.popularity())
     return {"seconds": seconds, "ndcg10": metrics.at(10).ndcg, "users": metrics.users}
 
@@ -151,14 +151,14 @@ def _run(
     with torch_threads(threads):  # the workers set their own share
         rating = rating_run(export, nproc, args.epochs, seed)
         say(f"  seed {seed}, {label}: LightGCN")
-        gcn = gcn_run(export, nproc, args.gcn_epochs, seed)
+        lightgcn = lightgcn_run(export, nproc, args.lightgcn_epochs, seed)
     print(
         f"seed {seed}, {label}: rating model {rating['seconds']:.0f}s (GNN {rating['gnn_seconds']:.0f}s, "
         f"{rating['gnn_epochs']} epochs), test RMSE GNN {rating['test_rmse_gnn']:.4f} blend "
-        f"{rating['test_rmse_blend']:.4f}; LightGCN {gcn['seconds']:.0f}s, NDCG@10 {gcn['ndcg10']:.4f}",
+        f"{rating['test_rmse_blend']:.4f}; LightGCN {lightgcn['seconds']:.0f}s, NDCG@10 {lightgcn['ndcg10']:.4f}",
         flush=True,
     )
-    return {"seed": seed, "label": label, "rating": rating, "lightgcn": gcn}
+    return {"seed": seed, "label": label, "rating": rating, "lightgcn": lightgcn}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nproc", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=3, help="model seeds 0..N-1 (both splits stay seed 0)")
     parser.add_argument("--epochs", type=int, default=20, help="GNN epochs of the rating model")
-    parser.add_argument("--gcn-epochs", type=int, default=30, help="LightGCN epochs (the ranker's default)")
+    parser.add_argument(
+        "--lightgcn-epochs", type=int, default=30, help="LightGCN epochs (the ranker's default)"
+    )
     parser.add_argument("--json-out", default=None)
     args = parser.parse_args(argv)
     started = time.perf_counter()

@@ -79,7 +79,7 @@ class Knowledge:
 
     def entity_pairs(self) -> tuple[np.ndarray, np.ndarray, int]:
         """Every relation's (item column, node row) pairs with node rows numbered across relations, and the
-        number of nodes: the knowledge edges of the interaction GNN."""
+        number of nodes: the knowledge edges of LightGCN."""
         item_cols, node_rows, offset = [], [], 0
         for matrix in self.relations.values():
             coo = matrix.tocoo()
