@@ -28,6 +28,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,7 +37,7 @@ from threadpoolctl import threadpool_limits
 from core.settings import Settings
 from explain import Explanation
 from kgrec.results import Prediction, Profile, Recommendation, SearchHit, SimilarItem
-from kgrec.service.errors import error_response, install_error_handlers, internal_error
+from kgrec.service.errors import error_response, error_responses, install_error_handlers, internal_error
 from kgrec.service.events import ingest, require_on_scale
 from kgrec.service.metrics import CONTENT_TYPE
 from kgrec.service.schemas import (
@@ -49,16 +50,31 @@ from kgrec.service.schemas import (
     Readiness,
 )
 from kgrec.service.settings import ServiceSettings
-from kgrec.service.state import ServiceState
+from kgrec.service.state import ServiceState, model_status
 
 __all__ = ["app_from_environment", "create_app"]
 
 T = TypeVar("T")
 
-UserId = Annotated[str, Path(pattern=ID_PATTERN)]
-ItemId = Annotated[str, Path(pattern=ID_PATTERN)]
-K = Annotated[int, Query(ge=1)]
-Name = Annotated[str | None, Query(min_length=1, max_length=200)]
+UserId = Annotated[
+    str, Path(pattern=ID_PATTERN, description="A user id: 1 to 128 characters, no spaces or slashes.")
+]
+ItemId = Annotated[
+    str, Path(pattern=ID_PATTERN, description="An item id: 1 to 128 characters, no spaces or slashes.")
+]
+K = Annotated[int, Query(ge=1, description="How many items (at most `KGREC_MAX_K`).")]
+Brand = Annotated[str | None, Query(min_length=1, max_length=200, description="Only items of this brand.")]
+Category = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=200,
+        description="Only items in this category or below it: a name, or a path from the root ('Books > History').",
+    ),
+]
+ExcludeSeen = Annotated[
+    bool, Query(description="Leave out what the graph says the user rated (training items always are).")
+]
 
 
 def create_app(settings: Settings, service: ServiceSettings | None = None) -> FastAPI:
@@ -74,7 +90,10 @@ def create_app(settings: Settings, service: ServiceSettings | None = None) -> Fa
         yield
         state.close()
 
-    app = FastAPI(title="kgrec", summary="Knowledge-graph recommendations over HTTP", lifespan=lifespan)
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from files of the installed package, not a CDN
+    app = FastAPIOffline(
+        title="kgrec", summary="Knowledge-graph recommendations over HTTP", lifespan=lifespan
+    )
     app.state.kgrec = state
     install_error_handlers(app)
     app.add_middleware(_Measured, state=state)
@@ -178,13 +197,15 @@ def _health(state: ServiceState) -> APIRouter:
     async def readyz() -> JSONResponse:
         """Neo4j answers and a model is loaded (no key needed): 200, else 503; with the model version."""
         ready = await _work(state.readiness)
-        return JSONResponse(ready.model_dump(), status_code=200 if ready.ready else 503)
+        return JSONResponse(ready.model_dump(mode="json"), status_code=200 if ready.ready else 503)
 
     return router
 
 
 def _api(state: ServiceState) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(responses=error_responses(401, 500, 503))
+    asked = error_responses(404, 422)
+    posted = error_responses(404, 413, 422)
     max_k = state.service.max_k
 
     def bounded(k: int) -> int:
@@ -192,14 +213,18 @@ def _api(state: ServiceState) -> APIRouter:
             raise HTTPException(422, f"k must be at most {max_k}, got {k}")
         return k
 
-    @router.get("/users/{user}/recommendations", tags=["recommend"])
+    @router.get("/users/{user}/recommendations", tags=["recommend"], responses=asked)
     async def recommend(
-        user: UserId, k: K = 10, brand: Name = None, category: Name = None, exclude_seen: bool = True
+        user: UserId,
+        k: K = 10,
+        brand: Brand = None,
+        category: Category = None,
+        exclude_seen: ExcludeSeen = True,
     ) -> list[Recommendation]:
         """Top ``k`` of the fused ranking; a user with events the models do not know is folded in."""
         return await _work(state.recommend, user, bounded(k), exclude_seen, brand, category)
 
-    @router.post("/recommendations/new-user", tags=["recommend"])
+    @router.post("/recommendations/new-user", tags=["recommend"], responses=error_responses(413, 422))
     async def recommend_new_user(body: NewUserRequest) -> list[Recommendation]:
         """Cold start: a newcomer known by ratings and/or stated brands and categories."""
         k = bounded(body.k)
@@ -213,21 +238,24 @@ def _api(state: ServiceState) -> APIRouter:
 
         return await _work(work)
 
-    @router.post("/predictions", tags=["recommend"])
+    @router.post("/predictions", tags=["recommend"], responses=posted)
     async def predict(body: PredictRequest) -> list[Prediction]:
-        """Predicted stars of items for a user (unknown ones served as cold start)."""
-        return await _work(lambda: state.serving().rec.predict(body.user, body.items))
+        """Predicted stars of items for a user (a user the models have not seen is served as cold start); an
+        item the graph does not hold is a 404 whose ``detail.items`` lists them."""
+        return await _work(state.predict, body.user, body.items)
 
-    @router.get("/items/{item}/similar", tags=["recommend"])
+    @router.get("/items/{item}/similar", tags=["recommend"], responses=asked)
     async def similar(item: ItemId, k: K = 10) -> list[SimilarItem]:
         """Items nearest by the model's embeddings."""
         k = bounded(k)
         return await _work(lambda: state.serving().rec.similar_items(item, k))
 
-    @router.get("/search", tags=["recommend"])
+    @router.get("/search", tags=["recommend"], responses=asked)
     async def search(
-        q: Annotated[str, Query(min_length=1, max_length=200)],
-        user: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+        q: Annotated[str, Query(min_length=1, max_length=200, description="The words searched for.")],
+        user: Annotated[
+            str | None, Query(pattern=ID_PATTERN, description="Rank for this user (personal search).")
+        ] = None,
         k: K = 10,
     ) -> list[SearchHit]:
         """Items for a query read through the graph (linked categories, brands, entities; title and
@@ -236,20 +264,25 @@ def _api(state: ServiceState) -> APIRouter:
         k = bounded(k)
         return await _work(lambda: state.serving().rec.search(q, user, k))
 
-    @router.get("/users/{user}/profile", tags=["explain"])
+    @router.get("/users/{user}/profile", tags=["explain"], responses=asked)
     async def profile(user: UserId) -> Profile:
         """The brands, categories and other entities the user leans to."""
         return await _work(lambda: state.serving().rec.profile(user))
 
-    @router.get("/users/{user}/explanations/{item}", tags=["explain"])
+    @router.get("/users/{user}/explanations/{item}", tags=["explain"], responses=asked)
     async def explain(
-        user: UserId, item: ItemId, top: Annotated[int, Query(ge=1, le=10)] = 3, rating_drop: bool = False
+        user: UserId,
+        item: ItemId,
+        top: Annotated[int, Query(ge=1, le=10, description="How many paths.")] = 3,
+        rating_drop: Annotated[
+            bool, Query(description="Add each path's drop in predicted stars (several times the cost).")
+        ] = False,
     ) -> Explanation:
         """The graph paths from the user to the item that the model relies on most; ``rating_drop=true`` adds
         each path's drop in predicted stars (``support.rating_drop``), at several times the cost."""
         return await _work(state.explain, user, item, top, rating_drop)
 
-    @router.post("/events", tags=["feedback"])
+    @router.post("/events", tags=["feedback"], responses=error_responses(413, 422))
     async def events(body: EventBatch) -> EventReceipt:
         """Ratings, views, carts and purchases; answered once committed, idempotent by event id."""
         if len(body.events) > state.service.max_events:
@@ -259,12 +292,7 @@ def _api(state: ServiceState) -> APIRouter:
     @router.get("/model", tags=["health"])
     async def model() -> ModelStatus:
         """The version of the models serving now."""
-        version = state.serving().version
-        return ModelStatus(
-            version=version.version,
-            trained_at=version.trained_at,
-            age_seconds=time.time() - version.trained_at,
-        )
+        return model_status(state.serving())
 
     @router.get("/metrics", tags=["health"])
     async def metrics() -> Response:

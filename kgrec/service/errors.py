@@ -1,5 +1,6 @@
-"""Every failure as a JSON body ``{"error": message}`` with the status that says what went wrong, never a
-stack trace.
+"""Every failure as a JSON body ``{"error": message}`` (with ``"detail"`` where there is more to say: the
+fields a 422 refused, the items a 404 did not find) and the status that says what went wrong, never a stack
+trace; :class:`ErrorBody` is that body in the OpenAPI description (:func:`error_responses`).
 
 =========================================  ======
 the key is missing or wrong                401
@@ -25,13 +26,62 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from core.errors import ConfigError, KGRecError, Neo4jError, NotFoundError, NotReadyError
 
-__all__ = ["error_response", "install_error_handlers", "internal_error", "status_of"]
+__all__ = [
+    "ErrorBody",
+    "UnknownItems",
+    "error_response",
+    "error_responses",
+    "install_error_handlers",
+    "internal_error",
+    "status_of",
+]
 
 log = logging.getLogger("kgrec.service")
+
+
+class ErrorBody(BaseModel):
+    """What every failed request answers."""
+
+    error: str = Field(
+        description="What went wrong, in one line.", examples=["user 'nobody' is not in the graph"]
+    )
+    detail: Any = Field(
+        default=None,
+        description="More, where there is: each refused field of a 422 (`loc`, `msg`, `type`), the items a "
+        "404 did not find.",
+    )
+
+
+_MEANINGS = {
+    401: "The API key is missing or wrong.",
+    404: "An unknown user or item.",
+    413: "The body is over the service's limit (`KGREC_MAX_BODY_BYTES`).",
+    422: "Malformed JSON, a bad id, a value out of its range (`k` over `KGREC_MAX_K`, a rating off the scale).",
+    500: "A bug, logged with its traceback.",
+    503: "No model loaded yet, or Neo4j does not answer.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route or router: each status with :class:`ErrorBody` and what it means (a
+    declared 422 also keeps FastAPI from describing its own validation body, which the service never sends)."""
+    return {status: {"model": ErrorBody, "description": _MEANINGS[status]} for status in statuses}
+
+
+class UnknownItems(NotFoundError):
+    """Items asked for that the graph does not hold: a 404 whose ``detail`` lists them."""
+
+    def __init__(self, items: list[str]) -> None:
+        named = ", ".join(repr(i) for i in items)
+        super().__init__(
+            f"item {named} is not in the graph" if len(items) == 1 else f"items {named} are not in the graph"
+        )
+        self.items = items
 
 
 def status_of(error: KGRecError) -> int:
@@ -68,7 +118,8 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_of(error)
         if status >= 500:  # the operator's side of a 503: what failed, without the client's data
             log.warning("%s on %s: %s", status, request.url.path, error)
-        return error_response(status, str(error))
+        detail = {"items": error.items} if isinstance(error, UnknownItems) else None
+        return error_response(status, str(error), detail)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:

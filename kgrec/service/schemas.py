@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -53,12 +54,20 @@ class EventIn(_Body):
     the batch is taken: :func:`kgrec.service.events.require_on_scale`).
     """
 
-    id: Id
-    user: Id
-    item: Id
-    kind: EventKind
-    value: float | None = Field(default=None, allow_inf_nan=False)
-    ts: int | None = Field(default=None, ge=0, le=10**11)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id": "e-2", "user": "U00001", "item": "I00007", "kind": "view"}]}
+    )
+
+    id: Id = Field(description="The client's id of the event: sent again, it changes nothing.")
+    user: Id = Field(description="Who: a user of the graph, or a newcomer (created by the event).")
+    item: Id = Field(description="Which item: one the graph does not hold is rejected.")
+    kind: EventKind = Field(description="`rating` (with `value`), `view`, `cart` or `purchase`.")
+    value: float | None = Field(
+        default=None, allow_inf_nan=False, description="A rating's stars, on the graph's rating scale."
+    )
+    ts: int | None = Field(
+        default=None, ge=0, le=10**11, description="When it happened, in epoch seconds (default: now)."
+    )
 
     @model_validator(mode="after")
     def _value_with_ratings(self) -> EventIn:
@@ -68,7 +77,22 @@ class EventIn(_Body):
 
 
 class EventBatch(_Body):
-    events: list[EventIn] = Field(min_length=1)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "events": [
+                        {"id": "e-1", "user": "U00001", "item": "I00013", "kind": "purchase"},
+                        {"id": "e-2", "user": "newcomer", "item": "I00007", "kind": "rating", "value": 5},
+                    ]
+                }
+            ]
+        }
+    )
+
+    events: list[EventIn] = Field(
+        min_length=1, description="The events, committed together (at most `KGREC_MAX_EVENTS`)."
+    )
 
 
 class Rejected(_Body):
@@ -89,24 +113,40 @@ class NewUserRequest(_Body):
     """A newcomer known by ratings (item to value: a finite number on the graph's rating scale, as an event's)
     and/or stated brands and categories."""
 
-    ratings: dict[Id, Annotated[float, Field(allow_inf_nan=False)]] = Field(
-        default_factory=dict, max_length=1000
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"ratings": {"I00007": 5, "I00013": 4}, "brands": ["Inkwell"], "k": 5}]
+        }
     )
-    brands: list[Name] = Field(default_factory=list, max_length=100)
-    categories: list[Name] = Field(default_factory=list, max_length=100)
-    k: int = Field(default=10, ge=1)
+
+    ratings: dict[Id, Annotated[float, Field(allow_inf_nan=False)]] = Field(
+        default_factory=dict, max_length=1000, description="Item to stars: what the newcomer rated."
+    )
+    brands: list[Name] = Field(
+        default_factory=list, max_length=100, description="Only items of any of these brands."
+    )
+    categories: list[Name] = Field(
+        default_factory=list, max_length=100, description="Only items in any of these categories (or below)."
+    )
+    k: int = Field(default=10, ge=1, description="How many items (at most `KGREC_MAX_K`).")
 
 
 class PredictRequest(_Body):
-    user: Id
-    items: list[Id] = Field(min_length=1, max_length=1000)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"user": "U00001", "items": ["I00007", "I00013"]}]}
+    )
+
+    user: Id = Field(description="The user; one the models have not seen is served as cold start.")
+    items: list[Id] = Field(
+        min_length=1, max_length=1000, description="Items of the graph: one it does not hold is a 404."
+    )
 
 
 class ModelStatus(_Body):
     """The serving models: ``version`` (a hash of the files describing them) and when they were written."""
 
     version: str
-    trained_at: float
+    trained_at: datetime = Field(description="When the models were written, ISO 8601 in UTC.")
     age_seconds: float
 
 

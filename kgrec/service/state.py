@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 
 from core.errors import NotReadyError
 from core.settings import Settings
 from explain import Explanation
 from kg.events import ensure_event_schema, graph_answers, user_event_interactions
-from kgrec.results import Recommendation
+from kgrec.results import Prediction, Recommendation
 from kgrec.service.cache import ResponseCache, events_stamp
+from kgrec.service.errors import UnknownItems
 from kgrec.service.foldin import FoldIn
 from kgrec.service.metrics import ServiceMetrics
 from kgrec.service.schemas import ModelStatus, Readiness
@@ -27,9 +29,19 @@ from kgrec.service.settings import ServiceSettings
 from kgrec.service.store import TimedGraphStore
 from kgrec.service.swap import Served, ServedModels
 
-__all__ = ["ServiceState"]
+__all__ = ["ServiceState", "model_status"]
 
 log = logging.getLogger("kgrec.service")
+
+
+def model_status(served: Served) -> ModelStatus:
+    """The serving models' version, when they were written (UTC) and how long ago."""
+    written = served.version.trained_at
+    return ModelStatus(
+        version=served.version.version,
+        trained_at=datetime.fromtimestamp(written, tz=UTC),
+        age_seconds=time.time() - written,
+    )
 
 
 class ServiceState:
@@ -90,12 +102,7 @@ class ServiceState:
         """Ready when Neo4j answers now and a model is loaded."""
         answers = self.store is not None and graph_answers(self.store)
         served = self.models.served if self.models is not None else None
-        model = None
-        if served is not None:
-            v = served.version
-            model = ModelStatus(
-                version=v.version, trained_at=v.trained_at, age_seconds=time.time() - v.trained_at
-            )
+        model = None if served is None else model_status(served)
         ready = answers and model is not None
         self.metrics.ready.set(1 if ready else 0)
         return Readiness(ready=ready, neo4j=answers, model=model)
@@ -114,6 +121,20 @@ class ServiceState:
             self.lists.put(key, stamp, rows)
         self.observe(served, rows)
         return rows
+
+    def predict(self, user: str, items: list[str]) -> list[Prediction]:
+        """Predicted stars of ``items`` for ``user``; a :class:`UnknownItems` naming the items the graph does
+        not hold. Items the serving models know need no Neo4j read, so a known item answers while Neo4j is
+        down."""
+        served = self.serving()
+        cols = served.rec.trained_ranker().trained_data().item_rows(items)
+        unseen = list(dict.fromkeys(i for i, c in zip(items, cols, strict=True) if c < 0))
+        if unseen:
+            held = served.rec.store.item_cards(unseen)
+            missing = [i for i in unseen if i not in held]
+            if missing:
+                raise UnknownItems(missing)
+        return served.rec.predict(user, items)
 
     def explain(self, user: str, item: str, top: int, rating_drop: bool) -> Explanation:
         """The paths from the user to the item, answered again from :attr:`explanations` while the model and
