@@ -261,8 +261,8 @@ def write_results(
     figures are), then ``body``: markdown as is, or a result mapping rendered by :func:`markdown`.
     Returns the path written.
 
-    Scripts call this after each finished part, so that a later part that does not finish leaves the
-    figures of the earlier ones, and only with figures measured in this run.
+    Only figures measured in this run go in. A script of several parts (datasets) calls it after each, so
+    that a later part that does not finish leaves the figures of the earlier ones.
     """
     args = sys.argv[1:] if argv is None else list(argv)
     lines = [
