@@ -11,10 +11,12 @@ holds the same number of ratings, exported once with ``store.export()``); then, 
 
 Both splits are the seed-0 ones; what changes with ``--seeds`` is the models' seed (initialisation and
 batch order), so that the spread over seeds of one process says how much a figure moves by chance alone.
-For each seed, one process runs in this process and ``--nproc`` run through :func:`gnn.distributed.launch`
-(each with its share of the threads; their wall time includes starting the processes and handing them the
-export through a file). At the first seed one process also runs with one torch thread (a loaded machine
-makes intra-op threads wait for each other; this separates that from data parallelism).
+For each seed, one process runs in this process with one torch thread and ``--nproc`` run through
+:func:`gnn.distributed.launch` (each with its share of the threads; their wall time includes starting the
+processes and handing them the export through a file). At the first seed one process also runs with all
+its torch threads: the same figures (one process computes the same with any thread count), a different
+time (a loaded machine makes intra-op threads wait for each other; one thread separates that from data
+parallelism).
 
 Quality is within noise when the difference of the means (several processes minus one) is at most two
 standard errors of that difference (from the sample standard deviations over seeds). Prints time, RMSE
@@ -185,21 +187,21 @@ def main(argv: list[str] | None = None) -> int:
     }
     threads = max(1, os.cpu_count() or 1)
     many = f"{args.nproc} processes"
+    one = "1 process, 1 thread"
     for seed in range(args.seeds):
-        record["runs"].append(_run(export, "1 process", 1, threads, args, seed))
         if seed == 0:
-            record["runs"].append(_run(export, "1 process, 1 thread", 1, 1, args, seed))
+            record["runs"].append(_run(export, "1 process", 1, threads, args, seed))
+        record["runs"].append(_run(export, one, 1, 1, args, seed))
         record["runs"].append(_run(export, many, args.nproc, threads, args, seed))
     record["quality"] = {}
     for figure, part in QUALITY.items():
         values = {
-            label: [r[part][figure] for r in record["runs"] if r["label"] == label]
-            for label in ("1 process", many)
+            label: [r[part][figure] for r in record["runs"] if r["label"] == label] for label in (one, many)
         }
-        verdict = within_noise(values["1 process"], values[many])
+        verdict = within_noise(values[one], values[many])
         record["quality"][figure] = verdict
         print(
-            f"{figure}: 1 process {verdict['one_mean']:.4f} ± {verdict['one_sd']:.4f}, {many} "
+            f"{figure}: {one} {verdict['one_mean']:.4f} ± {verdict['one_sd']:.4f}, {many} "
             f"{verdict['many_mean']:.4f} ± {verdict['many_sd']:.4f} (mean ± sd over {args.seeds} seeds); "
             f"difference {verdict['difference']:+.4f}, two standard errors {verdict['two_se']:.4f}: "
             f"{'within noise' if verdict['within'] else 'NOT within noise'}",
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     about = (
         "Per run (setting and model seed): the rating model (mini-batches, text features off: seconds, test"
         " RMSE of the GNN part and the blend) and the LightGCN candidate model (seconds, NDCG@10 on a"
-        " per-user 80/20 holdout), in one process (all threads; at seed 0 also one thread) and in several"
+        " per-user 80/20 holdout), in one process (one thread; at seed 0 also all threads) and in several"
         " data-parallel processes (their wall time includes starting them); `quality`: mean and sd over"
         " seeds per setting and whether the difference is within two standard errors."
     )
