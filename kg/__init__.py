@@ -11,6 +11,7 @@ Example:
     ...     store.stats().relationships["RATED"]
 """
 
+from kg.bulk_import import BulkMode, write_dataset
 from kg.connection import connect_driver
 from kg.events import EventRow, EventWrite
 from kg.export import GraphExport
@@ -34,6 +35,7 @@ from kg.server import ManagedNeo4j, ServerStatus
 from kg.store import GraphStore
 
 __all__ = [
+    "BulkMode",
     "CatalogueCountsRecord",
     "EventRow",
     "EventWrite",
@@ -55,4 +57,5 @@ __all__ = [
     "SimilarItemRecord",
     "connect_driver",
     "rated_among",
+    "write_dataset",
 ]

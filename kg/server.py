@@ -22,7 +22,7 @@ import socket
 import string
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,10 +33,11 @@ from core.progress import Progress
 from core.settings import Settings
 from kg.distribution import Neo4jDistribution
 
-__all__ = ["ManagedNeo4j", "ServerStatus", "read_password"]
+__all__ = ["ADMIN_ENTRY_POINT", "ManagedNeo4j", "ServerStatus", "read_password"]
 
 _ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
-_ADMIN_ENTRY_POINT = "org.neo4j.cli.AdminTool"
+ADMIN_ENTRY_POINT = "org.neo4j.cli.AdminTool"
+"""neo4j-admin's main class: the password set before a first start, the bulk import (:mod:`kg.bulk_import`)."""
 _JVM_OPENS = (
     "--add-opens=java.base/java.nio=ALL-UNNAMED",
     "--add-opens=java.base/java.io=ALL-UNNAMED",
@@ -185,9 +186,35 @@ class ManagedNeo4j:
             self._stop_unlocked()
             return self._start_unlocked(progress, timeout)
 
-    def _start_unlocked(self, progress: Progress | None, timeout: float) -> str:
+    @contextlib.contextmanager
+    def offline(
+        self, progress: Progress | None = None, timeout: float = 180.0
+    ) -> Iterator[Callable[[], str]]:
+        """Stop the server for a job on its store files (``neo4j-admin``), under the workspace lock so that no
+        command starts it meanwhile. Yields ``start``, which starts it again (on its port when that is still
+        free) and returns its URI; when the block ends without having called it, whatever ended it, the
+        server is started here."""
+        with self._locked():
+            state = self._state()
+            port = state.port if state else None
+            self._stop_unlocked()
+            called = False
+
+            def start() -> str:
+                nonlocal called
+                called = True
+                return self._start_unlocked(progress, timeout, port)
+
+            try:
+                yield start
+            finally:
+                if not called:
+                    self._start_unlocked(progress, timeout, port)
+
+    def _start_unlocked(self, progress: Progress | None, timeout: float, port: int | None = None) -> str:
         self.jars.install(progress)
-        port = _free_port()
+        # the same port when a restart can have it: drivers of other processes then find the server again
+        port = port if port is not None and _port_free(port) else _free_port()
         dirs = {name: self.root / name for name in ("conf", "data", "logs", "run", "import", "plugins")}
         _private(self.settings.workspace_dir, self.root, *dirs.values())
         # without plugins: an empty plugin directory of its own, and no plugin jar on the class path
@@ -206,7 +233,7 @@ class ManagedNeo4j:
             argfile.unlink(missing_ok=True)
             fd = os.open(argfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
-                handle.write(f'-cp "{classpath}"\n{_ADMIN_ENTRY_POINT}\ndbms\nset-initial-password\n')
+                handle.write(f'-cp "{classpath}"\n{ADMIN_ENTRY_POINT}\ndbms\nset-initial-password\n')
                 handle.write(f'"{self.password()}"\n')
             try:
                 done = subprocess.run(
@@ -315,6 +342,15 @@ def _private(*paths: Path) -> None:
     for path in paths:
         path.mkdir(parents=True, exist_ok=True)
         path.chmod(0o700)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _free_port() -> int:

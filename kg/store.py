@@ -78,6 +78,11 @@ class GraphStore(SearchReads, Embeddings, CheckedServer):
     def close(self) -> None:
         self._driver.close()
 
+    def reconnect(self, settings: Settings, progress: Progress | None = None) -> None:
+        """Close the driver and open a new one: the managed server was restarted (:mod:`kg.bulk_import`)."""
+        self._driver.close()
+        self._driver, _ = connect_driver(settings, progress)
+
     def __enter__(self) -> GraphStore:
         return self
 
@@ -154,6 +159,17 @@ class GraphStore(SearchReads, Embeddings, CheckedServer):
         self.write_query(q.AWAIT_INDEXES)
 
     # -- loading ------------------------------------------------------------------------------------
+    def load_schema(self, dataset: Dataset) -> Schema:
+        """The schema the graph has once ``dataset`` is loaded: the database's, plus the dataset's types."""
+        self.check_category_keys()
+        schema = self.schema()
+        for label in dataset.entities:
+            schema = schema.with_entity(label)
+        for rel in dataset.item_links:
+            if rel not in {r.type for r in schema.rel_types}:
+                schema = schema.with_item_link(rel)
+        return register_user_side(schema, dataset)
+
     def write(self, dataset: Dataset, progress: Progress | None = None) -> dict[str, int]:
         """Store a dataset with batched ``UNWIND ... MERGE`` statements, all in one transaction.
 
@@ -165,14 +181,7 @@ class GraphStore(SearchReads, Embeddings, CheckedServer):
 
         Returns the number of rows sent per node label and relationship type.
         """
-        self.check_category_keys()
-        schema = self.schema()
-        for label in dataset.entities:
-            schema = schema.with_entity(label)
-        for rel in dataset.item_links:
-            if rel not in {r.type for r in schema.rel_types}:
-                schema = schema.with_item_link(rel)
-        schema = register_user_side(schema, dataset)
+        schema = self.load_schema(dataset)
         self.ensure_schema(schema)
 
         @neo4j.unit_of_work(timeout=_LOAD_TIMEOUT_S)

@@ -15,6 +15,9 @@ __all__ = [
     "ITEM_EMBEDDING_INDEX",
     "ITEM_TEXT_INDEX",
     "RATING_INDEX",
+    "SCHEMA_NAMES",
+    "SHOW_CONSTRAINT_STATEMENTS",
+    "SHOW_INDEX_STATEMENTS",
     "VECTOR_INDEX_OPTIONS",
     "create_key_constraint",
     "create_vector_index",
@@ -68,3 +71,15 @@ def drop_vector_index(node: NodeType) -> str:
 
 VECTOR_INDEX_OPTIONS = "SHOW VECTOR INDEXES YIELD name, options WHERE name = $name RETURN options"
 """The options (``indexConfig``) of the vector index named ``$name``; no row when there is none."""
+
+
+# What a bulk import (kg.bulk_import) replaces the store with has no constraints and no indexes but the two
+# token lookup indexes the import tool creates itself: those of the store it replaces are read first and
+# created again (each statement as the server itself wrote it), then the load's own.
+SHOW_CONSTRAINT_STATEMENTS = "SHOW CONSTRAINTS YIELD name, createStatement RETURN name, createStatement"
+SHOW_INDEX_STATEMENTS = (
+    "SHOW INDEXES YIELD name, type, owningConstraint, createStatement "
+    "WHERE owningConstraint IS NULL AND type <> 'LOOKUP' RETURN name, createStatement"
+)
+SCHEMA_NAMES = "SHOW INDEXES YIELD name RETURN collect(name) AS names"
+"""Every index's name, which for an index that backs a constraint is the constraint's."""

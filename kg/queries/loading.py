@@ -12,6 +12,7 @@ __all__ = [
     "DELETE_NODES_BATCH",
     "DELETE_RELATIONSHIPS_BATCH",
     "DROP_NAME_KEYED_CATEGORY_CONSTRAINT",
+    "GRAPH_IS_EMPTY",
     "MERGE_NAIVE_RATING",
     "MERGE_RATINGS",
     "merge_links",
@@ -62,6 +63,9 @@ def set_embeddings(node: NodeType) -> str:
 # Before categories were keyed by path they were keyed by name, under this constraint; name is no longer
 # unique (the same name under two parents), so the old constraint goes.
 DROP_NAME_KEYED_CATEGORY_CONSTRAINT = "DROP CONSTRAINT category_name_unique IF EXISTS"
+
+# Whether a load may take the bulk import path (kg.bulk_import): a graph without a node.
+GRAPH_IS_EMPTY = "MATCH (n) WITH n LIMIT 1 RETURN count(n) = 0 AS empty"
 
 # Emptying the graph goes in batches of relationships first, then of nodes: a batch of nodes alone is not
 # bounded by the relationships that go with it (10,000 nodes can carry 400,000 ratings: past the transaction

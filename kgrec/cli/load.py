@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import typer
 
 from core.errors import LoadError
+from kg import BulkMode, write_dataset
 from kgrec.cli.output import JsonFlag, emit_json, fail, out, progress_bar
 from kgrec.cli.session import open_store, settings_of
 from loaders import Dataset, ErrorBudget, read_amazon2018, read_hin, read_movielens, read_table
@@ -37,17 +38,27 @@ _VALUES: dict[HinValues, Literal["ratings", "counts"]] = {
 MaxBad = Annotated[
     float, typer.Option("--max-bad", help="Share of bad rows tolerated before the load fails.")
 ]
+Bulk = Annotated[
+    BulkMode,
+    typer.Option(
+        "--bulk",
+        help="first load of an empty workspace through neo4j-admin database import (a new store, built whole "
+        "or not at all; the managed server restarts): auto from 100,000 rows, always, or never (one "
+        "transaction)",
+    ),
+]
 
 
-def _load(ctx: typer.Context, read: Callable[[], Dataset], as_json: bool) -> None:
+def _load(ctx: typer.Context, read: Callable[[], Dataset], as_json: bool, bulk: BulkMode) -> None:
     try:
         dataset = read()
     except LoadError as e:  # with --json, the report of what was read so far, before the error line
         if as_json and e.report is not None:
             emit_json(e.report.model_dump())  # type: ignore[attr-defined]  # a loaders.LoadReport
         raise
-    with open_store(settings_of(ctx), quiet=as_json) as store, progress_bar(as_json) as progress:
-        store.write(dataset, progress=progress)
+    settings = settings_of(ctx)
+    with open_store(settings, quiet=as_json) as store, progress_bar(as_json) as progress:
+        imported = write_dataset(store, settings, dataset, bulk, progress)
     report = dataset.report
     if as_json:
         emit_json(report.model_dump())
@@ -64,6 +75,8 @@ def _load(ctx: typer.Context, read: Callable[[], Dataset], as_json: bool) -> Non
         note = f" ({use.note})" if use.note else ""
         out.print(f"  {use.file}: {use.role}, {use.rows:,} rows{note}", highlight=False)
     out.print("written: " + ", ".join(f"{k} {v:,}" for k, v in report.written.items()))
+    if imported:
+        out.print("  through neo4j-admin database import (a new store), then constraints and indexes")
 
 
 @load_app.command("hin")
@@ -82,13 +95,16 @@ def load_hin(
     ] = None,
     as_json: JsonFlag = False,
     max_bad: MaxBad = 0.01,
+    bulk: Bulk = BulkMode.AUTO,
 ) -> None:
     """A folder of the HIN benchmark collection (Amazon, Yelp, MovieLens, Douban, LastFM) as published:
     user_<type>.dat ratings (clearly counts, such as listens with no 1-5 scale, are read as implicit
     feedback), <type>_<entity>.dat item knowledge, <type>_<type>(knn).dat item links, user_<entity>.dat user
     knowledge, user_user*.dat user links (friends). The report says what was done with each file."""
     chosen = None if values is None else _VALUES[values]
-    _load(ctx, lambda: read_hin(directory, ErrorBudget(max_bad), ratings=ratings, values=chosen), as_json)
+    _load(
+        ctx, lambda: read_hin(directory, ErrorBudget(max_bad), ratings=ratings, values=chosen), as_json, bulk
+    )
 
 
 @load_app.command("amazon2018")
@@ -99,10 +115,11 @@ def load_amazon2018(
     reviews: Annotated[Path | None, typer.Option(help="reviews JSON lines [.gz]")] = None,
     as_json: JsonFlag = False,
     max_bad: MaxBad = 0.01,
+    bulk: Bulk = BulkMode.AUTO,
 ) -> None:
     """Amazon review data 2018: metadata plus ratings CSV or reviews."""
     budget = ErrorBudget(max_bad)
-    _load(ctx, lambda: read_amazon2018(meta, ratings=ratings, reviews=reviews, budget=budget), as_json)
+    _load(ctx, lambda: read_amazon2018(meta, ratings=ratings, reviews=reviews, budget=budget), as_json, bulk)
 
 
 def _pairs(values: list[str], what: str) -> dict[str, Path]:
@@ -153,6 +170,7 @@ def load_table(
     scale: Annotated[str, typer.Option(help="rating scale LOW-HIGH")] = "1-5",
     as_json: JsonFlag = False,
     max_bad: MaxBad = 0.01,
+    bulk: Bulk = BulkMode.AUTO,
 ) -> None:
     """Any ratings table plus item and user tables: item attributes and links, item metadata (--items), user
     metadata (--users), user attributes and user-user links (friends)."""
@@ -193,12 +211,17 @@ def load_table(
             budget=ErrorBudget(max_bad),
         ),
         as_json,
+        bulk,
     )
 
 
 @load_app.command("movielens")
 def load_movielens(
-    ctx: typer.Context, directory: Path, as_json: JsonFlag = False, max_bad: MaxBad = 0.01
+    ctx: typer.Context,
+    directory: Path,
+    as_json: JsonFlag = False,
+    max_bad: MaxBad = 0.01,
+    bulk: Bulk = BulkMode.AUTO,
 ) -> None:
     """MovieLens 100K (u.data, u.item) or the ratings.csv/movies.csv layout; genres become categories."""
-    _load(ctx, lambda: read_movielens(directory, ErrorBudget(max_bad)), as_json)
+    _load(ctx, lambda: read_movielens(directory, ErrorBudget(max_bad)), as_json, bulk)
