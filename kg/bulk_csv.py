@@ -13,7 +13,7 @@ Example:
     >>> import pandas as pd
     >>> column_type(pd.Series([4.0, None]))
     'double'
-    >>> print(cells(pd.Series(['a "b" c', None]), "string").tolist())
+    >>> print(cells(pd.Series(['a "b" c', None]), "string"))
     ['"a ""b"" c"', '']
 """
 
@@ -78,17 +78,18 @@ def column_type(values: pd.Series) -> ColumnType:
     return "long" if present.map(lambda v: isinstance(v, Integral)).all() else "double"
 
 
-def cells(values: pd.Series, kind: ColumnType) -> pd.Series:
+def cells(values: pd.Series, kind: ColumnType) -> list[str]:
     """The CSV fields of a column: strings quoted (quotes doubled), numbers as Python writes them, a missing
     value as an empty field."""
-    present = values.dropna()
+    missing = values.isna().to_numpy()
     if kind == "string":
-        text = '"' + present.astype(str).str.replace('"', '""', regex=False) + '"'
-    elif kind == "long":
-        text = present.astype("int64").astype(str)
+        text = ['"' + str(v).replace('"', '""') + '"' for v in values.tolist()]
     else:
-        text = present.astype(float).astype(str)
-    return text.reindex(values.index).fillna("").astype(str)
+        filled = values.where(~missing, 0)
+        text = (filled.astype("int64") if kind == "long" else filled.astype(float)).astype(str).tolist()
+    if missing.any():
+        text = ["" if gone else t for t, gone in zip(text, missing, strict=True)]
+    return text
 
 
 class _Writer:
@@ -97,53 +98,46 @@ class _Writer:
         self.progress = progress
         self.files = ImportFiles()
 
-    def _write(self, name: str, header: list[str], columns: list[pd.Series]) -> Path:
+    def _write(self, name: str, header: list[str], columns: list[list[str]]) -> Path:
         path = self.folder / f"{name}.csv"
         rows = len(columns[0])
-        lines = columns[0]
-        for column in columns[1:]:
-            lines = lines + "," + column
-        path.write_text(",".join(header) + "\n" + "\n".join(lines.tolist()) + "\n", encoding="utf-8")
+        body = "\n".join(map(",".join, zip(*columns, strict=True)))
+        # a line break inside a quoted value: more lines than rows
+        if body.count("\n") != rows - 1 or "\r" in body:
+            self.files.multiline = True
+        path.write_text(",".join(header) + "\n" + body + "\n", encoding="utf-8")
         if self.progress:
             self.progress(f"writing import files: {name}", rows, rows)
         return path
 
-    def _typed(self, props: pd.DataFrame) -> tuple[list[str], list[pd.Series]]:
+    def _typed(self, props: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         header, columns = [], []
         for name in props.columns:
             kind = column_type(props[name])
             header.append(name if kind == "string" else f"{name}:{kind}")
-            column = cells(props[name], kind)
-            if kind == "string" and column.str.contains("[\r\n]", regex=True).any():
-                self.files.multiline = True
-            columns.append(column)
+            columns.append(cells(props[name], kind))
         return header, columns
 
     def nodes(self, node: NodeType, keys: pd.Series, props: pd.DataFrame | None = None) -> None:
-        keys = keys.astype(str).reset_index(drop=True)
-        header, columns = self._typed(props.reset_index(drop=True)) if props is not None else ([], [])
-        key = cells(keys, "string")
-        if key.str.contains("[\r\n]", regex=True).any():
-            self.files.multiline = True
         self.files.written[node.label] = self.files.written.get(node.label, 0) + len(keys)
-        if len(keys):  # the transactional load writes nothing for a label without rows either
-            path = self._write(
-                f"nodes-{node.label}", [f"{node.key}:ID({node.label})", *header], [key, *columns]
-            )
-            self.files.nodes.append((node.label, path))
+        if not len(keys):  # the transactional load writes nothing for a label without rows either
+            return
+        header, columns = self._typed(props.reset_index(drop=True)) if props is not None else ([], [])
+        key = cells(keys.astype(str).reset_index(drop=True), "string")
+        path = self._write(f"nodes-{node.label}", [f"{node.key}:ID({node.label})", *header], [key, *columns])
+        self.files.nodes.append((node.label, path))
 
     def links(self, rel: RelType, frame: pd.DataFrame, props: list[str] | None = None) -> None:
         pairs = frame.assign(source=frame["source"].astype(str), target=frame["target"].astype(str))
         pairs = pairs.drop_duplicates(["source", "target"], keep="last").reset_index(drop=True)
+        self.files.written[rel.type] = len(pairs)
+        if not len(pairs):
+            return
         header, columns = self._typed(pairs[props]) if props else ([], [])
         ends = [f":START_ID({rel.source.label})", f":END_ID({rel.target.label})"]
         ends_cells = [cells(pairs["source"], "string"), cells(pairs["target"], "string")]
-        if any(c.str.contains("[\r\n]", regex=True).any() for c in ends_cells):
-            self.files.multiline = True
-        self.files.written[rel.type] = len(pairs)
-        if len(pairs):
-            path = self._write(f"relationships-{rel.type}", [*ends, *header], [*ends_cells, *columns])
-            self.files.relationships.append((rel.type, path))
+        path = self._write(f"relationships-{rel.type}", [*ends, *header], [*ends_cells, *columns])
+        self.files.relationships.append((rel.type, path))
 
 
 def write_import_files(

@@ -104,9 +104,11 @@ def write_dataset(
 def write_bulk(
     store: GraphStore, settings: Settings, dataset: Dataset, progress: Progress | None = None
 ) -> dict[str, int]:
-    """Import ``dataset`` into the empty graph of the workspace's managed server (check first with
-    :func:`bulk_refusal`); ``store`` is connected to the restarted server afterwards. Returns the rows
-    written per node label and relationship type."""
+    """Import ``dataset`` into the empty graph of the workspace's managed server; ``store`` is connected to
+    the restarted server afterwards. Returns the rows written per node label and relationship type. Where
+    :func:`bulk_refusal` refuses, raises :class:`InputError` and touches nothing."""
+    if refusal := bulk_refusal(store, settings):
+        raise InputError(f"the bulk import cannot load: {refusal}")
     schema = store.load_schema(dataset)
     kept = store.read(q.SHOW_CONSTRAINT_STATEMENTS) + store.read(q.SHOW_INDEX_STATEMENTS)
     server = ManagedNeo4j(settings)
@@ -162,11 +164,15 @@ class _Swap:
         ]
 
     def new_in(self) -> None:
-        for live, new, aside in self.places:
-            aside.parent.mkdir(parents=True, exist_ok=True)
-            if live.exists():
-                live.rename(aside)
-            new.rename(live)
+        try:
+            for live, new, aside in self.places:
+                aside.parent.mkdir(parents=True, exist_ok=True)
+                if live.exists():
+                    live.rename(aside)
+                new.rename(live)
+        except OSError as e:
+            self.previous_back()
+            raise Neo4jError(f"the imported store could not be moved in; the graph is as it was: {e}") from e
 
     def previous_back(self) -> None:
         for live, _, aside in self.places:

@@ -96,9 +96,9 @@ def _planted() -> Dataset:
 
 # -- the files, without Neo4j ------------------------------------------------------------------------------
 def test_cells_quote_strings_and_leave_missing_values_empty() -> None:
-    assert cells(pd.Series(['a "b", c', "", None]), "string").tolist() == ['"a ""b"", c"', '""', ""]
-    assert cells(pd.Series([1.5, None, 2.0]), "double").tolist() == ["1.5", "", "2.0"]
-    assert cells(pd.Series([3, 4]), "long").tolist() == ["3", "4"]
+    assert cells(pd.Series(['a "b", c', "", None]), "string") == ['"a ""b"", c"', '""', ""]
+    assert cells(pd.Series([1.5, None, 2.0]), "double") == ["1.5", "", "2.0"]
+    assert cells(pd.Series([3, None], dtype=object), "long") == ["3", ""]
 
 
 @pytest.mark.parametrize(
@@ -176,6 +176,9 @@ def test_the_bulk_import_builds_the_graph_the_transactional_load_builds(
 
     with pytest.raises(InputError, match="the graph is not empty"):
         write_dataset(store, settings, _planted(), BulkMode.ALWAYS)
+    with pytest.raises(InputError, match="the graph is not empty"):  # never a store in place of data
+        write_bulk(store, settings, _planted())
+    assert _graph(store) == transactional
 
 
 @pytest.mark.neo4j
