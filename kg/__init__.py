@@ -30,7 +30,6 @@ from kg.records import (
     SearchHitRecord,
     SimilarItemRecord,
 )
-from kg.seen import rated_among
 from kg.server import ManagedNeo4j, ServerStatus
 from kg.store import GraphStore
 
@@ -56,6 +55,5 @@ __all__ = [
     "ServerStatus",
     "SimilarItemRecord",
     "connect_driver",
-    "rated_among",
     "write_dataset",
 ]

@@ -45,16 +45,13 @@ from kg.guard import explained, lucene_escaped, refused_operation, unexplained
 from kg.records import (
     CatalogueCountsRecord,
     GraphStats,
-    ItemCardRecord,
-    ItemFactsRecord,
-    LeaningRecord,
-    RaterRecord,
     SearchHitRecord,
 )
+from kg.serving_reads import ServingReads
 from kg.statements import memory_hint, run_statement
 from kg.text_search import SearchReads
 from kg.users import register_user_side, user_rows, user_sourced, write_user_side
-from loaders.records import Dataset, category_key, category_tree, split_category
+from loaders.records import Dataset, category_key, category_tree
 
 __all__ = ["GraphStore"]
 
@@ -62,8 +59,9 @@ __all__ = ["GraphStore"]
 _LOAD_TIMEOUT_S = 3600.0
 
 
-class GraphStore(SearchReads, Embeddings, CheckedServer):
-    """Reads and writes the kgrec graph in one Neo4j database (search: :class:`kg.text_search.SearchReads`)."""
+class GraphStore(ServingReads, SearchReads, Embeddings, CheckedServer):
+    """Reads and writes the kgrec graph in one Neo4j database (what serving reads per request:
+    :class:`kg.serving_reads.ServingReads`; search: :class:`kg.text_search.SearchReads`)."""
 
     def __init__(self, driver: neo4j.Driver, database: str = "neo4j", batch_size: int = 10_000) -> None:
         self._driver = driver
@@ -281,33 +279,6 @@ class GraphStore(SearchReads, Embeddings, CheckedServer):
             while self.write_query(batch, {"limit": 10_000})[0]["n"]:
                 pass
 
-    # -- serving ------------------------------------------------------------------------------------
-    def rated_items(self, user: str) -> pd.DataFrame:
-        """The user's ratings: columns ``item, rating, ts``."""
-        return pd.DataFrame(self.read(q.RATED_BY_USER, {"user": user}), columns=["item", "rating", "ts"])
-
-    def items_of(self, brand: str | None = None, category: str | None = None) -> set[str] | None:
-        """Item keys of a brand and/or a category with its subcategories (``category``: a name, meaning every
-        category of that name, or a path from the root, ``A > B``); ``None`` when unfiltered."""
-        chosen: set[str] | None = None
-        if brand is not None:
-            chosen = {r["item"] for r in self.read(q.ITEMS_OF_BRAND, {"brand": brand})}
-            if not chosen:
-                raise InputError(f"no item of brand {brand!r} in the graph")
-        if category is not None:
-            self.check_category_keys()
-            params = {"path": category_key(split_category(category)), "name": category}
-            in_category = {r["item"] for r in self.read(q.ITEMS_IN_CATEGORY, params)}
-            if not in_category:
-                raise InputError(f"no item in a category named or pathed {category!r} in the graph")
-            chosen = in_category if chosen is None else chosen & in_category
-        return chosen
-
-    def item_cards(self, items: Sequence[str]) -> dict[str, ItemCardRecord]:
-        """Title, brand and categories per item key, for display; items the graph lacks are absent."""
-        rows = cast(list[ItemCardRecord], self.read(q.ITEM_CARDS, {"items": list(items)}))
-        return {r["item"]: r for r in rows}
-
     def search(self, query: str, limit: int = 50, lucene: bool = False) -> list[SearchHitRecord]:
         """Full-text matches on item title and description, best first.
 
@@ -324,35 +295,6 @@ class GraphStore(SearchReads, Embeddings, CheckedServer):
                 raise
             raise InputError(f"not a valid Lucene query: {query!r}") from e
         return cast(list[SearchHitRecord], rows)
-
-    def leanings(self, user: str, limit: int = 10) -> dict[RelType, list[LeaningRecord]]:
-        """Per item-to-entity relationship of the schema (brand, category, any further entity type): the
-        nodes the user's rated items reach, most-rated first, with ``name``, ``ratings``, ``mean_rating``."""
-        params = {"user": user, "limit": limit}
-        reached = [r for r in self.schema().rel_types if r.source == ITEM and r.target not in (ITEM, USER)]
-        return {rel: cast(list[LeaningRecord], self.read(q.user_leaning(rel), params)) for rel in reached}
-
-    def users_rating_alike(self, item: str, rating: float, limit: int = 200) -> list[RaterRecord]:
-        """Users who rated ``item`` within one star of ``rating``."""
-        params = {"item": item, "rating": rating, "limit": limit}
-        return cast(list[RaterRecord], self.read(q.USERS_RATING_ALIKE, params))
-
-    def top_raters(self, limit: int = 10) -> list[str]:
-        """The users with the most ratings."""
-        return [r["user"] for r in self.read(q.TOP_RATERS, {"limit": limit})]
-
-    def has_user(self, user: str) -> bool:
-        return bool(self.read(q.USER_EXISTS, {"user": user})[0]["n"])
-
-    def has_item(self, item: str) -> bool:
-        return bool(self.read(q.ITEM_EXISTS, {"item": item})[0]["n"])
-
-    def item_facts(self, items: Sequence[str]) -> dict[str, ItemFactsRecord]:
-        """Name, brands and categories per item key, for reports; items the graph lacks are absent."""
-        rows = self.read(q.ITEM_FACTS, {"items": list(dict.fromkeys(items))})
-        return {
-            r["item"]: {"name": r["name"], "brands": r["brands"], "categories": r["categories"]} for r in rows
-        }
 
     def catalogue_counts(self) -> CatalogueCountsRecord:
         """Items, brands, and categories that hold items directly: the denominators of coverage."""

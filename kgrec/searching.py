@@ -20,7 +20,7 @@ import numpy as np
 
 from core.errors import NotFoundError
 from gnn import serving_threads
-from kg import GraphStore, rated_among
+from kg import GraphStore
 from kgrec.results import SearchHit
 from rank import Ranker
 from rank.search import SearchRanker
@@ -64,7 +64,7 @@ def search_hits(
     taken = taken_by(store, ranker, user) if user is not None else []
     found = gather(store, query, rels, exclude=set(taken))
     if user is not None and found.items:
-        found = _without(found, rated_among(store, user, found.items))
+        found = _without(found, store.rated_among(user, found.items))
     if not found.items:
         raise nothing_found(store, query, found.words)
     with serving_threads():

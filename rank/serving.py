@@ -7,7 +7,7 @@ the ranker has never seen rated. :class:`FusedServing` joins the two.
 
 - A user the ranker knows: :meth:`Ranker.rank` with the filters as its ``allowed`` mask; the graph's
   seen-filter is applied to that ranking (the first ``k`` of it the user has not rated in the graph: one
-  indexed read, :func:`kg.rated_among`). So the served list is exactly the fused ranking the metrics
+  indexed read, :meth:`kg.GraphStore.rated_among`). So the served list is exactly the fused ranking the metrics
   measure, less what the graph says the user has already taken.
 - A user in the graph but not in the ranker: :meth:`Ranker.rank_new` from the items the graph says they
   rated. A user the graph does not hold either is a :class:`~core.errors.NotFoundError`.
@@ -37,7 +37,7 @@ import numpy as np
 
 from core.errors import NotFoundError
 from gnn import serving_threads
-from kg import GraphStore, ItemCardRecord, rated_among
+from kg import GraphStore, ItemCardRecord
 from rank.ranker import Ranker
 
 __all__ = ["CARD_SECONDS", "FusedServing", "ItemCards", "ServedItem"]
@@ -200,7 +200,7 @@ class FusedServing:
         keys = self.ranker.trained_data().item_keys
         valid = cols >= 0
         ranked = [str(keys[c]) for c in cols[valid]]
-        seen = rated_among(self.store, unseen_by, ranked) if unseen_by is not None and ranked else set()
+        seen = self.store.rated_among(unseen_by, ranked) if unseen_by is not None and ranked else set()
         fresh = [(i, float(s)) for i, s in zip(ranked, scores[valid], strict=True) if i not in seen]
         picks: list[_Pick] = []
         while len(picks) < k and fresh:  # more than once only when the graph lacks a ranked item
