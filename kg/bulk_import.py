@@ -12,8 +12,10 @@ next command starts it); the two renames of the swap are the only moment that is
 When a load takes this path (:func:`write_dataset`): ``--bulk never`` never; ``always`` whenever it can (else
 an error saying why not); ``auto`` (the default) when it can and the dataset has at least
 :data:`BULK_FROM_ROWS` rows. It can when the server is the workspace's managed one (not ``NEO4J_URI``), not
-read-only, and its graph has no node. Below that size the server's stop and two starts cost more than the
-transactional load they save.
+read-only, and its graph has no node. The bulk path has a fixed cost, the server's stop and start (45 s of a
+58 s bulk load of amazon-hin's 209,746 rows in ``bench/load.py``, on the shared 2-core machine under load,
+where the transactional load took 63 s): about that size is where it starts to pay; at 1M ratings the one
+transaction ran out of the managed server's default heap (1g) after 220 s, the bulk import took 71 s.
 
 Example:
     >>> BulkMode("auto") is BulkMode.AUTO
@@ -41,8 +43,8 @@ from loaders.records import Dataset
 
 __all__ = ["BULK_FROM_ROWS", "BulkMode", "bulk_refusal", "dataset_rows", "write_bulk", "write_dataset"]
 
-BULK_FROM_ROWS = 100_000
-"""Rows (all frames of the dataset) from which ``--bulk auto`` imports an empty workspace."""
+BULK_FROM_ROWS = 200_000
+"""Rows (all frames of the dataset) from which ``--bulk auto`` imports an empty workspace (see the module)."""
 
 # what the tool prints (verbose): "Nodes, started 2026-...", "Done in 317ms", a stack trace's "Caused by:"
 _STARTED = re.compile(r"^(.+?), started \d{4}-\d\d-\d\d")

@@ -43,7 +43,7 @@ Bulk = Annotated[
     typer.Option(
         "--bulk",
         help="first load of an empty workspace through neo4j-admin database import (a new store, built whole "
-        "or not at all; the managed server restarts): auto from 100,000 rows, always, or never (one "
+        "or not at all; the managed server restarts): auto from 200,000 rows, always, or never (one "
         "transaction)",
     ),
 ]
