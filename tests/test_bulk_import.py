@@ -1,6 +1,7 @@
 """The bulk path of a first load (``neo4j-admin database import``, :mod:`kg.bulk_import`): the graph it builds
 is the transactional load's, node for node and property for property (types included), with the same
-constraints and indexes; a failing import leaves the workspace as it was; ``kgrec load --bulk``.
+constraints and indexes; a failing import, or ``kill -9`` of ``kgrec`` while the tool runs, leaves the
+workspace as it was; ``kgrec load --bulk``.
 
 The integration tests run their own managed server (a workspace of their own): the bulk path stops and starts
 the server it imports into, which the session's shared server must not go through.
@@ -9,6 +10,10 @@ the server it imports into, which the session's shared server must not go throug
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -233,3 +238,50 @@ def test_kgrec_load_bulk(
     again = runner.invoke(app, [*args, "--bulk", "auto", "--json"])  # not empty: the transactional load
     assert again.exit_code == 0, again.output
     assert store.stats().relationships["RATED"] == 200
+
+
+def _import_tool_running(marker: str) -> bool:
+    """Whether a neo4j-admin import whose command line names ``marker`` (the workspace's import folder) runs."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "AdminTool" in argv and marker in argv:
+            return True
+    return False
+
+
+@pytest.mark.neo4j
+def test_kill_9_during_the_import_leaves_the_previous_store(
+    own: tuple[Settings, GraphStore], tmp_path: Path
+) -> None:
+    settings, store = own
+    store.reset()
+    store.ensure_schema(Schema.core())
+    before = _graph(store)
+    files = write_demo_files(tmp_path, n_users=3000, n_items=400, ratings_per_user=20)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KGREC_", "NEO4J_"))}
+    env |= {"KGREC_HOME": str(settings.home), "KGREC_WORKSPACE": settings.workspace}
+    kgrec = str(Path(sys.executable).parent / "kgrec")
+    marker = str(ManagedNeo4j(settings).root / "bulk-import")
+    loading = subprocess.Popen(
+        [kgrec, "load", "table", "--ratings", str(files["ratings"]), "--bulk", "always"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 180
+    while loading.poll() is None and not _import_tool_running(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert loading.poll() is None, "the import must still run when the kill lands"
+    os.kill(loading.pid, signal.SIGKILL)
+    loading.wait()
+    # the next command starts the server again, on the previous store: empty, its constraints kept
+    stats = subprocess.run([kgrec, "stats", "--json"], env=env, capture_output=True, text=True, check=False)
+    assert stats.returncode == 0, stats.stderr
+    store.reconnect(settings)
+    assert _graph(store) == before
+    deadline = time.monotonic() + 120  # the orphaned tool ends on its own (its output pipe is gone)
+    while _import_tool_running(marker) and time.monotonic() < deadline:
+        time.sleep(0.5)
