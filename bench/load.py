@@ -28,7 +28,8 @@ from loaders import Dataset, read_hin
 from loaders.demo import demo_dataset
 
 NAIVE_ROWS = 10_000
-# the bulk path's phases, by the first progress stage of each
+# the bulk path's phases, each from the first progress stage of its own to the next phase's: stop_s runs
+# from the server's stop to the tool's first stage, so it holds the tool's JVM start too
 PHASES = {
     "writing import files": "files_s",
     "stopping Neo4j": "stop_s",

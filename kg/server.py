@@ -345,7 +345,10 @@ def _private(*paths: Path) -> None:
 
 
 def _port_free(port: int) -> bool:
+    """Whether the server could listen on ``port``: as it binds (``SO_REUSEADDR``, Java's default), the
+    connections of a server just stopped, waiting out TIME_WAIT, do not hold the port."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -225,11 +225,13 @@ def test_kgrec_load_bulk(
     files = write_demo_files(tmp_path, n_users=40, n_items=30, ratings_per_user=5)
     args = ["load", "table", "--ratings", str(files["ratings"]), "--item-attr", f"Brand={files['brand']}"]
 
+    uri = ManagedNeo4j(settings).uri()
     loaded = runner.invoke(app, [*args, "--bulk", "always"])
     assert loaded.exit_code == 0, loaded.output
     assert "written: Item 30, User 40" in loaded.stdout
     assert "neo4j-admin import: Nodes" in loaded.stderr  # progress lines: stderr is not a terminal here
-    store.reconnect(settings)
+    # back on its port: a driver opened before the restart (this test's) reads the new graph
+    assert ManagedNeo4j(settings).uri() == uri
     assert store.stats().relationships["RATED"] == 200
 
     refused = runner.invoke(app, [*args, "--bulk", "always"])
