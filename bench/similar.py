@@ -10,6 +10,9 @@ method gives 10 items, the query excluded:
 
 - ``similar``: ``Recommender.similar_items(query, k=10)``, the vector index (cosine over the rating model's
   item embeddings);
+- ``embedding_cosine``: exact cosine over the same embeddings (``RatingModel.embeddings("item")``, what
+  ``kgrec train`` writes to the index): whatever ``similar`` loses to it is the index's approximation;
+  ``index_overlap`` is the mean share of the two lists' 10 items that agree;
 - ``als_cosine``: cosine over the trained ranker's ALS item factors (``Ranker.parts["als"].item_factors``);
 - ``ease_row``: the largest weights of the query's row of the trained ranker's EASE item-item weights
   (``Ranker.parts["ease"].weights``; an item outside EASE's modelled items gets no list);
@@ -44,12 +47,12 @@ from gnn import TrainConfig
 from kg import ManagedNeo4j
 from kgrec import Recommender
 from loaders import Dataset, read_hin
-from rank import RankConfig, Ranker
+from rank import RankConfig
 from rank.models.als import Als
 from rank.models.ease import Ease
 
 K = 10
-METHODS = ("similar", "als_cosine", "ease_row", "popularity")
+METHODS = ("similar", "embedding_cosine", "als_cosine", "ease_row", "popularity")
 
 
 def temporal_holdout(ratings: pd.DataFrame, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -86,21 +89,32 @@ def _top(scores: np.ndarray, keys: np.ndarray, exclude: int) -> list[str]:
     return [str(keys[i]) for i in order if np.isfinite(scores[i])]
 
 
-def item_peers(ranker: Ranker) -> dict[str, Callable[[str], list[str]]]:
-    """The ALS-cosine and EASE-row neighbours of an item, from the trained ranker's candidate models."""
+def _cosine(keys: np.ndarray, vectors: np.ndarray) -> Callable[[str], list[str]]:
+    """The ``K`` nearest keys of a key by exact cosine over ``vectors`` (rows in ``keys`` order)."""
+    v = vectors.astype(np.float64)
+    norms = np.linalg.norm(v, axis=1)
+    unit = v / np.where(norms > 0, norms, 1.0)[:, None]
+    rows = pd.Index(keys)
+
+    def nearest(item: str) -> list[str]:
+        row = int(rows.get_indexer([item])[0])
+        return [] if row < 0 else _top(unit @ unit[row], keys, row)
+
+    return nearest
+
+
+def item_peers(rec: Recommender) -> dict[str, Callable[[str], list[str]]]:
+    """Exact cosine over the rating model's item embeddings, and the ALS-cosine and EASE-row neighbours of
+    an item from the trained ranker's candidate models."""
+    model = rec.trained_model()
+    embedded = _cosine(np.asarray(list(model.id_map.keys("item")), dtype=str), model.embeddings("item"))
+    ranker = rec.trained_ranker()
     data = ranker.trained_data()
     keys = data.item_keys
     als_part, ease = ranker.parts["als"], ranker.parts["ease"]
     assert isinstance(als_part, Als) and isinstance(ease, Ease), "the ranker's default parts"
-    factors = als_part.item_factors.astype(np.float64)
-    norms = np.linalg.norm(factors, axis=1)
-    unit = factors / np.where(norms > 0, norms, 1.0)[:, None]
     modelled, weights = np.asarray(ease.modelled), ease.weights
     position = {int(c): n for n, c in enumerate(modelled)}
-
-    def als(item: str) -> list[str]:
-        col = int(data.item_rows([item])[0])
-        return [] if col < 0 else _top(unit @ unit[col], keys, col)
 
     def ease_row(item: str) -> list[str]:
         col = int(data.item_rows([item])[0])
@@ -108,7 +122,11 @@ def item_peers(ranker: Ranker) -> dict[str, Callable[[str], list[str]]]:
             return []
         return _top(np.asarray(weights[position[col]]), keys[modelled], position[col])
 
-    return {"als_cosine": als, "ease_row": ease_row}
+    return {
+        "embedding_cosine": embedded,
+        "als_cosine": _cosine(np.asarray(keys, dtype=str), als_part.item_factors),
+        "ease_row": ease_row,
+    }
 
 
 def measure(rec: Recommender, train: pd.DataFrame, held: pd.DataFrame) -> dict[str, Any]:
@@ -126,17 +144,18 @@ def measure(rec: Recommender, train: pd.DataFrame, held: pd.DataFrame) -> dict[s
 
     methods = {
         "similar": similar,
-        **item_peers(rec.trained_ranker()),
+        **item_peers(rec),
         "popularity": lambda item: [i for i in top if i != item][:K],
     }
     for item, _ in pairs[:20]:  # warm-up: Neo4j plans the statement
         rec.similar_items(item, k=K)
     out: dict[str, Any] = {"users": len(pairs), "held_out": len(held), "training_ratings": len(train)}
     rows = {}
+    lists: dict[str, list[list[str]]] = {}
     for name in METHODS:
         any_hit = next_hit = short = 0
-        for item, wanted in pairs:
-            got = methods[name](item)
+        lists[name] = [methods[name](item) for item, _ in pairs]
+        for got, (_, wanted) in zip(lists[name], pairs, strict=True):
             short += len(got) < K
             any_hit += bool(set(got) & set(wanted))
             next_hit += wanted[0] in got
@@ -149,6 +168,10 @@ def measure(rec: Recommender, train: pd.DataFrame, held: pd.DataFrame) -> dict[s
             "short": short,
         }
     out["hit_rate_at_10"] = rows
+    agree = [
+        len(set(a) & set(b)) / K for a, b in zip(lists["similar"], lists["embedding_cosine"], strict=True)
+    ]
+    out["index_overlap"] = round(float(np.mean(agree)), 4) if agree else None
     out["similar_latency_ms"] = percentiles(seconds)
     return out
 
@@ -173,7 +196,8 @@ def _run(workspace: str, dataset: Dataset, n: int, config: TrainConfig) -> dict[
 ABOUT = """Protocol: the docstring of `bench/similar.py`. Per user with held-out items, the query is their
 latest training item; `hit_any` is HitRate@10 on any of their held-out items, `hit_next` on the first
 held-out (next) item, `se` the standard error of `hit_any`, `short` the users given fewer than 10 items.
-`similar` is `Recommender.similar_items` (Neo4j's vector index over the trained item embeddings);
+`similar` is `Recommender.similar_items` (Neo4j's vector index over the trained item embeddings),
+`embedding_cosine` exact cosine over those embeddings (`index_overlap`: the share of the 10 the two agree on);
 `als_cosine` and `ease_row` are item-item neighbours from the same trained ranker; `popularity` is a floor."""
 
 
