@@ -87,7 +87,9 @@ def run_demo(
     rec.load_dataset(_dataset(magazine), progress=progress)
     step(3, "training the rating model and the ranker")
     # the ranker's settings for a catalogue of a few hundred items: fewer iterations and trees than a shop's
-    small = RankConfig(seed=0, gnn_epochs=10, als_iterations=10, candidates=50, trees=150)
+    small = RankConfig(
+        seed=0, params={"lightgcn": {"epochs": 10}, "als": {"iterations": 10}}, candidates=50, trees=150
+    )
     fit = rec.fit(TrainConfig(seed=0), small, progress=progress)
     sample = user or _busiest_user(rec)
     step(4, f"recommendations for {sample}")

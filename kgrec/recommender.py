@@ -148,7 +148,7 @@ class Recommender:
         export = self.store.export(progress)
         if export.edges["RATED"].empty:
             raise ModelError("the graph holds no ratings to train on; load a dataset first")
-        rank_config = rank_config or RankConfig(seed=config.seed, gnn_device=config.device)
+        rank_config = rank_config or RankConfig(seed=config.seed, device=config.device)
         if nproc != 1:  # below 1 is refused there, in one line
             stack = train_stack_in_processes(
                 nproc, export, split, holdout, config.seed, config, rank_config, test_ratings
