@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -308,9 +309,10 @@ def test_model_poll_seconds_sets_how_soon_a_new_training_is_served(
     time.sleep(0.05)
     trained.rec.save(model_copy)  # as `kgrec train` writes it: a new folder renamed into place
     written = model_version(model_copy)
-    assert written is not None and written.trained_at > before
+    assert written is not None and written.trained_at > datetime.fromisoformat(before).timestamp()
+    served = datetime.fromtimestamp(written.trained_at, tz=UTC)  # the service says when in ISO 8601, UTC
     deadline = time.monotonic() + 30
-    while fast.get("/model").json()["trained_at"] != written.trained_at:
+    while datetime.fromisoformat(fast.get("/model").json()["trained_at"]) != served:
         assert time.monotonic() < deadline, "polled every 0.2 s, the new folder was not served in 30 s"
         time.sleep(0.1)
     time.sleep(1.0)
