@@ -30,7 +30,7 @@ from gnn.device import DeviceName
 from rank.interactions import Interactions
 from rank.knowledge import Knowledge
 
-__all__ = ["CandidateModel", "Context", "NoParams", "sparse_state", "strongest", "with_sparse_state"]
+__all__ = ["CandidateModel", "Context", "ItemItemModel", "NoParams", "strongest"]
 
 
 def _no_knowledge() -> Knowledge:
@@ -124,12 +124,21 @@ def strongest(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     return sp.csr_matrix((m.data[keep], (rows[keep], m.indices[keep])), shape=m.shape, dtype=np.float32)
 
 
-def sparse_state(m: sp.csr_matrix) -> dict[str, np.ndarray]:
-    """A CSR matrix as the arrays of a model's :meth:`CandidateModel.state`."""
-    return {"data": m.data, "indices": m.indices, "indptr": m.indptr, "shape": np.asarray(m.shape)}
+class ItemItemModel(CandidateModel):
+    """A model whose fit is a sparse item-item weight matrix ``W`` (each item's neighbours): a user's scores
+    are ``x_u W`` for the items ``x_u`` they took, so a newcomer scores like anyone from ``seen``. A subclass
+    implements ``fit``, setting :attr:`weights`."""
 
+    weights = sp.csr_matrix((0, 0), dtype=np.float32)
 
-def with_sparse_state(state: dict[str, np.ndarray]) -> sp.csr_matrix:
-    """The CSR matrix :func:`sparse_state` took apart."""
-    shape = (int(state["shape"][0]), int(state["shape"][1]))
-    return sp.csr_matrix((state["data"], state["indices"], state["indptr"]), shape=shape)
+    def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
+        x = (seen > 0).astype(np.float32)
+        return np.asarray((x @ self.weights).todense(), dtype=np.float32)
+
+    def state(self) -> dict[str, np.ndarray]:
+        w = self.weights
+        return {"data": w.data, "indices": w.indices, "indptr": w.indptr, "shape": np.asarray(w.shape)}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        shape = (int(state["shape"][0]), int(state["shape"][1]))
+        self.weights = sp.csr_matrix((state["data"], state["indices"], state["indptr"]), shape=shape)

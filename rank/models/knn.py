@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from rank.interactions import Interactions
-from rank.models.base import CandidateModel, sparse_state, strongest, with_sparse_state
+from rank.models.base import ItemItemModel, strongest
 
 __all__ = ["ItemKnn", "ItemKnnParams"]
 
@@ -37,13 +37,12 @@ class ItemKnnParams(BaseModel):
     neighbours: int = Field(default=100, ge=1)
 
 
-class ItemKnn(CandidateModel):
+class ItemKnn(ItemItemModel):
     """Cosine item-item neighbourhoods over the interactions; see the module docstring."""
 
     name = "knn"
     params_type = ItemKnnParams
     params: ItemKnnParams
-    weights = sp.csr_matrix((0, 0), dtype=np.float32)
 
     def fit(self, data: Interactions) -> Self:
         x = (data.matrix > 0).astype(np.float32).tocsr()
@@ -55,13 +54,3 @@ class ItemKnn(CandidateModel):
         similarity.eliminate_zeros()
         self.weights = strongest(similarity, self.params.neighbours)
         return self
-
-    def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
-        x = (seen > 0).astype(np.float32)
-        return np.asarray((x @ self.weights).todense(), dtype=np.float32)
-
-    def state(self) -> dict[str, np.ndarray]:
-        return sparse_state(self.weights)
-
-    def restore(self, state: dict[str, np.ndarray]) -> None:
-        self.weights = with_sparse_state(state)

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from rank.interactions import Interactions
-from rank.models.base import CandidateModel, sparse_state, strongest, with_sparse_state
+from rank.models.base import ItemItemModel, strongest
 
 __all__ = ["Rp3Beta", "Rp3Params"]
 
@@ -45,13 +45,12 @@ class Rp3Params(BaseModel):
     neighbours: int = Field(default=200, ge=1)
 
 
-class Rp3Beta(CandidateModel):
+class Rp3Beta(ItemItemModel):
     """Item-item random-walk weights with a popularity penalty; see the module docstring."""
 
     name = "rp3"
     params_type = Rp3Params
     params: Rp3Params
-    weights = sp.csr_matrix((0, 0), dtype=np.float32)
 
     def fit(self, data: Interactions) -> Self:
         x = (data.matrix > 0).astype(np.float32).tocsr()
@@ -64,16 +63,6 @@ class Rp3Beta(CandidateModel):
         walk.eliminate_zeros()
         self.weights = strongest(walk, self.params.neighbours)
         return self
-
-    def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
-        x = (seen > 0).astype(np.float32)
-        return np.asarray((x @ self.weights).todense(), dtype=np.float32)
-
-    def state(self) -> dict[str, np.ndarray]:
-        return sparse_state(self.weights)
-
-    def restore(self, state: dict[str, np.ndarray]) -> None:
-        self.weights = with_sparse_state(state)
 
 
 def _row_normalised(m: sp.csr_matrix) -> sp.csr_matrix:
