@@ -116,8 +116,9 @@ class LightGCN:
         step = parallel(bpr, device, sampled=False)
         optimiser = torch.optim.Adam(embedding.parameters(), lr=self.lr)
         team = world()
-        # alone, negatives come from the shuffle's generator (as before there were ranks); a rank draws its own
-        negatives = rng if team.size == 1 else np.random.default_rng((self.seed, team.rank))
+        # negatives from a generator apart from the shuffle's, one per rank: one process draws as rank 0 of
+        # a team does, so a seed's spread over seeds is the same with one process or several
+        negatives = np.random.default_rng((self.seed, team.rank))
         n, per_step = len(users), team.share(self.batch_size)
         for _ in range(self.epochs):
             order = rng.permutation(n)
