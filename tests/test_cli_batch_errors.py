@@ -1,6 +1,7 @@
 """``kgrec recommend --users FILE`` with an id the graph does not hold: the other users' lists are printed,
 the unknown one gets its own error (a JSON record, or one ``error:`` line on stderr), and the exit status
-(:data:`kgrec.cli.serving.SOME_FAILED`) tells a script that not every user was served (issue 23)."""
+(:data:`kgrec.cli.batch.SOME_FAILED`) tells a script that not every user was served (issue 23). ``kgrec report
+--users FILE`` fails the same users the same way, and the report covers the others."""
 
 from __future__ import annotations
 
@@ -96,3 +97,31 @@ def test_a_single_unknown_user_is_still_one_error_and_status_1(users: list[str])
     result = runner.invoke(app, ["recommend", "ghost-user", "--json"])
     assert result.exit_code == 1
     assert result.stdout == "" and "ghost-user" in result.stderr
+
+
+def test_report_over_a_users_file_reports_the_known_users_and_one_error_line_per_unknown(
+    users: list[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "report.md"
+    chosen = [users[0], "ghost-a", users[1], "ghost-b"]
+    args = ["report", "--users", _file(tmp_path, chosen), "--out", str(out), "--format", "md"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == PARTIAL, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: user 'ghost-a' is not in the graph",
+        "error: user 'ghost-b' is not in the graph",
+    ]
+    by_user = out.read_text(encoding="utf-8").split("## Recommendations by user")[1]
+    rows = [line.split("|")[1].strip() for line in by_user.splitlines() if line.startswith("| ")]
+    assert set(rows) == {"User", *users}  # the header and both known users' rows, no ghost
+
+
+def test_report_over_a_file_of_unknown_users_writes_nothing_and_exits_1(
+    users: list[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", "--users", _file(tmp_path, ["ghost-a"]), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "error: user 'ghost-a' is not in the graph" in result.stderr
+    assert "no report written" in result.stderr and not out.exists()

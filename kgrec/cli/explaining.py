@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-from kgrec.cli.output import JsonFlag, fail, out, print_explanation
+from core.errors import NotFoundError
+from kgrec.cli.batch import SOME_FAILED, each_user, user_lines
+from kgrec.cli.output import JsonFlag, error_line, fail, out, print_explanation
 from kgrec.cli.session import open_recommender, settings_of
 
 __all__ = ["explain", "report"]
@@ -44,17 +46,29 @@ def report(
     sample: Annotated[int, typer.Option(help="at most this many users")] = 20,
     fmt: Annotated[str, typer.Option("--format", help="html or md")] = "html",
 ) -> None:
-    """A self-contained report for merchandisers: who gets what recommended, and why."""
+    """A self-contained report for merchandisers: who gets what recommended, and why.
+
+    A user of --users FILE that the graph does not hold gets one ``error:`` line on stderr, the report covers
+    the others, and the exit status is 4 (1: no report written, as when none of the file's users is held).
+    """
     from explain import render_html, render_markdown
 
     if fmt not in ("html", "md"):
         fail(f"--format must be html or md, got {fmt!r}")
-    chosen = None
-    if users is not None:
-        if not users.exists():
-            fail(f"{users}: file not found")
-        chosen = [line.strip() for line in users.read_text().splitlines() if line.strip()]
+    chosen = None if users is None else user_lines(users)
+    failed: list[str] = []
     with open_recommender(settings_of(ctx)) as rec:
+        if chosen is not None:
+            # recommend's own check, so that both commands fail the same users with the same error
+            lists = each_user(rec, chosen, k=1)
+            failed = [u for u in chosen if isinstance(lists[u], NotFoundError)]
+            for user in failed:
+                error_line(str(lists[user]))
+            chosen = [u for u in chosen if u not in failed]
+            if not chosen:
+                fail(f"{users}: none of its users is in the graph; no report written")
         data = rec.report(chosen, brand=brand, category=category, sample=sample)
     output.write_text(render_html(data) if fmt == "html" else render_markdown(data), encoding="utf-8")
     out.print(f"report written to {output}")
+    if failed:
+        raise typer.Exit(SOME_FAILED)

@@ -5,26 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from core.errors import NotFoundError
+from kgrec.cli.batch import SOME_FAILED, each_user, user_lines
 from kgrec.cli.output import JsonFlag, emit_json, error_line, fail, out, recommendation_table
 from kgrec.cli.session import open_recommender, settings_of
 
-if TYPE_CHECKING:
-    from kgrec.recommender import Recommender
-    from kgrec.results import Recommendation
-
-__all__ = ["SOME_FAILED", "profile", "recommend", "search", "similar"]
-
-
-SOME_FAILED = 4
-"""``kgrec recommend --users FILE``'s exit status when some users could not be served (an id the graph does
-not hold): the others' lists are printed, each failed user has its error. 1 stays the status of a command
-that failed as a whole."""
+__all__ = ["profile", "recommend", "search", "similar"]
 
 
 def recommend(
@@ -68,9 +59,9 @@ def recommend(
         else:
             out.print(recommendation_table(f"recommendations for {user}", rows))
         return
-    chosen = list(dict.fromkeys(_user_lines(users)))
+    chosen = user_lines(users)
     with open_recommender(settings_of(ctx), quiet=as_json) as rec:
-        lists = _each_user(rec, chosen, k, not include_seen, brand, category)
+        lists = each_user(rec, chosen, k, not include_seen, brand, category)
     for who in chosen:
         served = lists[who]
         if isinstance(served, NotFoundError):
@@ -85,35 +76,6 @@ def recommend(
             out.print(recommendation_table(f"recommendations for {who}", served))
     if any(isinstance(served, NotFoundError) for served in lists.values()):
         raise typer.Exit(SOME_FAILED)
-
-
-def _each_user(
-    rec: Recommender, users: list[str], k: int, exclude_seen: bool, brand: str | None, category: str | None
-) -> dict[str, list[Recommendation] | NotFoundError]:
-    """Each user's list, or the :class:`NotFoundError` that names them.
-
-    The batch is ranked in one call; one that fails is halved until each failing call is one user (a
-    failing call stops before any ranking, at the users the ranker does not know), so the users served are
-    still ranked in batches.
-    """
-    try:
-        return dict(rec.recommend_many(users, k, exclude_seen, brand, category))
-    except NotFoundError as e:
-        if len(users) == 1:
-            return {users[0]: e}
-    half = len(users) // 2
-    return _each_user(rec, users[:half], k, exclude_seen, brand, category) | _each_user(
-        rec, users[half:], k, exclude_seen, brand, category
-    )
-
-
-def _user_lines(path: Path | None) -> list[str]:
-    if path is None or not path.exists():
-        fail(f"{path}: file not found")
-    chosen = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    if not chosen:
-        fail(f"{path}: no user ids in it")
-    return chosen
 
 
 def similar(
