@@ -3,8 +3,11 @@ virtualenv holds those versions, and ``make setup`` installs through it."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
+import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -13,6 +16,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("core", "loaders", "kg", "gnn", "rank", "explain", "kgrec")
 
 
 def _pins() -> dict[str, str]:
@@ -61,3 +65,41 @@ def test_make_setup_installs_through_the_constraints_and_an_optional_torch_index
     index = "https://download.pytorch.org/whl/cpu"
     cpu = dry_run("STAMP=.venv/.kgrec-stamp-probe", f"TORCH_INDEX={index}")
     assert re.search(rf"pip install .*-c constraints.txt --extra-index-url {re.escape(index)} ", cpu), cpu
+
+
+# The editable wheel `pip install -e` builds, through the same setuptools hook pip calls, with every Python
+# warning the build raises recorded (pip shows each one as a BuildBackendWarning).
+_EDITABLE = """
+import json, sys, warnings, zipfile
+from setuptools import build_meta
+out = sys.argv[1]  # read first: the build rewrites sys.argv
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    name = build_meta.build_editable(out)
+with zipfile.ZipFile(f"{out}/{name}") as wheel:
+    pth = {n: wheel.read(n).decode() for n in wheel.namelist() if n.endswith(".pth")}
+print(json.dumps({"warnings": [str(w.message) for w in caught], "pth": pth}))
+"""
+
+
+def test_the_editable_install_is_a_plain_path_entry_and_warns_nothing(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, project / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, project / name)
+    (tmp_path / "wheel").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", _EDITABLE, str(tmp_path / "wheel")],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    built = json.loads(done.stdout.splitlines()[-1])
+    # A flat layout without package-dir gets setuptools' import finder, which warns "Editable installation"
+    # on every `make setup`; the root as the one source folder gets a .pth line, and no warning.
+    assert built["warnings"] == []
+    assert list(built["pth"].values()) == [f"{project}\n"], built["pth"]
