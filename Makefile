@@ -4,9 +4,22 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.kgrec-$(shell cat pyproject.toml constraints.txt | md5sum | cut -c1-12)
-# An extra package index for torch, e.g. https://download.pytorch.org/whl/cpu for the CPU-only build; empty:
-# PyPI only, whose Linux torch is the CUDA build.
+# Where torch comes from. PyPI's Linux torch is the CUDA build (several GB of NVIDIA libraries). Without
+# nvidia-smi, the set-up adds PyTorch's CPU index when it answers within 5 s, so pip takes the CPU-only build
+# (2.15.0+cpu: constraints.txt's torch==2.15.0 has no local label, and PEP 440 then ignores the candidate's,
+# so the pin accepts it); when it does not answer, PyPI's CUDA build, with one line saying so.
+# `make setup TORCH=cuda` asks for the CUDA build on any machine; TORCH_INDEX=URL names the extra index and
+# wins over both. A venv already set up keeps its build: `make clean setup TORCH=...` to switch.
+TORCH ?= auto
 TORCH_INDEX ?=
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+# Recursive, so the probe runs only when the set-up's recipe is expanded (never for `make lint` on a fresh
+# stamp), and once: the first expansion stores its answer.
+TORCH_FROM = $(eval TORCH_FROM := $(call torch_from))$(TORCH_FROM)
+torch_from = $(strip $(if $(TORCH_INDEX),$(TORCH_INDEX),$(if $(filter cuda,$(TORCH)),pypi,\
+	$(if $(shell command -v nvidia-smi),pypi,$(if $(shell curl -fsS -o /dev/null --max-time 5 \
+	$(TORCH_CPU_INDEX)/ 2>/dev/null && echo up),$(TORCH_CPU_INDEX),unreachable)))))
+TORCH_UNREACHABLE := no GPU here, but $(TORCH_CPU_INDEX) did not answer within 5 s: installing torch from PyPI, the CUDA build
 
 .PHONY: setup system-packages demo test lint bench clean
 
@@ -29,7 +42,8 @@ system-packages:
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -e '.[dev,text]'
+	$(if $(filter unreachable,$(TORCH_FROM)),@echo "$(TORCH_UNREACHABLE)")
+	$(PY) -m pip install -q -c constraints.txt $(if $(filter-out pypi unreachable,$(TORCH_FROM)),--extra-index-url $(TORCH_FROM)) -e '.[dev,text]'
 	rm -f $(VENV)/.kgrec-* && touch $@
 
 demo: setup
