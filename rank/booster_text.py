@@ -200,7 +200,7 @@ def _tree(fields: dict[str, str], n_features: int, n: int, end: int) -> str:
         if kind == "int":
             arrays[name] = _ints(fields[name], sizes[per], f"{where}: {name}")
         else:
-            _floats(fields[name], sizes[per], f"{where}: {name}")
+            _floats(fields[name], sizes[per], f"{where}: {name}", infinite=name == "threshold")
     if any(not 0 <= f < n_features for f in arrays["split_feature"]):
         raise _Damaged(f"{where}: split_feature outside the {n_features} features")
     # bit 0: a categorical split (never trained here); bits 2-3: how a missing value goes (0, 1 or 2)
@@ -253,8 +253,10 @@ def _ints(value: str, count: int, what: str) -> list[int]:
     return [int(t) for t in tokens]
 
 
-def _floats(value: str, count: int, what: str) -> None:
-    if not all(_finite(t) for t in _tokens(value, count, what)):
+def _floats(value: str, count: int, what: str, infinite: bool = False) -> None:
+    """``infinite``: ``inf`` and ``-inf`` allowed, as LightGBM writes the threshold of a split that parts a
+    feature's missing values from all its others (its own parser reads them)."""
+    if not all(_finite(t) or (infinite and t in ("inf", "-inf")) for t in _tokens(value, count, what)):
         raise _Damaged(f"{what}: a value that is not a finite number")
 
 

@@ -164,3 +164,16 @@ def test_a_damaged_search_model_is_one_error_not_an_abort(tmp_path: Path, damage
     )
     assert done.returncode == 0, done.stderr[-500:]
     assert str(personal) in done.stdout and "train again" in done.stdout
+
+
+def test_an_infinite_threshold_as_lightgbm_writes_it_is_read(model_text: str, tmp_path: Path) -> None:
+    """LightGBM writes ``inf`` as the threshold of a split that parts missing values from all others (a
+    search model trained on the magazine data had one); the check lets it through, and only it."""
+    line = next(line for line in model_text.split("\n") if line.startswith("threshold="))
+    tokens = line.removeprefix("threshold=").split(" ")
+    texts = [model_text.replace(line, "threshold=" + " ".join([v, *tokens[1:]]), 1) for v in ("inf", "-inf")]
+    accepted = [checked_model_text(text, FEATURES) for text in texts]
+    _loads_in_a_child(accepted, tmp_path)
+    for elsewhere in ("leaf_value=", "split_gain="):
+        other = next(line for line in model_text.split("\n") if line.startswith(elsewhere))
+        assert _refused(model_text.replace(other, other.replace("=", "=inf ", 1).rsplit(" ", 1)[0], 1))
