@@ -88,6 +88,27 @@ class LightGCN:
         """``interactions``: (user rows, item columns) of the training pairs. ``knowledge``: (item columns,
         entity rows) for entities ``0..n_entities-1``. ``item_links``: (item column, item column) pairs."""
         device = resolve_device(self.device)
+        if device.type != "cpu":
+            return self._fit(device, interactions, n_users, n_items, knowledge, n_entities, item_links)
+        # some of torch's parallel CPU kernels sum in the order their threads finish: the same data and seed
+        # gave embeddings 1e-6 apart from run to run, enough to move a split of the fusion's trees
+        before = torch.are_deterministic_algorithms_enabled()
+        torch.use_deterministic_algorithms(True)
+        try:
+            return self._fit(device, interactions, n_users, n_items, knowledge, n_entities, item_links)
+        finally:
+            torch.use_deterministic_algorithms(before)
+
+    def _fit(
+        self,
+        device: torch.device,
+        interactions: Pairs,
+        n_users: int,
+        n_items: int,
+        knowledge: Pairs | None,
+        n_entities: int,
+        item_links: Pairs | None,
+    ) -> Self:
         self.losses = []
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)

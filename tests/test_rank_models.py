@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import torch
 
 from core.errors import ModelError
 from rank import Interactions, Knowledge, RankConfig, Ranker, holdout_split, load_ranker, save_ranker
@@ -78,6 +79,22 @@ def test_each_personal_model_ranks_the_users_cluster_first(name: str) -> None:
     scores = np.where(seen.toarray() > 0, -np.inf, model.scores(rows, seen))
     top = np.argsort(-scores, axis=1)[:, :5]
     assert _own_cluster_share(top, users) > 0.9
+
+
+def test_lightgcn_trains_to_the_same_embeddings_twice_on_two_threads() -> None:
+    # unless asked not to, some of torch's parallel CPU kernels sum in the order their threads finish; the
+    # leakage test of the fused ranking (test_rank_serving) needs two rankers trained alike to be identical
+    ratings, items, knowledge = _planted()
+    data = Interactions.build(ratings, items)
+    context = Context(knowledge, seed=0, device="cpu")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        fits = [LightGCN(LightGCNParams(dim=64, epochs=5), context).fit(data) for _ in range(2)]
+    finally:
+        torch.set_num_threads(before)
+    assert np.array_equal(fits[0].state()["items"], fits[1].state()["items"])
+    assert np.array_equal(fits[0].state()["users"], fits[1].state()["users"])
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
