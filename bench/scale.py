@@ -49,8 +49,8 @@ ABOUT = """
 A generated shop (`bench/shop.py`): a user per 10 interactions, an item per 50, Zipf item popularity, a
 department > line > leaf category tree with power-law brands per line, users leaning to up to three lines,
 three years of timestamps; each (user, item) pair is one interaction: 40% ratings, 42% views, 10% carts,
-8% purchases. Stages: `load` is the bulk import (`kg.bulk_import.write_dataset`, neo4j-admin) of ratings,
-items, brands and categories into an empty workspace; `events` writes the views, carts and purchases through
+8% purchases. Stages: `load` writes ratings, items, brands and categories into an empty workspace through
+`kg.bulk_import.write_dataset` (auto: the bulk import, neo4j-admin, from 200,000 rows; `load_path` says which); `events` writes the views, carts and purchases through
 `kg.events.record_events` (the service's `POST /events` write, 20,000 per transaction); `train` is
 `Recommender.fit` with the held-out slice as its test ratings (export, rating model, candidates, fusion,
 search ranker, save, embeddings written back), split into its parts below; `recommend` is one user a call
