@@ -1,6 +1,9 @@
 """Search as the facade serves it: the query read through the graph (:func:`rank.search_candidates.gather`),
 ranked by the learned search ranker (:class:`rank.search.SearchRanker`), each hit saying what matched and
-carrying the user's fused score.
+carrying the user's fused score. A user's navigational query (its words name one category or one brand,
+nothing left over: :func:`rank.search_intent.navigation`) is answered by that entity's page, the fused
+ranking :meth:`kgrec.Recommender.recommend` gives with the category or brand the search found, as a shop
+answers it; ``score`` is then the page's fused score.
 
 A user's items are handled as :meth:`kgrec.Recommender.recommend` handles them: their training items and
 whatever else the graph says they rated are left out; a user the ranker was not trained on is placed from
@@ -25,7 +28,8 @@ from kgrec.results import SearchHit
 from rank import Ranker
 from rank.search import SearchRanker
 from rank.search_candidates import Candidates, gather
-from rank.serving import FusedServing
+from rank.search_intent import Navigation, navigation
+from rank.serving import FusedServing, ServedItem
 
 __all__ = ["nothing_found", "search_hits", "taken_by"]
 
@@ -67,6 +71,9 @@ def search_hits(
         found = _without(found, store.rated_among(user, found.items))
     if not found.items:
         raise nothing_found(store, query, found.words)
+    page = navigation(query, found.linked) if user is not None else None
+    if user is not None and page is not None:
+        return _page_hits(serving, found, user, k, page)
     with serving_threads():
         scores, fused = search.score(ranker, found, user, taken)
         order = np.lexsort((np.arange(len(scores)), -scores))[:k]
@@ -90,6 +97,28 @@ def search_hits(
             matched=found.matched[n],
         )
         for n, s in zip(order, stars, strict=True)
+    ]
+
+
+def _page_hits(
+    serving: FusedServing, found: Candidates, user: str, k: int, page: Navigation
+) -> list[SearchHit]:
+    """The page a navigational query names; a hit among the query's candidates says what matched as they
+    do (the entity, and any text), one beyond them (a large entity's less rated items) the entity."""
+    served: list[ServedItem] = serving.recommend([user], k, True, page.brand, page.category)[user]
+    at = {item: n for n, item in enumerate(found.items)}
+    text = np.nan_to_num(found.features[:, 0]) + np.nan_to_num(found.features[:, 2])
+    return [
+        SearchHit(
+            item=s.item,
+            score=s.score,
+            text_score=float(text[at[s.item]]) if s.item in at else 0.0,
+            title=s.card["title"],
+            predicted=s.predicted_rating,
+            personal_score=s.score,
+            matched=found.matched[at[s.item]] if s.item in at else [page.entity],
+        )
+        for s in served
     ]
 
 

@@ -91,6 +91,21 @@ def test_personal_search_follows_the_users_taste(trained: tuple[Recommender, Dem
     assert personal >= 0.75 * shown and personal >= anonymous + shown / 4, (personal, anonymous, shown)
 
 
+def test_a_users_navigational_query_is_the_page_it_names(trained: tuple[Recommender, DemoTruth]) -> None:
+    rec, truth = trained
+    for user in list(truth.user_branch)[:5]:
+        for text, page in (("crema co", {"brand": "Crema Co"}), ("Coffee", {"category": "Kitchen > Coffee"})):
+            hits, shown = rec.search(text, user=user, k=5), rec.recommend(user, k=5, **page)
+            assert [h.item for h in hits] == [r.item for r in shown] and hits  # all the page has left
+            assert [h.score for h in hits] == pytest.approx([r.score for r in shown])
+            assert all(h.personal_score == h.score for h in hits)
+        anonymous = rec.search("crema co", k=5)  # no user, no page: the anonymous ranker, same brand
+        assert {truth.item_brand[h.item] for h in anonymous} == {"Crema Co"}
+        assert all(h.personal_score is None for h in anonymous)
+        mixed = rec.search("coffee kettle", user=user, k=3)  # a word left over: the search ranker's
+        assert "Kettle" in (mixed[0].title or "") and "title" in mixed[0].matched
+
+
 def test_nothing_found_suggests_the_closest_names(trained: tuple[Recommender, DemoTruth]) -> None:
     rec, _ = trained
     with pytest.raises(NotFoundError, match="closest names: .*Kitchen > Coffee"):
