@@ -7,7 +7,10 @@ query's candidates (:func:`rank.search_candidates.gather`, the user's other trai
 serving leaves out what a user took) are one LambdaRank group, labelled 1 at the item. The personal form
 places the user from their training items less that item (the ranker's trained user has been fitted on
 the item, so its score would know the answer), scoring each query's candidates as a page of them;
-the anonymous form has no user features, and the personal form boosts on from the anonymous model's scores. Groups whose item is not among the candidates teach nothing and
+the anonymous form has no user features, and the personal form boosts on from the anonymous model's scores,
+learning from the queries it serves: not the navigational ones (:func:`rank.search_intent.navigation`),
+which a user gets the page of (unless a catalogue searched by names alone has too few others).
+Groups whose item is not among the candidates teach nothing and
 are dropped by :func:`rank.fusion.fit_lambdarank`, which also stops early on a fifth of the users.
 
 Example:
@@ -21,6 +24,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
@@ -32,9 +36,13 @@ from rank.fusion import fit_lambdarank
 from rank.ranker import Ranker
 from rank.search import SearchRanker, candidate_features, personal_scores, search_features
 from rank.search_candidates import gather, link_rels
+from rank.search_intent import navigation
 from rank.search_queries import TRAINING_TYPES, generated_queries
 
 __all__ = ["SearchReport", "fit_search"]
+
+_FEW = 50
+"""Fewer non-navigational queries that found their item than this: the personal form learns from all."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,7 @@ def fit_search(
     facts = store.search_facts([str(data.item_keys[c]) for c in data.cols[picked]])
     rels = link_rels(store.schema())
     rows: dict[bool, list[np.ndarray]] = {True: [], False: []}
-    labels, groups, owners, asked = [], [], [], []
+    labels, groups, owners, asked, paged = [], [], [], [], []
     for n, p in enumerate(picked):
         user, item = str(data.user_keys[data.rows[p]]), str(data.item_keys[data.cols[p]])
         fact = facts.get(item)
@@ -82,6 +90,7 @@ def fit_search(
             labels.append(np.asarray([i == item for i in found.items], dtype=np.float32))
             groups.append(len(found.items))
             owners.append(data.rows[p])
+            paged.append(navigation(queries[kind], found.linked) is not None)
         if progress and (n + 1) % 50 == 0:
             progress("search", n + 1, len(picked))
     frame = pd.DataFrame(asked, columns=["user", "item", "type", "query", "found"])
@@ -96,20 +105,31 @@ def fit_search(
             seconds=time.perf_counter() - started,
         )
     cfg = ranker.config.model_copy(update={"monotone": False})
-    y, sizes = np.concatenate(labels), np.asarray(groups)
-    boosters, ndcg, trees = {}, {}, {}
-    base: np.ndarray | None = None
-    for personal, name in ((False, "anonymous"), (True, "personal")):
-        x = np.vstack(rows[personal])
-        table = CandidateTable(np.zeros(len(y), np.int64), np.zeros(len(y), np.int64), x, sizes)
-        fit_rng = np.random.default_rng(seed)
+    owner = np.asarray(owners)
+
+    def fit(personal: bool, keep: np.ndarray, base: np.ndarray | None) -> tuple[lgb.Booster, float]:
+        x = np.vstack([rows[personal][g] for g in keep])
+        y = np.concatenate([labels[g] for g in keep])
+        table = CandidateTable(
+            np.zeros(len(y), np.int64), np.zeros(len(y), np.int64), x, np.asarray(groups)[keep]
+        )
         with threadpool_limits(1):  # a few thousand small groups: threads only contend
-            boosters[name], ndcg[name] = fit_lambdarank(
-                table, y, search_features(personal), cfg, fit_rng, np.asarray(owners), base
+            return fit_lambdarank(
+                table, y, search_features(personal), cfg, np.random.default_rng(seed), owner[keep], base
             )
-        trees[name] = boosters[name].num_trees()
-        # the personal trees fit what the anonymous model's score leaves (as serving adds them)
-        base = np.asarray(boosters[name].predict(x, num_threads=1), dtype=np.float64)
+
+    everything = np.arange(len(groups))
+    anonymous, anonymous_ndcg = fit(False, everything, None)
+    # a user's navigational query is answered by its page (kgrec.searching), not by the personal form: it
+    # learns from the rest, its trees fitting what the anonymous model's score leaves (as serving adds them)
+    rest = everything[~np.asarray(paged, dtype=bool)]
+    if sum(labels[g].any() for g in rest) < _FEW:  # a catalogue searched by names alone: the pages it has
+        rest = everything
+    base = np.asarray(anonymous.predict(np.vstack([rows[False][g] for g in rest]), num_threads=1))
+    personal, personal_ndcg = fit(True, rest, base)
+    boosters = {"anonymous": anonymous, "personal": personal}
+    ndcg = {"anonymous": anonymous_ndcg, "personal": personal_ndcg}
+    trees = {name: b.num_trees() for name, b in boosters.items()}
     report = SearchReport(
         queries=frame,
         recall=float(frame["found"].mean()) if len(frame) else 0.0,
