@@ -164,8 +164,12 @@ class LightGCN:
         return self
 
     def scores(self, user_rows: np.ndarray, taken: sp.csr_matrix) -> np.ndarray:
-        """``[len(user_rows), n_items]`` dot products. A row of ``-1`` is a newcomer, placed at the mean
-        embedding of the items ``taken`` marks for it (LightGCN's first propagation step, unnormalised)."""
+        """``[len(user_rows), n_items]`` dot products of :meth:`user_vectors` and the item embeddings."""
+        return self.user_vectors(user_rows, taken) @ self.item_embeddings.T
+
+    def user_vectors(self, user_rows: np.ndarray, taken: sp.csr_matrix) -> np.ndarray:
+        """The users' embeddings; a row of ``-1`` is a newcomer, placed at the mean embedding of the items
+        ``taken`` marks for it (LightGCN's first propagation step, unnormalised)."""
         rows = np.asarray(user_rows)
         users = self.user_embeddings[np.where(rows >= 0, rows, 0)].copy()
         new = np.flatnonzero(rows < 0)
@@ -173,7 +177,7 @@ class LightGCN:
             picked = taken[new]
             counts = np.maximum(np.asarray(picked.sum(axis=1)).ravel(), 1.0)
             users[new] = np.asarray(picked @ self.item_embeddings) / counts[:, None]
-        return users @ self.item_embeddings.T
+        return users
 
 
 class _BPR(torch.nn.Module):

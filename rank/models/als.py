@@ -68,11 +68,15 @@ class Als(CandidateModel):
         return self
 
     def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
+        users, items = self.embeddings(user_rows, seen)
+        return users @ items.T
+
+    def embeddings(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         rows = np.asarray(user_rows)
         users = self.user_factors[np.where(rows >= 0, rows, 0)].copy()
         for n in np.flatnonzero(rows < 0):
             users[n] = self._place(seen[n].indices)
-        return users @ self.item_factors.T
+        return users, self.item_factors
 
     def _place(self, items: np.ndarray) -> np.ndarray:
         """A newcomer's factors from the items they took: the ALS user step, ``(Y'Y + a Ys'Ys + l I) x =

@@ -27,6 +27,7 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict
 
 from gnn.device import DeviceName
+from rank.evaluate import top_k
 from rank.interactions import Interactions
 from rank.knowledge import Knowledge
 
@@ -88,6 +89,36 @@ class CandidateModel(ABC):
     def restore(self, state: dict[str, np.ndarray]) -> None:
         """Take the arrays :meth:`state` gave back (what :meth:`load` reads)."""
 
+    def embeddings(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray] | None:
+        """For a model whose scores are inner products: the users' vectors ``[len(user_rows), d]`` and every
+        item's ``[n_items, d]`` (what an approximate nearest-neighbour index serves its list from); ``None``
+        for a model that scores otherwise."""
+        return None
+
+    def scores_of(self, user_rows: np.ndarray, seen: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        """:meth:`scores` at the catalogue columns ``items`` only, ``[len(user_rows), len(items)]``; a model
+        overrides it where that costs less than scoring the whole catalogue."""
+        pair = self.embeddings(user_rows, seen)
+        if pair is not None:
+            return np.asarray(pair[0] @ pair[1][items].T, dtype=np.float32)
+        return np.asarray(self.scores(user_rows, seen))[:, items]
+
+    def top(
+        self,
+        user_rows: np.ndarray,
+        seen: sp.csr_matrix,
+        n: int,
+        hide: sp.csr_matrix,
+        allowed: np.ndarray | None,
+    ) -> np.ndarray:
+        """The model's own ``n`` best columns per user, as :func:`rank.evaluate.top_k` orders :meth:`scores`:
+        ``hide`` (non-zero: leave out) and columns ``allowed`` (``[n_items]`` bool) does not mark left out,
+        ``-1`` padded. A model whose scores are sparse or the same for everyone overrides it."""
+        scores = np.array(self.scores(user_rows, seen), dtype=np.float64)
+        if allowed is not None:
+            scores[:, ~allowed] = -np.inf
+        return top_k(scores, n, exclude=hide)
+
     def tune(self, data: Interactions, users: np.ndarray, relevant: Sequence[np.ndarray]) -> dict[str, float]:
         """Fit on ``data``, choosing what the model chooses on validation: ``users`` (rows of ``data``) and
         their held-out item columns ``relevant``; gives each setting tried and its validation NDCG@10 (empty
@@ -132,8 +163,38 @@ class ItemItemModel(CandidateModel):
     weights = sp.csr_matrix((0, 0), dtype=np.float32)
 
     def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
+        return np.asarray(self._sparse(seen).todense(), dtype=np.float32)
+
+    def scores_of(self, user_rows: np.ndarray, seen: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        return np.asarray(self._sparse(seen)[:, items].todense(), dtype=np.float32)
+
+    def top(
+        self,
+        user_rows: np.ndarray,
+        seen: sp.csr_matrix,
+        n: int,
+        hide: sp.csr_matrix,
+        allowed: np.ndarray | None,
+    ) -> np.ndarray:
+        """The best of each user's non-zero scores (a user's neighbourhood is a few thousand items of any
+        catalogue); a user with fewer than ``n`` of them gets a shorter list, where the dense order would
+        add items of score 0."""
+        scores = self._sparse(seen)
+        out = np.full((len(user_rows), n), -1, dtype=np.int64)
+        for u in range(len(user_rows)):
+            cols = scores.indices[scores.indptr[u] : scores.indptr[u + 1]]
+            values = scores.data[scores.indptr[u] : scores.indptr[u + 1]]
+            keep = ~np.isin(cols, hide.indices[hide.indptr[u] : hide.indptr[u + 1]])
+            if allowed is not None:
+                keep &= allowed[cols]
+            order = np.lexsort((cols[keep], -values[keep].astype(np.float64)))[:n]
+            out[u, : len(order)] = cols[keep][order]
+        return out
+
+    def _sparse(self, seen: sp.csr_matrix) -> sp.csr_matrix:
+        """``x_u W`` as a sparse ``[users, items]``."""
         x = (seen > 0).astype(np.float32)
-        return np.asarray((x @ self.weights).todense(), dtype=np.float32)
+        return sp.csr_matrix(x @ self.weights)
 
     def state(self) -> dict[str, np.ndarray]:
         w = self.weights

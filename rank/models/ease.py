@@ -93,6 +93,29 @@ class Ease(CandidateModel):
         out[:, self.modelled] = np.asarray(seen[:, self.modelled] @ self.weights)
         return out
 
+    def scores_of(self, user_rows: np.ndarray, seen: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        at = np.minimum(np.searchsorted(self.modelled, items), max(len(self.modelled) - 1, 0))
+        held = (self.modelled[at] == items) if len(self.modelled) else np.zeros(len(items), bool)
+        out = np.zeros((len(user_rows), len(items)), dtype=np.float32)
+        out[:, held] = np.asarray(seen[:, self.modelled] @ self.weights[:, at[held]])
+        return out
+
+    def top(
+        self,
+        user_rows: np.ndarray,
+        seen: sp.csr_matrix,
+        n: int,
+        hide: sp.csr_matrix,
+        allowed: np.ndarray | None,
+    ) -> np.ndarray:
+        """The best of the modelled items only: the rest score 0, which the dense order reaches only for a
+        user with fewer than ``n`` modelled items above 0."""
+        head = np.asarray(seen[:, self.modelled] @ self.weights, dtype=np.float64)
+        if allowed is not None:
+            head[:, ~allowed[self.modelled]] = -np.inf
+        picked = top_k(head, n, exclude=hide[:, self.modelled])
+        return np.where(picked >= 0, self.modelled[np.maximum(picked, 0)], -1)
+
     def tune(self, data: Interactions, users: np.ndarray, relevant: Sequence[np.ndarray]) -> dict[str, float]:
         """The ridge of ``params.grid`` with the best validation NDCG@10, kept (and the model fitted with
         it); gives every grid point's NDCG."""

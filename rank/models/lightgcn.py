@@ -65,6 +65,9 @@ class LightGCN(CandidateModel):
     def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
         return self.network.scores(user_rows, seen)
 
+    def embeddings(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        return self.network.user_vectors(user_rows, seen), self.network.item_embeddings
+
     def state(self) -> dict[str, np.ndarray]:
         return {"users": self.network.user_embeddings, "items": self.network.item_embeddings}
 

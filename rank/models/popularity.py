@@ -43,6 +43,7 @@ class Popularity(CandidateModel):
     params_type = PopularityParams
     params: PopularityParams
     item_scores = np.zeros(0, dtype=np.float32)
+    _sorted: tuple[np.ndarray, np.ndarray] | None = None  # item scores, and their order
 
     def fit(self, data: Interactions) -> Self:
         latest = float(data.ts.max()) if len(data.ts) else 0.0
@@ -54,6 +55,37 @@ class Popularity(CandidateModel):
 
     def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
         return np.broadcast_to(self.item_scores, (len(user_rows), len(self.item_scores))).copy()
+
+    def scores_of(self, user_rows: np.ndarray, seen: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(self.item_scores[items], (len(user_rows), len(items))).copy()
+
+    def top(
+        self,
+        user_rows: np.ndarray,
+        seen: sp.csr_matrix,
+        n: int,
+        hide: sp.csr_matrix,
+        allowed: np.ndarray | None,
+    ) -> np.ndarray:
+        """Down the one order (best first, ties by column), past what each user hides."""
+        order = self._order()
+        if allowed is not None:
+            order = order[allowed[order]]
+        out = np.full((len(user_rows), n), -1, dtype=np.int64)
+        for u in range(len(user_rows)):
+            hidden = hide.indices[hide.indptr[u] : hide.indptr[u + 1]]
+            head = order[: n + len(hidden)]
+            head = head[~np.isin(head, hidden)][:n]
+            out[u, : len(head)] = head
+        return out
+
+    def _order(self) -> np.ndarray:
+        """Every column by score, best first, worked out once per fit."""
+        known = self._sorted
+        if known is None or known[0] is not self.item_scores:
+            scores = self.item_scores.astype(np.float64)
+            known = self._sorted = (self.item_scores, np.lexsort((np.arange(len(scores)), -scores)))
+        return known[1]
 
     def state(self) -> dict[str, np.ndarray]:
         return {"item_scores": self.item_scores}
