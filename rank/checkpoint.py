@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from core.errors import ModelError
 from core.files import replace_folder
+from rank.ann_candidates import build_indexes
 from rank.booster_text import read_booster
 from rank.config import RankConfig
 from rank.features import feature_names
@@ -126,4 +127,5 @@ def _read(folder: Path) -> Ranker:
         name: MODELS[name].load(folder / PARTS_FOLDER / f"{name}.npz", config.params_for(name), context)
         for name in config.parts
     }
+    build_indexes(ranker)
     return ranker

@@ -50,6 +50,14 @@ class RankConfig(BaseModel):
         monotone: the fusion score never falls as a candidate model's score, the predicted rating or an
             affinity rises (:func:`rank.features.monotone_directions`): a prior that keeps a few hundred
             validation users from teaching the trees that a better score means a worse item.
+        ann_above: from this many catalogue items on, each model whose scores are inner products (ALS,
+            LightGCN) proposes its list from an approximate nearest-neighbour index over its item vectors
+            (:mod:`rank.ann_index`), the other models from their sparse or head scores, and every feature is
+            computed on the union only (:mod:`rank.ann_candidates`); below it every model scores the whole
+            catalogue. The default is where scoring every item stopped fitting a 50 ms request
+            (``bench/serving_scale.py``).
+        ann_links, ann_search: the index's HNSW graph degree (``M``) and search breadth (``efSearch``, at
+            least the list length asked for): more of either, closer to the exact lists and slower.
         trees, learning_rate, leaves: LightGBM LambdaRank; ``trees`` is a cap, early stopping on NDCG@10
             of a fifth of the fusion users decides.
         seed: every random choice (splits, samples, initialisations).
@@ -68,6 +76,9 @@ class RankConfig(BaseModel):
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     device: DeviceName = "auto"
     monotone: bool = True
+    ann_above: int = Field(default=100_000, ge=1)
+    ann_links: int = Field(default=32, ge=4)
+    ann_search: int = Field(default=256, ge=16)
     trees: int = 400
     learning_rate: float = 0.05
     leaves: int = 31

@@ -36,6 +36,8 @@ import scipy.sparse as sp
 from core.errors import ModelError
 from core.progress import Progress
 from gnn.split import SplitKind, holdout_split
+from rank.ann_candidates import ann_table, build_indexes
+from rank.ann_index import ItemIndexes
 from rank.config import RankConfig
 from rank.evaluate import top_k
 from rank.features import CandidateTable, candidate_table, concat_tables, feature_names
@@ -84,6 +86,7 @@ class Ranker:
         self.item_age_days = np.zeros(0, dtype=np.float32)
         self.item_popularity = np.zeros(0, dtype=np.int64)
         self.timing = TimeProfile(self.config.time_sigma_months)
+        self.indexes = ItemIndexes(self.config.ann_links, self.config.ann_search)
 
     # -- training -------------------------------------------------------------------------------------
     def fit(
@@ -143,6 +146,7 @@ class Ranker:
         full = Interactions.build(train, items, users, cfg.min_rating)
         self._fit_parts(full, say, seconds)
         self.data = full
+        build_indexes(self)
         seconds["total"] = time.perf_counter() - started
         gains = self.booster.feature_importance(importance_type="gain")
         total_gain = float(gains.sum()) or 1.0
@@ -338,6 +342,9 @@ class Ranker:
         the columns ``only``. ``time_rows`` (default ``rows``) are whose times the time features use."""
         data = self.data
         assert data is not None and self.knowledge is not None
+        when = rows if time_rows is None else time_rows
+        if data.n_items >= self.config.ann_above:
+            return ann_table(self, keys, rows, seen, hide, allowed, only, when)
         if allowed is not None:
             hide = (hide + sp.csr_matrix(np.tile(~allowed, (len(rows), 1)))).tocsr()
         scores = {
@@ -347,7 +354,6 @@ class Ranker:
         predicted = stars_where_needed(self.rating, keys, data.item_keys, lists, only)
         activity = np.asarray(seen.sum(axis=1)).ravel()
         affinity = self.knowledge.affinity(seen)
-        when = rows if time_rows is None else time_rows
         timing = partial(self.timing.features, when) if self.config.time_features else no_time_features
         return candidate_table(
             scores,

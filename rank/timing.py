@@ -42,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from typing import Self
 
 import numpy as np
@@ -139,6 +140,14 @@ class TimeProfile:
             "gap_median_days": (median - times[user, 1]) / _DAY,
             "user_span_days": (times[user, 2] - times[user, 0]) / _DAY,
         }
+
+    def of_items(self, cols: np.ndarray) -> TimeProfile:
+        """The same profile over the catalogue columns ``cols`` only (item ``n`` of it is ``cols[n]``): the
+        features of a few hundred candidates without the ``[users, items]`` product over a large catalogue."""
+        narrow = copy.copy(self)
+        narrow.by_month = np.ascontiguousarray(self.by_month[:, cols])
+        narrow.item_count, narrow.item_times = self.item_count[cols], self.item_times[cols]
+        return narrow
 
     def _month(self, ts: np.ndarray) -> np.ndarray:
         return np.floor((ts - self.origin) / (MONTH_DAYS * _DAY)).astype(np.int64)
