@@ -126,7 +126,7 @@ class Ease(CandidateModel):
         for l2 in self.params.grid:
             self._l2 = l2
             self.fit(data)
-            top = top_k(self.scores(users, seen), 10, exclude=seen)
+            top = self.top(users, seen, 10, seen, None)  # the head's scores: not [users, catalogue]
             results[l2] = ranking_metrics(top, relevant, ks=(10,)).at(10).ndcg
             if best is None or results[l2] > results[best[0]]:
                 best = (l2, self.weights, self.modelled)
