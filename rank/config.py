@@ -54,8 +54,8 @@ class RankConfig(BaseModel):
             LightGCN) proposes its list from an approximate nearest-neighbour index over its item vectors
             (:mod:`rank.ann_index`), the other models from their sparse or head scores, and every feature is
             computed on the union only (:mod:`rank.ann_candidates`); below it every model scores the whole
-            catalogue. The default, 50,000: in ``bench/serving_scale.py`` scoring every item took 36 ms at
-            the median and 142 ms at p99 there, against 7 and 35 ms from the index with the same top 10;
+            catalogue. The default, 50,000: in ``bench/serving_scale.py`` scoring every item took 41 ms at
+            the median and 65 ms at p99 there, against 7 and 19 ms from the index with the same top 10;
             smaller catalogues, where the quality figures were measured, stay exact.
         ann_links, ann_search: the index's HNSW graph degree (``M``) and search breadth (``efSearch``, at
             least the list length asked for): more of either, closer to the exact lists and slower.
