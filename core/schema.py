@@ -94,6 +94,18 @@ class RelType:
     def edge_type(self) -> EdgeType:
         return (self.source.pyg, self.type.lower(), self.target.pyg)
 
+    @property
+    def end_columns(self) -> tuple[str, str]:
+        """The columns of a frame of these relationships that hold their ends' keys: ``user``, ``item`` for
+        a user's interaction with an item (``RATED``, the shopper events), ``source``, ``target`` for any
+        other relationship (an item's brand, item-item links, a user's entities).
+
+        Example:
+            >>> RATED.end_columns, MADE_BY.end_columns
+            (('user', 'item'), ('source', 'target'))
+        """
+        return ("user", "item") if (self.source, self.target) == (USER, ITEM) else ("source", "target")
+
 
 @dataclass(frozen=True)
 class EntityType:
