@@ -113,9 +113,7 @@ def surprise_rows(split: RatingSplit, seed: int) -> dict[str, Row]:
         ) from e
     train = split.train
     reader = Reader(rating_scale=(float(train["rating"].min()), float(train["rating"].max())))
-    trainset = SurpriseDataset.load_from_df(
-        train[["source", "target", "rating"]], reader
-    ).build_full_trainset()
+    trainset = SurpriseDataset.load_from_df(train[["user", "item", "rating"]], reader).build_full_trainset()
     peers: dict[str, Callable[[], Any]] = {
         "surprise_baseline": lambda: BaselineOnly(verbose=False),
         "surprise_svd": lambda: SVD(random_state=seed),
@@ -127,7 +125,7 @@ def surprise_rows(split: RatingSplit, seed: int) -> dict[str, Row]:
             algo = make().fit(trainset)
 
         def predict(frame: pd.DataFrame, algo: _Predictor = algo) -> np.ndarray:
-            pairs = zip(frame["source"].tolist(), frame["target"].tolist(), strict=True)
+            pairs = zip(frame["user"].tolist(), frame["item"].tolist(), strict=True)
             return np.fromiter((algo.predict(u, i).est for u, i in pairs), np.float64, len(frame))
 
         rows[name] = _scored(predict, split, m)

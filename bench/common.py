@@ -185,7 +185,7 @@ FRACTIONS = (0.8, 0.1, 0.1)
 def split_of(export: GraphExport, seed: int) -> RatingSplit:
     """The seed's random 80/10/10 split of the exported ratings, sorted first so that it does not depend on
     the order in which Neo4j returned them."""
-    rated = export.edges["RATED"].sort_values(["source", "target"], kind="stable").reset_index(drop=True)
+    rated = export.edges["RATED"].sort_values(["user", "item"], kind="stable").reset_index(drop=True)
     return split_ratings(rated, "random", seed, FRACTIONS)
 
 

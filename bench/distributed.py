@@ -84,10 +84,10 @@ def rating_run(export: GraphExport, nproc: int, epochs: int, seed: int) -> dict[
 
 
 def _lightgcn_inputs(export: GraphExport) -> tuple[Interactions, pd.DataFrame, Knowledge]:
-    ratings = export.edges["RATED"].sort_values(["source", "target"], kind="stable").reset_index(drop=True)
+    ratings = export.edges["RATED"].sort_values(["user", "item"], kind="stable").reset_index(drop=True)
     items = np.asarray(export.node_keys("Item"))
     split = holdout_split(ratings, "random", 0.2, SEED)
-    users = np.asarray(pd.unique(split.train["source"].astype(str)))
+    users = np.asarray(pd.unique(split.train["user"].astype(str)))
     return Interactions.build(split.train, items, users), split.test, Knowledge.from_export(export, items)
 
 
@@ -109,7 +109,7 @@ def lightgcn_run(export: GraphExport, nproc: int, epochs: int, seed: int) -> dic
             users, items = launch(nproc, _fit_lightgcn, str(inputs), epochs, seed, device="cpu")
         lightgcn.network.user_embeddings, lightgcn.network.item_embeddings = users, items
     seconds = time.perf_counter() - started
-    held = Interactions.build(test, train.item_keys, list(pd.unique(test["source"].astype(str))))
+    held = Interactions.build(test, train.item_keys, list(pd.unique(test["user"].astype(str))))
     rows = train.user_rows(held.user_keys)
     relevant = [
         held.matrix.indices[held.matrix.indptr[r] : held.matrix.indptr[r + 1]] for r in range(held.n_users)

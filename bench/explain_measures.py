@@ -128,13 +128,14 @@ class RandomWalker:
                 continue
             rating = e["rating"] if "rating" in e else pd.Series(np.nan, index=e.index)
             base = {"type": rel.type, "rating": rating.to_numpy()}
+            start, end = rel.end_columns
             fwd = pd.DataFrame(
                 {
                     **base,
                     "a_label": rel.source.label,
-                    "a": e["source"].astype(str).to_numpy(),
+                    "a": e[start].astype(str).to_numpy(),
                     "b_label": rel.target.label,
-                    "b": e["target"].astype(str).to_numpy(),
+                    "b": e[end].astype(str).to_numpy(),
                     "fwd": True,
                 }
             )

@@ -58,7 +58,7 @@ EASE_GRID = (50.0, 100.0, 250.0, 500.0, 1000.0)
 
 
 def _relevant(test: pd.DataFrame, train: Interactions) -> tuple[np.ndarray, list[np.ndarray]]:
-    held = Interactions.build(test, train.item_keys, list(pd.unique(test["source"].astype(str))))
+    held = Interactions.build(test, train.item_keys, list(pd.unique(test["user"].astype(str))))
     rows = train.user_rows(held.user_keys)
     relevant = [
         held.matrix.indices[held.matrix.indptr[r] : held.matrix.indptr[r + 1]] for r in range(held.n_users)
@@ -77,7 +77,7 @@ def _peer_top(model: Any, train: Interactions, rows: np.ndarray, k: int) -> np.n
 def peers(ratings: pd.DataFrame, items: np.ndarray, kind: SplitKind, seed: int) -> dict[str, Any]:
     """Each peer trained on the split's training part, measured on its held-out part."""
     split = holdout_split(ratings, kind, FRACTION, seed)
-    users = np.asarray(pd.unique(split.train["source"].astype(str)))
+    users = np.asarray(pd.unique(split.train["user"].astype(str)))
     train = Interactions.build(split.train, items, users)
     rows, relevant = _relevant(split.test, train)
     popularity = train.popularity()
@@ -109,7 +109,7 @@ def peers(ratings: pd.DataFrame, items: np.ndarray, kind: SplitKind, seed: int) 
 def run_split(
     export: GraphExport, kind: SplitKind, seed: int, quick: bool, rank: RankConfig
 ) -> dict[str, Any]:
-    ratings = export.edges["RATED"].sort_values(["source", "target"], kind="stable").reset_index(drop=True)
+    ratings = export.edges["RATED"].sort_values(["user", "item"], kind="stable").reset_index(drop=True)
     items = np.asarray(export.node_keys("Item"))
     say(f"  {kind} seed {seed}: peers")
     peer = peers(ratings, items, kind, seed)

@@ -188,14 +188,7 @@ def run(name: str, rec: Recommender, held: pd.DataFrame | None, n_latency: int) 
         say(f"  {name}: evaluated in {time.perf_counter() - started:.0f} s")
         out["quality"], out["targets"] = result.model_dump(), targets(result)
         print("\n".join(section(name, out)), flush=True)
-    pairs = (
-        held
-        if held is not None
-        else rec.store.export()
-        .edges["RATED"]
-        .rename(columns={"source": "user", "target": "item"})
-        .sample(n_latency, random_state=0)
-    )
+    pairs = held if held is not None else rec.store.export().edges["RATED"].sample(n_latency, random_state=0)
     queries = sample_queries(rec, pairs, n_latency)
     out["latency"], out["latency_queries"] = latency(rec, queries), len(queries)
     print(f"{name} latency: {out['latency']}")

@@ -2,7 +2,7 @@
 
 All are vectorised (numpy or torch, no Python loop per rating) and share one shape: ``fit_rows`` and
 ``predict_rows`` on integer rows (``-1`` = unseen, which falls back to the terms that exist), and ``fit`` /
-``predict`` on frames with ``user``/``item`` (or ``source``/``target``) keys and a ``rating`` column.
+``predict`` on frames with ``user`` and ``item`` keys and a ``rating`` column.
 
 * :class:`BiasBaseline` is scikit-surprise's ``BaselineOnly`` (alternating least squares,
   ``reg_u=15, reg_i=10``, 10 passes): ``r = mu + b_u + b_i``.
@@ -34,15 +34,13 @@ from core.progress import Progress
 from gnn.stopping import EarlyStopping
 from gnn.threads import torch_threads
 
-__all__ = ["BiasBaseline", "BiasedMF", "FactorParams", "GlobalMean", "SVDpp", "pair_columns"]
+__all__ = ["BiasBaseline", "BiasedMF", "FactorParams", "GlobalMean", "SVDpp", "require_pairs"]
 
 
-def pair_columns(frame: pd.DataFrame) -> tuple[str, str]:
-    """The user and item columns of a pairs frame: ``user``/``item`` or ``source``/``target``."""
-    for cols in (("user", "item"), ("source", "target")):
-        if set(cols) <= set(frame.columns):
-            return cols
-    raise ModelError(f"pairs need columns user,item (or source,target); got {list(frame.columns)}")
+def require_pairs(frame: pd.DataFrame) -> None:
+    """Raise a :class:`ModelError` unless a pairs frame has its ``user`` and ``item`` columns."""
+    if not {"user", "item"} <= set(frame.columns):
+        raise ModelError(f"pairs need columns user,item; got {list(frame.columns)}")
 
 
 @dataclass
@@ -53,16 +51,16 @@ class _Keyed:
     items: pd.Index = field(default_factory=lambda: pd.Index([]), init=False, repr=False)
 
     def _rows(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        u, i = pair_columns(frame)
+        require_pairs(frame)
         return (
-            self.users.get_indexer(pd.Index(frame[u].astype(str))).astype(np.int64),
-            self.items.get_indexer(pd.Index(frame[i].astype(str))).astype(np.int64),
+            self.users.get_indexer(pd.Index(frame["user"].astype(str))).astype(np.int64),
+            self.items.get_indexer(pd.Index(frame["item"].astype(str))).astype(np.int64),
         )
 
     def _index(self, train: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        u, i = pair_columns(train)
-        self.users = pd.Index(pd.unique(train[u].astype(str)))
-        self.items = pd.Index(pd.unique(train[i].astype(str)))
+        require_pairs(train)
+        self.users = pd.Index(pd.unique(train["user"].astype(str)))
+        self.items = pd.Index(pd.unique(train["item"].astype(str)))
         users, items = self._rows(train)
         return users, items, train["rating"].to_numpy(np.float64)
 

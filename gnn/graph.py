@@ -12,8 +12,8 @@ Example:
     >>> nodes = {n.label: pd.DataFrame({"key": []}) for n in schema.node_types}
     >>> nodes["User"] = pd.DataFrame({"key": ["u1"]})
     >>> nodes["Item"] = pd.DataFrame({"key": ["i1", "i2"]})
-    >>> edges = {r.type: pd.DataFrame({"source": [], "target": []}) for r in schema.rel_types}
-    >>> edges["RATED"] = pd.DataFrame({"source": ["u1"], "target": ["i2"], "rating": [4.0], "ts": [0]})
+    >>> edges = {r.type: pd.DataFrame({c: [] for c in r.end_columns}) for r in schema.rel_types}
+    >>> edges["RATED"] = pd.DataFrame({"user": ["u1"], "item": ["i2"], "rating": [4.0], "ts": [0]})
     >>> data, ids = to_hetero_data(GraphExport(schema, nodes, edges))
     >>> data["user", "rated", "item"].edge_index.tolist()
     [[0], [1]]
@@ -69,7 +69,7 @@ def to_hetero_data(export: GraphExport) -> tuple[HeteroData, IdMap]:
         frame = export.edges.get(rel.type)
         if frame is None or frame.empty:
             continue
-        for end, node in (("source", rel.source), ("target", rel.target)):
+        for end, node in zip(rel.end_columns, (rel.source, rel.target), strict=True):
             for key in pd.unique(frame[end].astype(str)):
                 if key not in seen[node.pyg]:
                     seen[node.pyg].add(key)
@@ -86,8 +86,9 @@ def to_hetero_data(export: GraphExport) -> tuple[HeteroData, IdMap]:
         frame = export.edges.get(rel.type)
         if frame is None or frame.empty:
             continue
-        src = ids.rows(rel.source.pyg, frame["source"].tolist())
-        dst = ids.rows(rel.target.pyg, frame["target"].tolist())
+        start, end = rel.end_columns
+        src = ids.rows(rel.source.pyg, frame[start].tolist())
+        dst = ids.rows(rel.target.pyg, frame[end].tolist())
         store = data[rel.edge_type]
         store.edge_index = torch.from_numpy(np.stack([src, dst]))
         if rel.type == RATED.type:

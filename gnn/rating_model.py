@@ -28,7 +28,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from core.schema import EdgeType
-from gnn.baselines import pair_columns
+from gnn.baselines import require_pairs
 from gnn.checkpoint import Checkpoint
 from gnn.config import TrainConfig
 from gnn.features import FeatureScaler
@@ -80,7 +80,7 @@ class RatingModel:
     # ---------------------------------------------------------------- prediction
 
     def predict(self, pairs: pd.DataFrame, *, drop_edges: EdgeRows | None = None) -> np.ndarray:
-        """Predicted rating ``[len(pairs)]`` for a frame of ``user``, ``item`` keys (or ``source``/``target``).
+        """Predicted rating ``[len(pairs)]`` for a frame of ``user``, ``item`` keys.
 
         ``drop_edges`` answers "what if these edges were not in the graph", by forward edge type and rows
         (``{("user", "rated", "item"): (user_rows, item_rows)}``): the GNN part passes messages without
@@ -257,8 +257,9 @@ class RatingModel:
         )
 
     def _pair_rows(self, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        u, i = pair_columns(pairs)
-        return self.id_map.rows("user", pairs[u].tolist()), self.id_map.rows("item", pairs[i].tolist())
+        require_pairs(pairs)
+        users, items = pairs["user"].tolist(), pairs["item"].tolist()
+        return self.id_map.rows("user", users), self.id_map.rows("item", items)
 
     def _parts(self, routes: PairRoutes, z: dict[str, Tensor]) -> pd.DataFrame:
         """Every part, the blend and the source of routed pairs; a fallback pair gets it in every column."""

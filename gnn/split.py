@@ -3,20 +3,20 @@ cut (:func:`split_ratings`: random over all ratings, or each user's latest) and 
 the ranking stack trains and is measured on (:func:`holdout_split`: every user keeps most of their
 interactions and has a share held out, at random or their latest).
 
-Both take the columns of an exported ``RATED`` frame: ``source`` (user key), ``target`` (item key),
+Both take the columns of an exported ``RATED`` frame: ``user`` (user key), ``item`` (item key),
 ``rating`` and ``ts`` (0 where there is none). A user keeps at least one rating for training; in a per-user
 hold-out, a user whose share rounds to nothing has nothing held out and is skipped (and counted) by the
 evaluation.
 
 Example:
     >>> import pandas as pd
-    >>> r = pd.DataFrame({"source": ["u"] * 10, "target": list("abcdefghij"),
+    >>> r = pd.DataFrame({"user": ["u"] * 10, "item": list("abcdefghij"),
     ...                   "rating": [5.0] * 10, "ts": range(10)})
     >>> s = split_ratings(r, kind="temporal")
-    >>> s.test["target"].tolist(), len(s.train)
+    >>> s.test["item"].tolist(), len(s.train)
     (['j'], 8)
     >>> h = holdout_split(r, kind="temporal", fraction=0.2)
-    >>> h.test["target"].tolist(), len(h.train)
+    >>> h.test["item"].tolist(), len(h.train)
     (['i', 'j'], 8)
 """
 
@@ -39,7 +39,7 @@ SplitKind = Literal["random", "temporal"]
 class RatingSplit:
     """Positions (into ``ratings``) of the training, validation and test ratings; disjoint, covering all.
 
-    ``ratings`` has the columns of an exported ``RATED`` frame: ``source`` (user key), ``target`` (item
+    ``ratings`` has the columns of an exported ``RATED`` frame: ``user`` (user key), ``item`` (item
     key), ``rating`` and ``ts``; its index is reset to ``0..n-1``.
     """
 
@@ -65,7 +65,7 @@ class RatingSplit:
 
 @dataclass(frozen=True)
 class Holdout:
-    """Training and held-out interactions (frames with ``source``, ``target``, ``rating``, ``ts``), and their
+    """Training and held-out interactions (frames with ``user``, ``item``, ``rating``, ``ts``), and their
     positions in the frame that was split (``train_idx``, ``test_idx``, sorted)."""
 
     train: pd.DataFrame
@@ -94,7 +94,7 @@ def split_ratings(
         >>> len(split.train), len(split.val), len(split.test)  # doctest: +SKIP
         (156632, 19579, 19580)
     """
-    frame = _frame(ratings, {"source", "target", "rating"})
+    frame = _frame(ratings, {"user", "item", "rating"})
     if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) < 0:
         raise ModelError(f"fractions must be three non-negative shares summing to 1; got {fractions}")
     n = len(frame)
@@ -120,7 +120,7 @@ def holdout_split(
 ) -> Holdout:
     """Hold out ``fraction`` of each user's interactions: a seeded random choice, or the latest by ``ts``
     (ties by position). Per user ``round(fraction * n)`` are held out, at most ``n - 1``."""
-    frame = _frame(ratings, {"source", "target"})
+    frame = _frame(ratings, {"user", "item"})
     if not 0.0 < fraction < 1.0:
         raise ModelError(f"the held-out fraction must be between 0 and 1; got {fraction}")
     n = len(frame)
@@ -158,7 +158,7 @@ def _per_user(frame: pd.DataFrame, within: np.ndarray) -> tuple[np.ndarray, np.n
     """Positions sorted by (user, ``within``, position), so that ties resolve the same way on every run;
     each user's size (in that order); and each sorted position's place from its user's end (1 = last)."""
     n = len(frame)
-    users = frame["source"].astype(str).to_numpy()
+    users = frame["user"].astype(str).to_numpy()
     order = np.lexsort((np.arange(n), within, users))
     sorted_users = users[order]
     starts = np.r_[0, np.flatnonzero(sorted_users[1:] != sorted_users[:-1]) + 1] if n else np.array([0])

@@ -78,7 +78,7 @@ def planted_export(
             liked = item_brand[i] == favourite[u]
             value = 3.2 + user_off[u] + item_off[i] + effect * (1.0 if liked else -0.6) + rng.normal(0, noise)
             rows.append((u, i, float(np.clip(np.rint(value), 1, 5)), 1_600_000_000 + 86_400 * step))
-    ratings = pd.DataFrame(rows, columns=["source", "target", "rating", "ts"])
+    ratings = pd.DataFrame(rows, columns=["user", "item", "rating", "ts"])
 
     categories = ["root", "left", "right"]
     item_frame = pd.DataFrame({"key": items, "price": rng.uniform(5, 50, len(items)).round(2)})
@@ -91,10 +91,7 @@ def planted_export(
         "Brand": pd.DataFrame({"key": brands}),
         "Category": pd.DataFrame({"key": categories, "depth": [0, 1, 1]}),
     }
-    edges = {
-        r.type: pd.DataFrame({"source": pd.Series(dtype=str), "target": pd.Series(dtype=str)})
-        for r in schema.rel_types
-    }
+    edges = {r.type: pd.DataFrame({c: pd.Series(dtype=str) for c in r.end_columns}) for r in schema.rel_types}
     edges["RATED"] = ratings
     edges["MADE_BY"] = pd.DataFrame({"source": items, "target": [item_brand[i] for i in items]})
     edges["IN_CATEGORY"] = pd.DataFrame(

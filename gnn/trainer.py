@@ -269,7 +269,7 @@ def _silent(stage: str, done: int, total: int) -> None:
 def _rows(ids: IdMap, frame: pd.DataFrame) -> Rows:
     """User rows, item rows (``-1`` where unknown) and ratings of a ratings frame."""
     return (
-        ids.rows("user", frame["source"].tolist()),
-        ids.rows("item", frame["target"].tolist()),
+        ids.rows("user", frame["user"].tolist()),
+        ids.rows("item", frame["item"].tolist()),
         frame["rating"].to_numpy(np.float32),
     )

@@ -128,14 +128,15 @@ class _Writer:
         self.files.nodes.append((node.label, path))
 
     def links(self, rel: RelType, frame: pd.DataFrame, props: list[str] | None = None) -> None:
-        pairs = frame.assign(source=frame["source"].astype(str), target=frame["target"].astype(str))
-        pairs = pairs.drop_duplicates(["source", "target"], keep="last").reset_index(drop=True)
+        start, end = rel.end_columns
+        pairs = frame.assign(**{start: frame[start].astype(str), end: frame[end].astype(str)})
+        pairs = pairs.drop_duplicates([start, end], keep="last").reset_index(drop=True)
         self.files.written[rel.type] = len(pairs)
         if not len(pairs):
             return
         header, columns = self._typed(pairs[props]) if props else ([], [])
         ends = [f":START_ID({rel.source.label})", f":END_ID({rel.target.label})"]
-        ends_cells = [cells(pairs["source"], "string"), cells(pairs["target"], "string")]
+        ends_cells = [cells(pairs[start], "string"), cells(pairs[end], "string")]
         path = self._write(f"relationships-{rel.type}", [*ends, *header], [*ends_cells, *columns])
         self.files.relationships.append((rel.type, path))
 
@@ -185,8 +186,9 @@ def write_import_files(
         node = schema.user_entity(label).node
         out.nodes(node, pd.Series(pd.unique(frame["value"].astype(str)), dtype=object))
 
-    ratings = ds.ratings.rename(columns={"user": "source", "item": "target"})
-    ratings = ratings.assign(rating=ratings["rating"].astype(float), ts=ratings["ts"].astype("int64"))
+    ratings = ds.ratings.assign(
+        rating=ds.ratings["rating"].astype(float), ts=ds.ratings["ts"].astype("int64")
+    )
     # MERGE_RATINGS keeps the most recent rating of a pair; on a tie the later row
     out.links(RATED, ratings.sort_values("ts", kind="stable"), ["rating", "ts"])
     out.links(MADE_BY, ds.brands.rename(columns={"item": "source", "brand": "target"}))

@@ -34,10 +34,13 @@ class GraphExport:
         nodes: per node label, a frame with column ``key`` (the business key: ``id`` or ``name``) and the
             node's properties. ``Item`` carries ``title``, ``description``, ``price`` (NaN when absent);
             ``Category`` carries ``depth`` (0 for a root). Every label of the schema is present, maybe empty.
-        edges: per relationship type, a frame with ``source`` and ``target`` keys; ``RATED`` also has
-            ``rating`` (float) and ``ts`` (int unix seconds, 0 when unknown). Every type is present.
+        edges: per relationship type, a frame with its two ends' keys (:attr:`core.schema.RelType.end_columns`).
+            ``RATED``, who rated which item, has ``user`` and ``item``, plus ``rating`` (float) and ``ts``
+            (int unix seconds, 0 when unknown). Every other type relates arbitrary nodes (an item and its
+            brand or category, two linked items or users, a user and a user entity), a different concept,
+            and has ``source`` and ``target``. Every type is present.
         events: the shopper events the service stored, outside the schema (:mod:`kg.event_export`): per
-            ``VIEWED``, ``CARTED``, ``PURCHASED``, ``source``, ``target``, ``count`` and ``ts`` (the latest).
+            ``VIEWED``, ``CARTED``, ``PURCHASED``, ``user``, ``item``, ``count`` and ``ts`` (the latest).
         read_at: Neo4j's clock when the export began (epoch seconds): an event recorded later may be
             missing from it (the service stamps events by the same clock).
     """
@@ -66,7 +69,7 @@ def export_graph(
         if progress:
             progress("export", done, steps)
     for done, rel in enumerate(schema.rel_types, start=len(schema.node_types) + 1):
-        cols = ["source", "target", "rating", "ts"] if rel == RATED else ["source", "target"]
+        cols = [*rel.end_columns, "rating", "ts"] if rel == RATED else list(rel.end_columns)
         edges[rel.type] = _frame(driver, database, q.export_links(rel), cols)
         if progress:
             progress("export", done, steps)
@@ -86,8 +89,7 @@ def _frame(driver: neo4j.Driver, database: str, query: str, columns: list[str]) 
         raise Neo4jError(str(e)) from e
     if frame.empty:
         return pd.DataFrame({c: [] for c in columns})
-    key = "key" if "key" in frame else "source"
-    frame[key] = frame[key].astype(str)
-    if "target" in frame:
-        frame["target"] = frame["target"].astype(str)
+    for key in ("key", "user", "item", "source", "target"):  # keys are strings, whatever the node stored
+        if key in frame:
+            frame[key] = frame[key].astype(str)
     return frame

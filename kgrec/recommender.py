@@ -213,8 +213,7 @@ class Recommender:
         pairs = ratings[["user", "item"]]
         predicted = self.predict_pairs(pairs)
         truth = ratings["rating"].to_numpy(dtype=float)
-        test = pd.DataFrame({"source": pairs["user"].astype(str), "target": pairs["item"].astype(str)})
-        ranking, _ = evaluate_ranking(self.trained_ranker(), test, KS)
+        ranking, _ = evaluate_ranking(self.trained_ranker(), pairs.astype(str), KS)
         return Evaluation(
             ratings=len(ratings),
             rmse=rmse(predicted, truth),

@@ -17,16 +17,16 @@ events: it learns stars from ratings only.
 
 Example:
     >>> import pandas as pd
-    >>> r = pd.DataFrame({"source": ["u", "u", "v"], "target": ["a", "b", "a"],
+    >>> r = pd.DataFrame({"user": ["u", "u", "v"], "item": ["a", "b", "a"],
     ...                   "rating": [5.0, 2.0, 4.0], "ts": [1, 2, 3]})
     >>> data = Interactions.build(r, item_keys=["a", "b", "c"])
     >>> data.matrix.toarray().tolist()
     [[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
     >>> data.popularity().tolist()
     [2, 1, 0]
-    >>> bought = pd.DataFrame({"source": ["u", "w"], "target": ["c", "a"], "ts": [9, 4]})
+    >>> bought = pd.DataFrame({"user": ["u", "w"], "item": ["c", "a"], "ts": [9, 4]})
     >>> train = with_events(r, {"PURCHASED": bought})
-    >>> train[["source", "target", "ts"]].values.tolist()[3:]
+    >>> train[["user", "item", "ts"]].values.tolist()[3:]
     [['u', 'c', 9], ['w', 'a', 4]]
     >>> Interactions.build(train, item_keys=["a", "b", "c"], min_rating=4.0).matrix.toarray().tolist()
     [[1.0, 0.0, 1.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
@@ -59,22 +59,22 @@ def with_events(
     leave_out: pd.DataFrame | None = None,
     before: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The ranker's training interactions: ``ratings`` (``source``, ``target``, ``rating``, ``ts``; their rows
+    """The ranker's training interactions: ``ratings`` (``user``, ``item``, ``rating``, ``ts``; their rows
     first, in their order) and, after them, each (user, item) pair of ``events`` (per relationship type of
-    :data:`EVENT_TYPES`, a frame with ``source``, ``target``, ``ts``: :attr:`kg.GraphExport.events`) that is
+    :data:`EVENT_TYPES`, a frame with ``user``, ``item``, ``ts``: :attr:`kg.GraphExport.events`) that is
     not rated, with rating NaN and ts its latest event's; a rated pair with events takes the later time.
-    Pairs that ``leave_out`` holds (a held-out test part) are not added. With ``before`` (``source``, ``ts``:
+    Pairs that ``leave_out`` holds (a held-out test part) are not added. With ``before`` (``user``, ``ts``:
     a temporal split's held-out part), a user's event no earlier than their first held-out interaction is
     not added either: it is the future the split holds out. Without events: ``ratings`` itself.
     """
-    frames = [events[t][["source", "target", "ts"]] for t in EVENT_TYPES if t in events and len(events[t])]
+    frames = [events[t][["user", "item", "ts"]] for t in EVENT_TYPES if t in events and len(events[t])]
     if not frames:
         return ratings
-    pairs = ["source", "target"]
-    taken = pd.concat(frames).astype({"source": str, "target": str})
+    pairs = ["user", "item"]
+    taken = pd.concat(frames).astype({"user": str, "item": str})
     if before is not None and len(before):
-        cutoff = before.astype({"source": str}).groupby("source")["ts"].min()
-        limit = taken["source"].map(cutoff).to_numpy(np.float64)
+        cutoff = before.astype({"user": str}).groupby("user")["ts"].min()
+        limit = taken["user"].map(cutoff).to_numpy(np.float64)
         taken = taken[~(taken["ts"].to_numpy(np.float64) >= limit)]  # NaN limit: no held-out part, kept
     taken = taken.groupby(pairs, sort=True)["ts"].max().reset_index()
     taken_keys = pd.MultiIndex.from_frame(taken[pairs])
@@ -85,7 +85,7 @@ def with_events(
     latest = pd.Series(taken["ts"].to_numpy(np.float64), index=taken_keys).reindex(rated_keys).to_numpy()
     rated_ts = ratings["ts"].to_numpy(np.float64) if "ts" in ratings else np.zeros(len(ratings))
     rated = ratings.assign(ts=np.fmax(rated_ts, latest).astype(np.int64))
-    new = taken[~taken_keys.isin(rated_keys)].assign(rating=np.nan)[["source", "target", "rating", "ts"]]
+    new = taken[~taken_keys.isin(rated_keys)].assign(rating=np.nan)[["user", "item", "rating", "ts"]]
     return pd.concat([rated, new], ignore_index=True)
 
 
@@ -110,15 +110,15 @@ class Interactions:
         user_keys: Keys | None = None,
         min_rating: float | None = None,
     ) -> Interactions:
-        """From a frame with ``source`` (user), ``target`` (item), ``rating`` and ``ts``. ``item_keys`` is the
+        """From a frame with ``user``, ``item``, ``rating`` and ``ts``. ``item_keys`` is the
         catalogue to rank (default: the items in ``ratings``); ratings of other items or users are dropped."""
         stars = ratings["rating"].to_numpy(np.float64) if min_rating is not None else None
         keep_rating = np.ones(len(ratings), bool) if stars is None else ~(stars < min_rating)  # NaN: an event
         frame = ratings.iloc[np.flatnonzero(keep_rating)]
-        users = np.asarray(user_keys if user_keys is not None else pd.unique(frame["source"].astype(str)))
-        items = np.asarray(item_keys if item_keys is not None else pd.unique(frame["target"].astype(str)))
-        rows = pd.Index(users).get_indexer(frame["source"].astype(str))
-        cols = pd.Index(items).get_indexer(frame["target"].astype(str))
+        users = np.asarray(user_keys if user_keys is not None else pd.unique(frame["user"].astype(str)))
+        items = np.asarray(item_keys if item_keys is not None else pd.unique(frame["item"].astype(str)))
+        rows = pd.Index(users).get_indexer(frame["user"].astype(str))
+        cols = pd.Index(items).get_indexer(frame["item"].astype(str))
         keep = (rows >= 0) & (cols >= 0)
         ts = frame["ts"].to_numpy(np.float64) if "ts" in frame else np.zeros(len(frame))
         raw = pd.DataFrame({"row": rows[keep], "col": cols[keep], "ts": ts[keep]})

@@ -101,8 +101,8 @@ def train_stack(
     test: pd.DataFrame | None = None,
 ) -> StackResult:
     """Split the exported ratings per user, train the rating model and the ranker on the training part,
-    and measure both (and each candidate model alone) on the held-out part; with ``test`` (``source``/``user``,
-    ``target``/``item``, ``rating``[, ``ts``]), train on all the graph's ratings and measure on ``test`` instead."""
+    and measure both (and each candidate model alone) on the held-out part; with ``test`` (``user``, ``item``,
+    ``rating``[, ``ts``]), train on all the graph's ratings and measure on ``test`` instead."""
     ratings = _sorted_ratings(export)
     overlap = 0
     if test is None:
@@ -146,9 +146,9 @@ def evaluate_ranking(
     ranker: Ranker, test: pd.DataFrame, ks: Sequence[int] = KS, with_parts: bool = False
 ) -> tuple[RankingMetrics, dict[str, RankingMetrics]]:
     """The fused ranking (and, with ``with_parts``, each candidate model's) against ``test`` interactions
-    (``source``, ``target``): every catalogue item ranked for each test user, training items left out."""
+    (``user``, ``item``): every catalogue item ranked for each test user, training items left out."""
     data = ranker.trained_data()
-    users = list(pd.unique(test["source"].astype(str)))
+    users = list(pd.unique(test["user"].astype(str)))
     held = Interactions.build(test, data.item_keys, users)
     relevant = [
         held.matrix.indices[held.matrix.indptr[r] : held.matrix.indptr[r + 1]] for r in range(len(users))
@@ -170,13 +170,12 @@ def _given_test(
 ) -> tuple[pd.DataFrame, Holdout, int]:
     """Every graph rating for training but the pairs ``test`` holds, with ``test`` appended: the frame both
     splits index, the hold-out (its test part is ``test``), and how many graph ratings were left out."""
-    test = test.rename(columns={"user": "source", "item": "target"})  # a loader's frame or an export's
-    test = test.assign(source=test["source"].astype(str), target=test["target"].astype(str))
-    test = test.assign(ts=test.get("ts", 0))[["source", "target", "rating", "ts"]]
+    test = test.assign(user=test["user"].astype(str), item=test["item"].astype(str))
+    test = test.assign(ts=test.get("ts", 0))[["user", "item", "rating", "ts"]]
     if test.empty:
         raise ModelError("the test ratings are empty")
-    held = pd.MultiIndex.from_frame(test[["source", "target"]])
-    keep = ~pd.MultiIndex.from_frame(ratings[["source", "target"]].astype(str)).isin(held)
+    held = pd.MultiIndex.from_frame(test[["user", "item"]])
+    keep = ~pd.MultiIndex.from_frame(ratings[["user", "item"]].astype(str)).isin(held)
     frame = pd.concat([ratings[keep], test], ignore_index=True)
     train_idx = np.arange(int(keep.sum()))
     test_idx = np.arange(int(keep.sum()), len(frame))
@@ -195,4 +194,4 @@ def _given_test(
 def _sorted_ratings(export: GraphExport) -> pd.DataFrame:
     """The exported ratings in a fixed order, so that a split does not depend on Neo4j's return order."""
     rated = export.edges["RATED"]
-    return rated.sort_values(["source", "target"], kind="stable").reset_index(drop=True)
+    return rated.sort_values(["user", "item"], kind="stable").reset_index(drop=True)

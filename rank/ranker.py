@@ -98,12 +98,12 @@ class Ranker:
         kind: SplitKind = "random",
         progress: Progress | None = None,
     ) -> FusionReport:
-        """Train on ``train`` (``source``, ``target``, ``rating``, ``ts``) over the catalogue ``item_keys``."""
+        """Train on ``train`` (``user``, ``item``, ``rating``, ``ts``) over the catalogue ``item_keys``."""
         cfg = self.config
         say = progress or _silent
         seconds: dict[str, float] = {}
         started = time.perf_counter()
-        users = np.asarray(pd.unique(train["source"].astype(str)))
+        users = np.asarray(pd.unique(train["user"].astype(str)))
         items = np.asarray([str(k) for k in item_keys])
         split = holdout_split(train, kind, cfg.validation_fraction, cfg.seed)
         fit_part = Interactions.build(split.train, items, users, cfg.min_rating)

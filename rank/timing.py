@@ -29,7 +29,7 @@ Example:
     >>> import numpy as np, pandas as pd
     >>> from rank.interactions import Interactions
     >>> day = 86_400
-    >>> r = pd.DataFrame({"source": ["u", "v", "v", "w"], "target": ["a", "a", "b", "b"],
+    >>> r = pd.DataFrame({"user": ["u", "v", "v", "w"], "item": ["a", "a", "b", "b"],
     ...                   "rating": [5.0] * 4, "ts": [day, 2 * day, 900 * day, 901 * day]})
     >>> data = Interactions.build(r)
     >>> t = TimeProfile().fit(data)

@@ -78,9 +78,7 @@ class WeightedRanker:
 
 
 def test_scores_are_the_drop_of_a_known_fusion_score() -> None:
-    frame = pd.DataFrame(
-        {"source": ["u"] * 3 + ["v"], "target": ["a", "b", "c", "a"], "rating": 5.0, "ts": 0}
-    )
+    frame = pd.DataFrame({"user": ["u"] * 3 + ["v"], "item": ["a", "b", "c", "a"], "rating": 5.0, "ts": 0})
     data = Interactions.build(frame, item_keys=["a", "b", "c", "t"])
     ranker = WeightedRanker(data, {("a", "t"): 0.7, ("b", "t"): -0.2})
     scorer = RankingScorer(ranker)
@@ -145,7 +143,7 @@ def planted(session_store: GraphStore) -> Planted:
     )
     ranker = Ranker(config)
     # sorted, so that the split does not depend on the order in which Neo4j returns the ratings
-    rated = export.edges["RATED"].sort_values(["source", "target"], kind="stable").reset_index(drop=True)
+    rated = export.edges["RATED"].sort_values(["user", "item"], kind="stable").reset_index(drop=True)
     ranker.fit(rated, items, Knowledge.from_export(export, items))
     return Planted(session_store, ranker, truth, liked, unrelated, disliked)
 
@@ -219,7 +217,7 @@ class CountedStars:
 
 
 def test_the_rating_model_is_asked_once_per_pair() -> None:
-    frame = pd.DataFrame({"source": ["u", "u"], "target": ["a", "b"], "rating": 5.0, "ts": 0})
+    frame = pd.DataFrame({"user": ["u", "u"], "item": ["a", "b"], "rating": 5.0, "ts": 0})
     ranker = WeightedRanker(Interactions.build(frame, item_keys=["a", "b", "t"]), {("a", "t"): 0.5})
     stars = CountedStars()
     ranker.rating = stars
@@ -231,7 +229,7 @@ def test_the_rating_model_is_asked_once_per_pair() -> None:
 
 
 def test_a_user_the_ranker_never_saw_gets_zeros() -> None:
-    frame = pd.DataFrame({"source": ["u"], "target": ["a"], "rating": 5.0, "ts": 0})
+    frame = pd.DataFrame({"user": ["u"], "item": ["a"], "rating": 5.0, "ts": 0})
     ranker = WeightedRanker(Interactions.build(frame, item_keys=["a", "t"]), {("a", "t"): 1.0})
     scores = RankingScorer(ranker)("stranger", "t", [path("stranger", "a", "t")])
     assert scores.values == [0.0] and scores.fused is None and ranker.calls == 0

@@ -49,7 +49,7 @@ class GivenPaths(Explainer):
 def planted_ranker() -> WeightedRanker:
     """The user took a, b and c. For the target t, a weighs +0.3, b +0.05 and c -0.2 (t scores 0.15); x, the
     user's first item, scores 0.9 and y 0: the spread of the user's list is 0.9."""
-    frame = pd.DataFrame({"source": ["u"] * 3, "target": ["a", "b", "c"], "rating": 5.0, "ts": 0})
+    frame = pd.DataFrame({"user": ["u"] * 3, "item": ["a", "b", "c"], "rating": 5.0, "ts": 0})
     data = Interactions.build(frame, item_keys=["a", "b", "c", "t", "x", "y"])
     weights = {("a", "t"): 0.3, ("b", "t"): 0.05, ("c", "t"): -0.2, ("a", "x"): 0.9}
     return WeightedRanker(data, weights)

@@ -51,7 +51,7 @@ def test_factor_models_learn_the_interaction_biases_miss(planted_split):
 def test_unseen_keys_fall_back_to_known_terms(planted_split):
     train = planted_split.train
     model = SVDpp(factors=4, epochs=3).fit(train)
-    known_user, known_item = train.iloc[0]["source"], train.iloc[0]["target"]
+    known_user, known_item = train.iloc[0]["user"], train.iloc[0]["item"]
     pairs = pd.DataFrame(
         {"user": [known_user, "nobody", "nobody"], "item": ["nothing", known_item, "nothing"]}
     )

@@ -32,7 +32,7 @@ def test_to_hetero_data_follows_the_schema(planted):
     assert store.rating.dtype == torch.float32
     first = export.edges["RATED"].iloc[0]
     u, i = store.edge_index[:, 0].tolist()
-    assert (ids.keys("user")[u], ids.keys("item")[i]) == (first["source"], first["target"])
+    assert (ids.keys("user")[u], ids.keys("item")[i]) == (first["user"], first["item"])
     assert np.isnan(data["item"].price.numpy()).any()  # missing prices survive as NaN
 
 
@@ -92,16 +92,16 @@ def test_temporal_split_holds_out_each_users_latest(planted):
     ratings = planted[0].edges["RATED"]
     split = split_ratings(ratings, "temporal")
     _covers(split, len(ratings))
-    last_train = split.train.groupby("source")["ts"].max()
-    first_held = pd.concat([split.val, split.test]).groupby("source")["ts"].min()
+    last_train = split.train.groupby("user")["ts"].max()
+    first_held = pd.concat([split.val, split.test]).groupby("user")["ts"].min()
     assert (first_held >= last_train.reindex(first_held.index)).all()
-    first_test = split.test.groupby("source")["ts"].min()
-    assert (first_test >= split.val.groupby("source")["ts"].max().reindex(first_test.index)).all()
+    first_test = split.test.groupby("user")["ts"].min()
+    assert (first_test >= split.val.groupby("user")["ts"].max().reindex(first_test.index)).all()
 
 
 def test_split_rejects_bad_input(planted):
     with pytest.raises(ModelError, match="lacks columns"):
-        split_ratings(pd.DataFrame({"source": ["u"]}))
+        split_ratings(pd.DataFrame({"user": ["u"]}))
     with pytest.raises(ModelError, match="kind"):
         split_ratings(planted[0].edges["RATED"], kind="sideways")  # type: ignore[arg-type]
 
@@ -111,7 +111,7 @@ def test_features_read_training_ratings_only(planted):
     data, ids = to_hetero_data(export)
     split = split_ratings(export.edges["RATED"], "random", seed=0)
     train = split.train
-    u, i = ids.rows("user", train["source"]), ids.rows("item", train["target"])
+    u, i = ids.rows("user", train["user"]), ids.rows("item", train["item"])
     r, ts = train["rating"].to_numpy(), train["ts"].to_numpy()
     feats, scaler = build_node_features(data, u, i, r, ts, shrinkage=5.0)
     # scramble every held-out rating: features computed from the same training rows cannot change

@@ -40,7 +40,7 @@ def test_auto_is_cuda_when_present_else_cpu():
 def test_cpu_trains_what_the_default_trains_here(export, tmp_path):
     default = Trainer(SMALL).fit(export)
     on_cpu = Trainer(SMALL.model_copy(update={"device": "cpu"})).fit(export)
-    pairs = default.split.test.rename(columns={"source": "user", "target": "item"})
+    pairs = default.split.test
     assert np.array_equal(on_cpu.model.predict(pairs), default.model.predict(pairs))
     assert on_cpu.metrics.test == default.metrics.test
     assert all(p.device.type == "cpu" for p in on_cpu.model.net.parameters())

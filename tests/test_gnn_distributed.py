@@ -70,7 +70,7 @@ def test_two_processes_train_the_same_data_to_the_same_quality(one_and_two):
 
 def test_two_process_model_is_an_ordinary_checkpoint(one_and_two, tmp_path):
     _, two = one_and_two
-    pairs = two.split.test.rename(columns={"source": "user", "target": "item"})
+    pairs = two.split.test
     again = RatingModel.load(two.model.save(tmp_path / "m"))
     assert np.array_equal(again.predict(pairs), two.model.predict(pairs))
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == sorted(
@@ -87,12 +87,12 @@ def _interactions():
         num_users=300, num_brands=5, items_per_brand=20, ratings_per_user=14, affinity=6.0, seed=3
     )
     rated = export.edges["RATED"]
-    users = {u: k for k, u in enumerate(sorted(set(rated["source"])))}
+    users = {u: k for k, u in enumerate(sorted(set(rated["user"])))}
     items = {i: k for k, i in enumerate(sorted(truth.item_brand))}
     brands = {b: k for k, b in enumerate(sorted(set(truth.item_brand.values())))}
-    u = rated["source"].map(users).to_numpy()
-    i = rated["target"].map(items).to_numpy()
-    held = rated.groupby("source").cumcount().to_numpy() >= 12  # each user's last two picks
+    u = rated["user"].map(users).to_numpy()
+    i = rated["item"].map(items).to_numpy()
+    held = rated.groupby("user").cumcount().to_numpy() >= 12  # each user's last two picks
     knowledge = (np.array(list(items.values())), np.array([brands[truth.item_brand[k]] for k in items]))
     return (u[~held], i[~held]), (u[held], i[held]), len(users), len(items), knowledge, len(brands)
 

@@ -85,8 +85,8 @@ def test_training_graph_holds_training_ratings_only(trained):
     model, split = result.model, result.split
     edge_index = model.graph[RATED_EDGE].edge_index.numpy()
     in_graph = {(model.id_map.keys("user")[u], model.id_map.keys("item")[i]) for u, i in edge_index.T}
-    train_pairs = set(zip(split.train["source"], split.train["target"], strict=True))
-    held_out = set(zip(split.test["source"], split.test["target"], strict=True)) - train_pairs
+    train_pairs = set(zip(split.train["user"], split.train["item"], strict=True))
+    held_out = set(zip(split.test["user"], split.test["item"], strict=True)) - train_pairs
     assert in_graph == train_pairs
     assert not in_graph & held_out
     assert "rating" not in model.graph[RATED_EDGE]
@@ -114,7 +114,7 @@ def _with_ratings(export, ratings):
 def test_checkpoint_round_trip_gives_identical_predictions(trained, tmp_path):
     result, _ = trained
     model = result.model
-    pairs = result.split.test.rename(columns={"source": "user", "target": "item"})[["user", "item"]]
+    pairs = result.split.test[["user", "item"]]
     path = model.save(tmp_path / "model")
     assert not list(tmp_path.glob(".model.tmp-*"))
     loaded = RatingModel.load(path)
@@ -205,11 +205,11 @@ def test_extra_entity_type_is_trained_from_the_schema(trained):
 def test_drop_edges_takes_back_what_the_edges_taught(trained):
     model = trained[0].model
     train = trained[0].split.train
-    user = train["source"].iloc[0]
-    mine = train[train["source"] == user]
-    item = next(i for i in model.id_map.keys("item") if i not in set(mine["target"]))
+    user = train["user"].iloc[0]
+    mine = train[train["user"] == user]
+    item = next(i for i in model.id_map.keys("item") if i not in set(mine["item"]))
     pairs = pd.DataFrame({"user": [user], "item": [item]})
-    rows = (model.id_map.rows("user", mine["source"]), model.id_map.rows("item", mine["target"]))
+    rows = (model.id_map.rows("user", mine["user"]), model.id_map.rows("item", mine["item"]))
     before, after = model.predict_parts(pairs), model.predict_parts(pairs, drop_edges={RATED_EDGE: rows})
     assert all(after[part][0] != before[part][0] for part in ("bias", "mf", "gnn", "blend"))
     # without their ratings the user is a stranger to the bias and MF parts: only the item's terms remain
@@ -233,17 +233,17 @@ def test_removing_a_fans_ratings_of_their_brand_lowers_its_items(trained, plante
     users = list(truth.favourite_brand)[:20]
     for user in users:
         brand = truth.favourite_brand[user]
-        mine = train[train["source"] == user]
-        loved = mine["target"].map(truth.item_brand) == brand
+        mine = train[train["user"] == user]
+        loved = mine["item"].map(truth.item_brand) == brand
         target = next(
             i
             for i in model.id_map.keys("item")
-            if truth.item_brand[i] == brand and i not in set(mine["target"])
+            if truth.item_brand[i] == brand and i not in set(mine["item"])
         )
         pair = pd.DataFrame({"user": [user], "item": [target]})
         base = model.predict_parts(pair)
         removals = [
-            {RATED_EDGE: (model.id_map.rows("user", r["source"]), model.id_map.rows("item", r["target"]))}
+            {RATED_EDGE: (model.id_map.rows("user", r["user"]), model.id_map.rows("item", r["item"]))}
             for r in (mine[loved], mine[~loved])
         ]
         without_loved, _ = model.predict_without(user, target, removals)
@@ -280,7 +280,7 @@ def test_same_seed_repeats(planted, trained):
     export, _ = planted
     again = Trainer(SMALL).fit(export)
     first = trained[0]
-    pairs = first.split.test.rename(columns={"source": "user", "target": "item"})
+    pairs = first.split.test
     assert np.array_equal(again.model.predict(pairs), first.model.predict(pairs))
     assert again.metrics.test == first.metrics.test
 
@@ -328,13 +328,13 @@ def test_temporal_split_trains_on_each_users_past(planted):
     result = Trainer(config).fit(export)
     assert result.split.kind == "temporal"
     train, test = result.split.train, result.split.test
-    last = train.groupby("source")["ts"].max()
-    assert (test["ts"].to_numpy() >= last.reindex(test["source"]).to_numpy()).all()
+    last = train.groupby("user")["ts"].max()
+    assert (test["ts"].to_numpy() >= last.reindex(test["user"]).to_numpy()).all()
     assert np.isfinite(result.metrics.test["blend"].rmse)
 
 
 def test_split_must_match_the_graph(planted):
     export, _ = planted
-    foreign = pd.DataFrame({"source": ["ghost"], "target": ["i0_0"], "rating": [5.0], "ts": [0]})
+    foreign = pd.DataFrame({"user": ["ghost"], "item": ["i0_0"], "rating": [5.0], "ts": [0]})
     with pytest.raises(ModelError, match="training ratings"):
         Trainer(SMALL).fit(export, split_ratings(foreign, fractions=(1.0, 0.0, 0.0)))

@@ -101,7 +101,7 @@ def test_extra_entity_types_and_item_links_are_discovered(store: GraphStore, tmp
         {"source": "i2", "target": "jazz"},
     ]
     assert len(export.edges["SIMILAR_TO"]) == 1
-    assert sorted(export.edges["RATED"].columns) == ["rating", "source", "target", "ts"]
+    assert sorted(export.edges["RATED"].columns) == ["item", "rating", "ts", "user"]
 
 
 def test_constraints_and_fulltext_index_exist(store: GraphStore) -> None:

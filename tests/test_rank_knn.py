@@ -23,7 +23,7 @@ def test_knn_is_registered_and_off_by_default() -> None:
 def test_the_weights_are_cosine_similarities_with_each_items_strongest_kept() -> None:
     # a and b are taken together by two of a's three users and b's two; c by one of a's users only
     rows = [("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "b"), ("u3", "a"), ("u3", "c")]
-    data = Interactions.build(pd.DataFrame(rows, columns=["source", "target"]).assign(rating=5.0, ts=0))
+    data = Interactions.build(pd.DataFrame(rows, columns=["user", "item"]).assign(rating=5.0, ts=0))
     col = {str(k): n for n, k in enumerate(data.item_keys)}
     w = ItemKnn().fit(data).weights
     assert w[col["a"], col["b"]] == pytest.approx(2 / np.sqrt(3 * 2))

@@ -63,15 +63,15 @@ def test_top_k_leaves_out_excluded_items_and_pads() -> None:
 
 def _ratings(n_users: int = 50, per_user: int = 10) -> pd.DataFrame:
     rows = [(f"u{u}", f"i{(u + j) % 40}", 4.0, 1000 + j) for u in range(n_users) for j in range(per_user)]
-    return pd.DataFrame(rows, columns=["source", "target", "rating", "ts"])
+    return pd.DataFrame(rows, columns=["user", "item", "rating", "ts"])
 
 
 def test_random_holdout_takes_the_share_of_every_user() -> None:
     ratings = _ratings()
     split = holdout_split(ratings, "random", 0.2, seed=3)
     assert len(split.train) + len(split.test) == len(ratings)
-    assert (split.test.groupby("source").size() == 2).all()
-    assert set(split.train["source"]) == set(ratings["source"])
+    assert (split.test.groupby("user").size() == 2).all()
+    assert set(split.train["user"]) == set(ratings["user"])
     again = holdout_split(ratings, "random", 0.2, seed=3)
     assert split.test.equals(again.test)
     assert not split.test.equals(holdout_split(ratings, "random", 0.2, seed=4).test)
@@ -84,7 +84,7 @@ def test_temporal_holdout_takes_each_users_latest() -> None:
 
 
 def test_a_user_keeps_one_interaction_for_training() -> None:
-    one = pd.DataFrame({"source": ["a"], "target": ["x"], "rating": [5.0], "ts": [1]})
+    one = pd.DataFrame({"user": ["a"], "item": ["x"], "rating": [5.0], "ts": [1]})
     split = holdout_split(one, "random", 0.5)
     assert len(split.train) == 1 and split.test.empty
 

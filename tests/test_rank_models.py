@@ -47,9 +47,7 @@ def _planted(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, Knowledge]:
         stray = rng.integers(0, CLUSTERS * PER_CLUSTER)
         for n, i in enumerate([*mine, stray]):
             rows.append((f"u{u:03d}", items[i], 5.0, 1_000_000 + 86_400 * n))
-    ratings = pd.DataFrame(rows, columns=["source", "target", "rating", "ts"]).drop_duplicates(
-        ["source", "target"]
-    )
+    ratings = pd.DataFrame(rows, columns=["user", "item", "rating", "ts"]).drop_duplicates(["user", "item"])
     brand = sp.csr_matrix(
         (np.ones(len(items), np.float32), (np.arange(len(items)), [_cluster(i) for i in range(len(items))]))
     )
@@ -126,8 +124,8 @@ def test_popularity_weights_recent_interactions_more() -> None:
     day = 86_400
     ratings = pd.DataFrame(
         {
-            "source": ["a", "b", "c"],
-            "target": ["old", "old", "new"],
+            "user": ["a", "b", "c"],
+            "item": ["old", "old", "new"],
             "rating": [5.0] * 3,
             "ts": [day, day, 701 * day],
         }
@@ -142,7 +140,7 @@ def test_popularity_weights_recent_interactions_more() -> None:
 
 def test_ease_with_side_information_links_items_of_one_brand() -> None:
     # nobody took b and c together; they share a brand, so with side information c follows b
-    ratings = pd.DataFrame({"source": ["u", "v"], "target": ["b", "d"], "rating": [5.0, 5.0], "ts": [0, 0]})
+    ratings = pd.DataFrame({"user": ["u", "v"], "item": ["b", "d"], "rating": [5.0, 5.0], "ts": [0, 0]})
     data = Interactions.build(ratings, item_keys=["b", "c", "d"])
     side = sp.csr_matrix(np.array([[1], [1], [0]], dtype=np.float32))
     u = data.user_rows(["u"])
@@ -187,7 +185,7 @@ def test_the_ranker_learns_nothing_from_held_out_interactions(
     ranker, test, _ = trained
     data = ranker.trained_data()
     pairs = set(zip(data.user_keys[data.rows], data.item_keys[data.cols], strict=True))
-    held = set(zip(test["source"], test["target"], strict=True))
+    held = set(zip(test["user"], test["item"], strict=True))
     assert not pairs & held
 
 
@@ -302,7 +300,7 @@ def test_rp3_keeps_each_items_strongest_neighbours_and_penalises_popular_ones() 
     # a and b are taken together twice; b is also taken by 8 others (popular), c by one of a's users only
     rows = [("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "b"), ("u2", "c")]
     rows += [(f"p{n}", "b") for n in range(8)] + [("p0", "d")]
-    ratings = pd.DataFrame(rows, columns=["source", "target"]).assign(rating=5.0, ts=0)
+    ratings = pd.DataFrame(rows, columns=["user", "item"]).assign(rating=5.0, ts=0)
     data = Interactions.build(ratings)
     col = {str(k): n for n, k in enumerate(data.item_keys)}
     newcomer = sp.csr_matrix(([1.0], ([0], [col["a"]])), shape=(1, data.n_items))

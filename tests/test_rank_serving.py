@@ -94,7 +94,7 @@ def test_served_list_is_the_fused_ranking_after_the_graph_seen_filter(stacked) -
     # each user's held-out items are in the graph, so they never come back
     held = result.split.test
     for user in users:
-        assert not set(held[held.source == user].target) & {s.item for s in served[user]}
+        assert not set(held[held.user == user].item) & {s.item for s in served[user]}
 
 
 def test_ratings_written_after_training_leave_the_list(stacked) -> None:  # type: ignore[no-untyped-def]
@@ -158,7 +158,7 @@ def test_held_out_interactions_are_not_in_the_rankers_training_data(stacked) -> 
     _, _, result, _ = stacked
     data = result.ranker.trained_data()
     held = result.split.test
-    rows, cols = data.user_rows(held.source.astype(str)), data.item_rows(held.target.astype(str))
+    rows, cols = data.user_rows(held.user.astype(str)), data.item_rows(held.item.astype(str))
     assert (rows >= 0).all() and (cols >= 0).all()
     assert np.asarray(data.matrix[rows, cols]).ravel().sum() == 0
     assert data.matrix.nnz == len(result.split.train)
@@ -166,7 +166,7 @@ def test_held_out_interactions_are_not_in_the_rankers_training_data(stacked) -> 
 
 def test_changing_the_held_out_interactions_does_not_change_the_ranker(stacked) -> None:  # type: ignore[no-untyped-def]
     _, export, result, truth = stacked
-    rated = export.edges["RATED"].sort_values(["source", "target"], kind="stable").reset_index(drop=True)
+    rated = export.edges["RATED"].sort_values(["user", "item"], kind="stable").reset_index(drop=True)
     changed = rated.copy()
     test_idx = result.split.test_idx
     # every held-out rating flipped and stamped as the newest interaction: any leak into popularity,

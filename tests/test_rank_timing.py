@@ -22,7 +22,7 @@ def _history() -> Interactions:
         ("v", "new", 24 * MONTH + DAY),
         ("w", "new", 24 * MONTH + 3 * DAY),
     ]
-    frame = pd.DataFrame(rows, columns=["source", "target", "ts"]).assign(rating=5.0)
+    frame = pd.DataFrame(rows, columns=["user", "item", "ts"]).assign(rating=5.0)
     frame["ts"] += 1_000_000_000
     return Interactions.build(frame, item_keys=["old", "new", "never"])
 
@@ -65,7 +65,7 @@ def test_a_newcomer_is_active_at_the_latest_time() -> None:
 
 
 def test_without_timestamps_every_time_feature_is_missing() -> None:
-    frame = pd.DataFrame({"source": ["u", "v"], "target": ["a", "b"], "rating": [5.0, 4.0], "ts": [0, 0]})
+    frame = pd.DataFrame({"user": ["u", "v"], "item": ["a", "b"], "rating": [5.0, 4.0], "ts": [0, 0]})
     data = Interactions.build(frame)
     t = TimeProfile().fit(data)
     f = t.features(np.array([0, -1]), np.array([0, 1]), np.array([1, 0]))
@@ -77,27 +77,27 @@ def test_the_profile_counts_training_interactions_only() -> None:
     n = 400
     frame = pd.DataFrame(
         {
-            "source": [f"u{i % 40}" for i in range(n)],
-            "target": [f"i{j}" for j in rng.integers(0, 30, n)],
+            "user": [f"u{i % 40}" for i in range(n)],
+            "item": [f"i{j}" for j in rng.integers(0, 30, n)],
             "rating": 5.0,
             "ts": 1_000_000_000 + rng.integers(0, 3 * 365, n) * DAY,
         }
-    ).drop_duplicates(["source", "target"])
+    ).drop_duplicates(["user", "item"])
     split = holdout_split(frame, "random", 0.2, 0)
-    items = sorted(frame["target"].unique())
+    items = sorted(frame["item"].unique())
     data = Interactions.build(split.train, item_keys=items)
     t = TimeProfile().fit(data)
-    counts = split.train["target"].value_counts().reindex(items).to_numpy()
+    counts = split.train["item"].value_counts().reindex(items).to_numpy()
     assert t.item_count.tolist() == counts.tolist()  # not the held-out ones
-    first = split.train.groupby("target")["ts"].min().reindex(items).to_numpy()
+    first = split.train.groupby("item")["ts"].min().reindex(items).to_numpy()
     assert np.array_equal(t.item_times[:, 0], first)
 
 
 def test_times_spanning_less_than_four_kernel_widths_give_no_features() -> None:
     frame = pd.DataFrame(
         {
-            "source": ["u", "v"],
-            "target": ["a", "b"],
+            "user": ["u", "v"],
+            "item": ["a", "b"],
             "rating": 5.0,
             "ts": [1_000_000_000, 1_000_000_000 + 90 * DAY],
         }

@@ -192,15 +192,13 @@ def test_cli_evaluate_ranks_the_users_of_a_test_file(
 ) -> None:
     rec, truth = trained
     test = rec.store.export().edges["RATED"]
-    test = test[test.source.isin(list(truth.user_branch)[:40])].groupby("source").head(3)
+    test = test[test.user.isin(list(truth.user_branch)[:40])].groupby("user").head(3)
     path = tmp_path / "held.csv"
-    test.rename(columns={"source": "user", "target": "item"})[["user", "item", "rating", "ts"]].to_csv(
-        path, index=False
-    )
+    test[["user", "item", "rating", "ts"]].to_csv(path, index=False)
     payload = json.loads(_cli(rec, monkeypatch, "evaluate", "--ratings", str(path), "--json"))
     assert payload["ratings"] == len(test) and payload["rmse"] > 0
     ranking = payload["ranking"]
-    assert ranking["users"] == test.source.nunique() == 40 and ranking["skipped_users"] == 0
+    assert ranking["users"] == test.user.nunique() == 40 and ranking["skipped_users"] == 0
     assert [m["k"] for m in ranking["at_k"]] == list(KS)
     printed = _cli(rec, monkeypatch, "evaluate", "--ratings", str(path))
     assert "RMSE" in printed and "NDCG" in printed and "40 users evaluated" in printed

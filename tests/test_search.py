@@ -121,10 +121,10 @@ def test_the_search_ranker_trains_on_training_interactions_only(
     ranker = rec.trained_ranker()
     _, report = fit_search(rec.store, ranker, pairs=40, seed=3)
     rated = rec.store.export().edges["RATED"]
-    ratings = rated.sort_values(["source", "target"], kind="stable").reset_index(drop=True)
+    ratings = rated.sort_values(["user", "item"], kind="stable").reset_index(drop=True)
     held = holdout_split(ratings, "random", 0.2, 0).test  # the split Recommender.fit trained on
     asked = pd.MultiIndex.from_frame(report.queries[["user", "item"]])
-    assert len(held) > 100 and not asked.isin(pd.MultiIndex.from_frame(held[["source", "target"]])).any()
+    assert len(held) > 100 and not asked.isin(pd.MultiIndex.from_frame(held[["user", "item"]])).any()
     data = ranker.trained_data()
     train_pairs = pd.MultiIndex.from_arrays([data.user_keys[data.rows], data.item_keys[data.cols]])
     assert asked.isin(train_pairs).all()

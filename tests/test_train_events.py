@@ -39,12 +39,12 @@ NEWCOMER = "shopper-1"
 
 
 def _frame(rows: list[tuple[str, str, int]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["source", "target", "ts"])
+    return pd.DataFrame(rows, columns=["user", "item", "ts"])
 
 
 def test_the_rule_one_interaction_per_pair_latest_time_held_out_pairs_left_out() -> None:
     ratings = pd.DataFrame(
-        {"source": ["u", "u", "v"], "target": ["a", "b", "a"], "rating": [5.0, 1.0, 4.0], "ts": [10, 20, 30]}
+        {"user": ["u", "u", "v"], "item": ["a", "b", "a"], "rating": [5.0, 1.0, 4.0], "ts": [10, 20, 30]}
     )
     assert with_events(ratings, {}) is ratings  # no events: the ratings frame itself
     events = {
@@ -53,16 +53,16 @@ def test_the_rule_one_interaction_per_pair_latest_time_held_out_pairs_left_out()
         "PURCHASED": _frame([("w", "d", 8), ("v", "b", 3)]),
         "LIKED": _frame([("z", "a", 1)]),  # not an event type the ranker trains on
     }
-    held = pd.DataFrame({"source": ["v"], "target": ["x"]})  # a held-out test pair: its view is left out
+    held = pd.DataFrame({"user": ["v"], "item": ["x"]})  # a held-out test pair: its view is left out
     train = with_events(ratings, events, leave_out=held)
-    rows = {(s, t): (r, ts) for s, t, r, ts in train[["source", "target", "rating", "ts"]].itertuples(False)}
+    rows = {(u, i): (r, ts) for u, i, r, ts in train[["user", "item", "rating", "ts"]].itertuples(False)}
     assert len(train) == len(rows) == 6
     assert rows[("u", "a")] == (5.0, 99)  # rated and viewed: the stars kept, the later time
     assert rows[("u", "b")] == (1.0, 20) and rows[("v", "a")] == (4.0, 30)
     assert np.isnan(rows[("w", "c")][0]) and rows[("w", "c")][1] == 7  # viewed twice and carted: once
     assert np.isnan(rows[("w", "d")][0]) and rows[("v", "b")][1] == 3
-    assert ("v", "x") not in rows and not (train["source"] == "z").any()
-    assert train.iloc[:3][["source", "target"]].equals(ratings[["source", "target"]])  # ratings first
+    assert ("v", "x") not in rows and not (train["user"] == "z").any()
+    assert train.iloc[:3][["user", "item"]].equals(ratings[["user", "item"]])  # ratings first
     # min_rating drops low stars, never an event (chosen, not rated low)
     data = Interactions.build(train, item_keys=list("abcdx"), min_rating=4.0)
     taken = {(data.user_keys[r], data.item_keys[c]) for r, c in zip(data.rows, data.cols, strict=True)}
@@ -70,11 +70,11 @@ def test_the_rule_one_interaction_per_pair_latest_time_held_out_pairs_left_out()
 
 
 def test_a_temporal_split_trains_on_no_event_from_the_time_it_holds_out() -> None:
-    ratings = pd.DataFrame({"source": ["u", "v"], "target": ["a", "a"], "rating": [5.0, 4.0], "ts": [10, 10]})
-    held = pd.DataFrame({"source": ["u", "u"], "target": ["h", "k"], "ts": [50, 60]})  # u from 50 on
+    ratings = pd.DataFrame({"user": ["u", "v"], "item": ["a", "a"], "rating": [5.0, 4.0], "ts": [10, 10]})
+    held = pd.DataFrame({"user": ["u", "u"], "item": ["h", "k"], "ts": [50, 60]})  # u from 50 on
     events = {"VIEWED": _frame([("u", "b", 49), ("u", "c", 50), ("u", "a", 70), ("v", "d", 90)])}
     train = with_events(ratings, events, leave_out=held, before=held)
-    rows = {(s, t): ts for s, t, ts in train[["source", "target", "ts"]].itertuples(False)}
+    rows = {(u, i): ts for u, i, ts in train[["user", "item", "ts"]].itertuples(False)}
     # u's views from 50 on are the future; v holds nothing out, so all of v's count
     assert rows == {("u", "a"): 10, ("v", "a"): 10, ("u", "b"): 49, ("v", "d"): 90}
     assert len(with_events(ratings, events, leave_out=held)) == 5  # a random split: no such cut
@@ -124,11 +124,11 @@ def test_a_retrain_learns_events_and_knows_a_user_known_only_by_them(
     # the export for training reads the events; the ratings it hands the rating model are unchanged
     export = store.export()
     views = export.events["VIEWED"]
-    assert views[["source", "target", "count", "ts"]].values.tolist() == [[NEWCOMER, bought[2], 2, 1_300]]
-    purchases = {(s, t): ts for s, t, ts in export.events["PURCHASED"][["source", "target", "ts"]].values}
+    assert views[["user", "item", "count", "ts"]].values.tolist() == [[NEWCOMER, bought[2], 2, 1_300]]
+    purchases = {(u, i): ts for u, i, ts in export.events["PURCHASED"][["user", "item", "ts"]].values}
     assert purchases == {(NEWCOMER, bought[0]): 1_000, (old, old_bought): 2_000}
     assert len(export.events["CARTED"]) == 1
-    key = ["source", "target"]
+    key = ["user", "item"]
     pd.testing.assert_frame_equal(
         before.edges["RATED"].sort_values(key).reset_index(drop=True),
         export.edges["RATED"].sort_values(key).reset_index(drop=True),

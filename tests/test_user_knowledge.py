@@ -90,7 +90,7 @@ def _in_key_order(export: GraphExport) -> GraphExport:
     (one full-suite order gave none); sorted, every run trains the same model."""
     nodes = {label: frame.sort_values("key").reset_index(drop=True) for label, frame in export.nodes.items()}
     edges = {
-        rel: frame.sort_values(["source", "target"]).reset_index(drop=True)
+        rel: frame.sort_values(list(export.schema.rel_type(rel).end_columns)).reset_index(drop=True)
         for rel, frame in export.edges.items()
     }
     return GraphExport(export.schema, nodes, edges)

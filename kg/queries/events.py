@@ -99,7 +99,7 @@ EVENT_ITEMS = (
 # kg.event_export for the frames it becomes, and rank.interactions for how the ranker counts them).
 EXPORT_EVENTS = (
     f"MATCH (s:{USER.label})-[r:{_EVENT_TYPES}]->(t:{ITEM.label}) "
-    f"RETURN type(r) AS type, s.{USER.key} AS source, t.{ITEM.key} AS target, coalesce(r.count, 1) AS count, "
+    f"RETURN type(r) AS type, s.{USER.key} AS user, t.{ITEM.key} AS item, coalesce(r.count, 1) AS count, "
     "coalesce(r.last, 0) AS ts"
 )
 

@@ -44,12 +44,14 @@ def export_nodes(node: NodeType) -> str:
 
 
 def export_links(rel: RelType) -> str:
-    """Every relationship of a type as ``source``, ``target`` keys (ratings: also ``rating``, ``ts``)."""
+    """Every relationship of a type as its two ends' keys, named by :attr:`core.schema.RelType.end_columns`
+    (ratings: ``user``, ``item``, and also ``rating``, ``ts``; other types: ``source``, ``target``)."""
     s, t = rel.source, rel.target
+    start, end = rel.end_columns
     extra = ", r.rating AS rating, coalesce(r.ts, 0) AS ts" if rel == RATED else ""
     return (
         f"MATCH (s:{s.label})-[r:{rel.type}]->(t:{t.label}) "
-        f"RETURN s.{s.key} AS source, t.{t.key} AS target{extra}"
+        f"RETURN s.{s.key} AS {start}, t.{t.key} AS {end}{extra}"
     )
 
 

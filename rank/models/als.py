@@ -4,7 +4,7 @@ the field's standard implementation: kgrec only feeds it the interaction matrix 
 Example:
     >>> import pandas as pd
     >>> from rank.interactions import Interactions
-    >>> r = pd.DataFrame({"source": ["u", "u", "v"], "target": ["a", "b", "a"],
+    >>> r = pd.DataFrame({"user": ["u", "u", "v"], "item": ["a", "b", "a"],
     ...                   "rating": [5.0] * 3, "ts": [0] * 3})
     >>> data = Interactions.build(r)
     >>> v = data.user_rows(["v"])

@@ -15,7 +15,7 @@ each with its ridge tuned on validation) NDCG@10 went from 0.1168 (plain) to 0.1
 Example:
     >>> import pandas as pd
     >>> from rank.interactions import Interactions
-    >>> r = pd.DataFrame({"source": ["u", "u", "v", "w", "w"], "target": ["a", "b", "a", "b", "c"],
+    >>> r = pd.DataFrame({"user": ["u", "u", "v", "w", "w"], "item": ["a", "b", "a", "b", "c"],
     ...                   "rating": [5.0] * 5, "ts": [0] * 5})
     >>> data = Interactions.build(r)
     >>> v = data.user_rows(["v"])

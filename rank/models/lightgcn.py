@@ -5,7 +5,7 @@ Example:
     >>> import numpy as np, pandas as pd, scipy.sparse as sp
     >>> from rank.interactions import Interactions
     >>> from rank.knowledge import Knowledge
-    >>> r = pd.DataFrame({"source": ["u", "u", "v"], "target": ["a", "b", "a"], "rating": [5.0] * 3, "ts": [0] * 3})
+    >>> r = pd.DataFrame({"user": ["u", "u", "v"], "item": ["a", "b", "a"], "rating": [5.0] * 3, "ts": [0] * 3})
     >>> data = Interactions.build(r, item_keys=["a", "b", "c"])
     >>> brands = Knowledge({"MADE_BY": sp.csr_matrix(np.eye(3, dtype=np.float32))}, (np.array([0]), np.array([2])))
     >>> v = data.user_rows(["v"])

@@ -6,7 +6,7 @@ Example:
     >>> import pandas as pd
     >>> from rank.interactions import Interactions
     >>> day = 86_400
-    >>> r = pd.DataFrame({"source": ["u", "v", "w"], "target": ["old", "old", "new"],
+    >>> r = pd.DataFrame({"user": ["u", "v", "w"], "item": ["old", "old", "new"],
     ...                   "rating": [5.0] * 3, "ts": [day, day, 301 * day]})
     >>> data = Interactions.build(r)
     >>> u = data.user_rows(["u"])

@@ -11,7 +11,7 @@ that fewer people took against the best-sellers a plain co-occurrence count favo
 Example:
     >>> import pandas as pd
     >>> from rank.interactions import Interactions
-    >>> r = pd.DataFrame({"source": ["u", "u", "v", "w", "w"], "target": ["a", "b", "a", "b", "c"],
+    >>> r = pd.DataFrame({"user": ["u", "u", "v", "w", "w"], "item": ["a", "b", "a", "b", "c"],
     ...                   "rating": [5.0] * 5, "ts": [0] * 5})
     >>> data = Interactions.build(r)
     >>> v = data.user_rows(["v"])
