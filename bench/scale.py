@@ -213,16 +213,12 @@ def train(
 
 def als_alone(data: Shop, test: pd.DataFrame, out: dict[str, Any]) -> None:
     """implicit's ALS with its defaults on the training interactions; NDCG@10 on ``test``, as the fusion's."""
-    pairs = {"user": "source", "item": "target"}
-    ratings = data.dataset.ratings.rename(columns=pairs)
-    held = test.rename(columns=pairs)
-    keep = ~pd.MultiIndex.from_frame(ratings[["source", "target"]]).isin(
-        pd.MultiIndex.from_frame(held[["source", "target"]])
+    ratings = data.dataset.ratings
+    keep = ~pd.MultiIndex.from_frame(ratings[["user", "item"]]).isin(
+        pd.MultiIndex.from_frame(test[["user", "item"]])
     )
-    events = {
-        rel: data.events[data.events["kind"] == kind].rename(columns=pairs) for kind, rel in RELS.items()
-    }
-    train_frame = with_events(ratings[keep], events, leave_out=held)
+    events = {rel: data.events[data.events["kind"] == kind] for kind, rel in RELS.items()}
+    train_frame = with_events(ratings[keep], events, leave_out=test)
     items = data.dataset.items["id"].to_numpy()
     inter = Interactions.build(train_frame, items)
     started = time.perf_counter()
@@ -230,8 +226,8 @@ def als_alone(data: Shop, test: pd.DataFrame, out: dict[str, Any]) -> None:
         model = AlternatingLeastSquares(random_state=0, calculate_training_loss=False)
         model.fit(inter.matrix, show_progress=False)
     fit_s = time.perf_counter() - started
-    users = inter.user_rows(held["source"].astype(str).to_numpy())
-    cols = inter.item_rows(held["target"].astype(str).to_numpy())
+    users = inter.user_rows(test["user"].astype(str).to_numpy())
+    cols = inter.item_rows(test["item"].astype(str).to_numpy())
     ok = users >= 0
     matrix: sp.csr_matrix = inter.matrix
     top, _ = model.recommend(users[ok], matrix[users[ok]], N=20, filter_already_liked_items=True)
