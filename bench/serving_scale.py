@@ -52,7 +52,7 @@ _CATEGORY_SIZE = 200
 
 
 def shop(n_items: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, Knowledge]:
-    """Interactions (``source``, ``target``, ``rating``, ``ts``), the item keys and the category relation."""
+    """Interactions (``user``, ``item``, ``rating``, ``ts``), the item keys and the category relation."""
     rng = np.random.default_rng(seed)
     n_users, n_categories = n_items // 2, max(n_items // _CATEGORY_SIZE, 1)
     popularity = 1.0 / rng.permutation(np.arange(1, n_items + 1)) ** 0.9
@@ -73,10 +73,8 @@ def shop(n_items: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, Knowled
     item = order[np.minimum(np.searchsorted(mass, at), n_items - 1)]
     keys = np.array([f"I{i:07d}" for i in range(n_items)])
     ts = 1_600_000_000 + rng.integers(0, 3 * 365 * _DAY, n)
-    ratings = pd.DataFrame(
-        {"source": [f"U{u:07d}" for u in user], "target": keys[item], "rating": 5.0, "ts": ts}
-    )
-    ratings = ratings.drop_duplicates(["source", "target"], ignore_index=True)
+    ratings = pd.DataFrame({"user": [f"U{u:07d}" for u in user], "item": keys[item], "rating": 5.0, "ts": ts})
+    ratings = ratings.drop_duplicates(["user", "item"], ignore_index=True)
     incidence = sp.csr_matrix((np.ones(n_items, np.float32), (np.arange(n_items), category)))
     empty = np.zeros(0, np.int64)
     return ratings, keys, Knowledge({"IN_CATEGORY": incidence}, (empty, empty))

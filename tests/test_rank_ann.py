@@ -33,8 +33,8 @@ def _shop(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, Knowledge]:
         mine = rng.choice(PER_CLUSTER, 10, replace=False, p=weights / weights.sum()) + c * PER_CLUSTER
         for n, i in enumerate([*mine, *rng.integers(0, n_items, 2)]):
             rows.append((f"u{u:03d}", items[i], 5.0, 1_000_000 + 86_400 * (n + u % 30)))
-    ratings = pd.DataFrame(rows, columns=["source", "target", "rating", "ts"])
-    ratings = ratings.drop_duplicates(["source", "target"])
+    ratings = pd.DataFrame(rows, columns=["user", "item", "rating", "ts"])
+    ratings = ratings.drop_duplicates(["user", "item"])
     brand = sp.csr_matrix(
         (np.ones(n_items, np.float32), (np.arange(n_items), np.arange(n_items) // PER_CLUSTER))
     )
