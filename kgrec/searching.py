@@ -3,7 +3,7 @@ ranked by the learned search ranker (:class:`rank.search.SearchRanker`), each hi
 carrying the user's fused score. A user's navigational query (its words name one category or one brand,
 nothing left over: :func:`rank.search_intent.navigation`) is answered by that entity's page, the fused
 ranking :meth:`kgrec.Recommender.recommend` gives with the category or brand the search found, as a shop
-answers it; ``score`` is then the page's fused score.
+answers it (unless the user has taken all the page holds); ``score`` is then the page's fused score.
 
 A user's items are handled as :meth:`kgrec.Recommender.recommend` handles them: their training items and
 whatever else the graph says they rated are left out; a user the ranker was not trained on is placed from
@@ -72,8 +72,9 @@ def search_hits(
     if not found.items:
         raise nothing_found(store, query, found.words)
     page = navigation(query, found.linked) if user is not None else None
-    if user is not None and page is not None:
-        return _page_hits(serving, found, user, k, page)
+    shown = _page_hits(serving, found, user, k, page) if user is not None and page is not None else []
+    if shown:  # a page the user has taken all of is no answer: the search ranker's candidates are
+        return shown
     with serving_threads():
         scores, fused = search.score(ranker, found, user, taken)
         order = np.lexsort((np.arange(len(scores)), -scores))[:k]
