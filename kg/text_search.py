@@ -53,12 +53,13 @@ class LinkedEntityRecord(TypedDict):
 
 class CandidateReadRecord(TypedDict):
     """A query's candidates as the graph gives them: ``[item, score]`` per field of the item text index,
-    the item keys typed, and the linked entities."""
+    the item keys typed, the linked entities, and those of them all the user has ``rated``."""
 
     title: list[list[Any]]
     description: list[list[Any]]
     ids: list[str]
     linked: list[LinkedEntityRecord]
+    rated: list[str]
 
 
 class SearchFactsRecord(TypedDict):
@@ -117,13 +118,14 @@ class SearchReads:
         text_hits: int,
         entities: int,
         per_entity: int,
+        user: str | None = None,
     ) -> CandidateReadRecord:
         """In one read: Lucene's score per item of each field of the item text index (``text_hits`` each),
-        the ``typed`` words that are item keys, and the ``entities`` best entities the words link to, each
+        the ``typed`` words that are item keys, the ``entities`` best entities the words link to, each
         with up to ``per_entity`` of the items it reaches through ``rels`` (most rated first) plus the text
-        hits it reaches."""
+        hits it reaches, and which of all those ``user`` has rated in the graph (none without a user)."""
         if not words:
-            return {"title": [], "description": [], "ids": [], "linked": []}
+            return {"title": [], "description": [], "ids": [], "linked": [], "rated": []}
         query = lucene_query(words)
         params = {
             "title": f"title:({query})",
@@ -134,6 +136,7 @@ class SearchReads:
             "text_hits": text_hits,
             "entities": entities,
             "per_entity": per_entity,
+            "user": user,
         }
         return cast(CandidateReadRecord, self.read(q.SEARCH_CANDIDATES, params)[0])
 

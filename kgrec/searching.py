@@ -66,9 +66,7 @@ def search_hits(
     titles come from the serving object's card cache."""
     store, ranker = serving.store, serving.ranker
     taken = taken_by(store, ranker, user) if user is not None else []
-    found = gather(store, query, rels, exclude=set(taken))
-    if user is not None and found.items:
-        found = _without(found, store.rated_among(user, found.items))
+    found = gather(store, query, rels, exclude=set(taken), user=user)
     if not found.items:
         raise nothing_found(store, query, found.words)
     page = navigation(query, found.linked) if user is not None else None
@@ -121,14 +119,3 @@ def _page_hits(
         )
         for s in served
     ]
-
-
-def _without(found: Candidates, drop: set[str]) -> Candidates:
-    keep = [n for n, i in enumerate(found.items) if i not in drop]
-    return Candidates(
-        found.words,
-        [found.items[n] for n in keep],
-        found.features[keep],
-        [found.matched[n] for n in keep],
-        found.linked,
-    )

@@ -4,7 +4,7 @@ The candidates are the union, bounded, of the items whose title or description m
 (each field scored on its own), the items whose key is a query word, and the items of the entities the
 words link to (categories with their subcategories, brands, a dataset's own entity types), all in one read
 (:meth:`kg.GraphStore.search_candidates`), less the items the caller leaves out (what the
-user has taken). Each candidate gets the features of :data:`QUERY_FEATURES` and says what matched.
+user has taken, and what the graph says they rated). Each candidate gets the features of :data:`QUERY_FEATURES` and says what matched.
 
 Example:
     >>> found = gather(store, "women fashion", link_rels(store.schema()))      # doctest: +SKIP
@@ -74,10 +74,14 @@ def link_rels(schema: Schema) -> list[str]:
     return [*q.LINK_RELS, *(e.relationship for e in schema.entities)]
 
 
-def gather(store: GraphStore, text: str, rels: list[str], exclude: Collection[str] = ()) -> Candidates:
-    """The candidates of ``text`` (``exclude``: item keys left out)."""
+def gather(
+    store: GraphStore, text: str, rels: list[str], exclude: Collection[str] = (), user: str | None = None
+) -> Candidates:
+    """The candidates of ``text`` (``exclude``: item keys left out, as are those the graph says ``user``
+    rated)."""
     words = query_words(text)
-    read = store.search_candidates(words, text.split(), rels, TEXT_HITS, ENTITIES, PER_ENTITY)
+    read = store.search_candidates(words, text.split(), rels, TEXT_HITS, ENTITIES, PER_ENTITY, user)
+    exclude = {*exclude, *read["rated"]}
     per_field = {"title": read["title"], "description": read["description"]}
     scores = {f: {str(i): float(s) for i, s in per_field[f]} for f in FIELDS}
     texts = list(dict.fromkeys(i for f in FIELDS for i in scores[f]))

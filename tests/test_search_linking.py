@@ -103,6 +103,17 @@ def test_fields_are_scored_apart_and_ids_match(planted: GraphStore) -> None:
     assert planted.has_item_text()
 
 
+def test_the_read_says_which_candidates_the_user_rated(planted: GraphStore) -> None:
+    def rated(text: str, user: str | None) -> list[str]:
+        return planted.search_candidates(query_words(text), text.split(), RELS, 10, 5, 50, user)["rated"]
+
+    assert rated("fashion style", "u1") == ["m2"]  # reached through a subcategory of the linked category
+    assert rated("vogue", "u0") == ["m1"]  # a title hit
+    assert rated("m3 nothing", "u2") == ["m3"]  # an item key typed
+    assert rated("fashion style", "u2") == []  # u2 rated m3, no candidate here
+    assert rated("fashion style", "nobody") == [] and rated("vogue", None) == []
+
+
 def test_nothing_linked_suggests_the_closest_names(planted: GraphStore) -> None:
     words = query_words("fasshhion")
     assert _read(planted, "fasshhion")["linked"] == []

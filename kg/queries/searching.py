@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.schema import BRAND, CATEGORY, IN_CATEGORY, ITEM, MADE_BY, RATED, SUBCATEGORY_OF
+from core.schema import BRAND, CATEGORY, IN_CATEGORY, ITEM, MADE_BY, RATED, SUBCATEGORY_OF, USER
 from kg.queries.indexes import ITEM_TEXT_INDEX
 
 __all__ = [
@@ -50,7 +50,8 @@ ENTITY_INDEX_LABELS = (
 # field in the query: `title:(...)`), so each field is scored on its own; the items whose key is a query word;
 # and the linked entities, best first, each with the items it reaches: directly (depth 0) or through the
 # categories below it (depth = how many levels below). Per entity, its $per_entity items with the most
-# ratings, plus any text hit it reaches, so a text hit knows which linked entities it matches.
+# ratings, plus any text hit it reaches, so a text hit knows which linked entities it matches. Last, those
+# of the candidates $user has rated (none when $user is null), so a personal search needs no second read.
 SEARCH_CANDIDATES = (
     "CALL { "
     f"  CALL db.index.fulltext.queryNodes('{ITEM_TEXT_INDEX}', $title) YIELD node, score "
@@ -75,7 +76,13 @@ SEARCH_CANDIDATES = (
     f"  RETURN collect({{label: labels(node)[0], key: coalesce(node.{CATEGORY.key}, node.{BRAND.key}, node.id), "
     "name: coalesce(node.name, node.id), score: score, items: items}) AS linked "
     "} "
-    "RETURN title, description, ids, linked"
+    "CALL { WITH title, description, ids, linked "
+    "  WITH ids + [x IN title | x[0]] + [x IN description | x[0]] "
+    "    + reduce(acc = [], e IN linked | acc + [x IN e.items | x[0]]) AS keys "
+    f"  OPTIONAL MATCH (:{USER.label} {{id: $user}})-[:{RATED.type}]->(i:{ITEM.label}) WHERE i.id IN keys "
+    "  RETURN collect(i.id) AS rated "
+    "} "
+    "RETURN title, description, ids, linked, rated"
 )
 LINK_RELS = (MADE_BY.type, IN_CATEGORY.type)
 """The core relationships from items to the entities of the index (a dataset's ``HAS_X`` are added)."""
