@@ -173,21 +173,26 @@ def test_every_route_through_http(workspace: Workspace, server: Server, key: str
     assert hits and all(h["predicted"] is not None for h in hits)
     profile = api.get(f"/users/{user}/profile").json()
     assert profile["user"] == user and profile["leanings"]["Brand"]
-    # the first of the user's items with a path that supports it (an item may have none: its note says so)
-    for shown in top:
-        explained = api.get(f"/users/{user}/explanations/{shown['item']}", params={"top": 2}).json()
-        assert explained["user"] == user and bool(explained["paths"]) != bool(explained["note"])
+    # the first recommended item with a path that supports it (an item may have none: its note says so);
+    # with this small a ranker (LightGCN two epochs, 20 trees), whether one user's five have one is chance
+    for who in list(truth.user_branch)[:5]:
+        listed = api.get(f"/users/{who}/recommendations", params={"k": 5}).json()
+        for shown in listed:
+            explained = api.get(f"/users/{who}/explanations/{shown['item']}", params={"top": 2}).json()
+            assert explained["user"] == who and bool(explained["paths"]) != bool(explained["note"])
+            if explained["paths"]:
+                break
         if explained["paths"]:
             break
-    assert explained["paths"], "none of the user's five items has a supporting path"
+    assert explained["paths"], "none of five users' top five items has a supporting path"
     assert all("rating_drop" not in p["support"] for p in explained["paths"])  # off unless asked for
     with_drop = api.get(
-        f"/users/{user}/explanations/{shown['item']}", params={"top": 2, "rating_drop": True}
+        f"/users/{who}/explanations/{shown['item']}", params={"top": 2, "rating_drop": True}
     ).json()
     assert all("rating_drop" in p["support"] for p in with_drop["paths"])
     hit = 'kgrec_cache_requests_total{cache="explanations",result="hit"}'
     hits = _metric(api, hit)
-    again = api.get(f"/users/{user}/explanations/{shown['item']}", params={"top": 2}).json()
+    again = api.get(f"/users/{who}/explanations/{shown['item']}", params={"top": 2}).json()
     assert again == explained and _metric(api, hit) == hits + 1  # the same question: answered again
     assert [p["score"] for p in with_drop["paths"]] == [p["score"] for p in explained["paths"]]
     _error(api.get(f"/users/nobody/explanations/{item}"), 404)
