@@ -69,12 +69,10 @@ ranked with the same protocol as the fusion (whole catalogue, training items lef
 
 def _status_mib(pid: int, field: str) -> int | None:
     """A ``kB`` field of a process's /proc status, in MiB."""
-    try:
+    with contextlib.suppress(OSError, ValueError, IndexError):  # a process gone, or a field unlike "N kB"
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(field + ":"):
                 return round(int(line.split()[1]) / 1024)
-    except (OSError, ValueError, IndexError):
-        return None
     return None
 
 
