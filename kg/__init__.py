@@ -31,6 +31,7 @@ from kg.records import (
     SimilarItemRecord,
 )
 from kg.server import ManagedNeo4j, ServerStatus
+from kg.staged_load import LoadTransaction
 from kg.store import GraphStore
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "ItemCardRecord",
     "ItemFactsRecord",
     "LeaningRecord",
+    "LoadTransaction",
     "ManagedNeo4j",
     "PathNodeRecord",
     "PathRecord",

@@ -37,11 +37,13 @@ from core.errors import InputError, KGRecError, Neo4jError
 from core.progress import Progress
 from core.settings import Settings
 from kg.bulk_csv import ImportFiles, write_import_files
+from kg.load_parts import dataset_rows
 from kg.server import ADMIN_ENTRY_POINT, ManagedNeo4j
+from kg.staged_load import LoadTransaction
 from kg.store import GraphStore
 from loaders.records import Dataset
 
-__all__ = ["BULK_FROM_ROWS", "BulkMode", "bulk_refusal", "dataset_rows", "write_bulk", "write_dataset"]
+__all__ = ["BULK_FROM_ROWS", "BulkMode", "bulk_refusal", "write_bulk", "write_dataset"]
 
 BULK_FROM_ROWS = 200_000
 """Rows (all frames of the dataset) from which ``--bulk auto`` imports an empty workspace (see the module)."""
@@ -62,14 +64,6 @@ class BulkMode(StrEnum):
     NEVER = "never"
 
 
-def dataset_rows(dataset: Dataset) -> int:
-    """The rows of every frame of ``dataset``: what :data:`BULK_FROM_ROWS` is compared with."""
-    frames = [dataset.ratings, dataset.items, dataset.brands, dataset.categories, dataset.users]
-    frames += [*dataset.entities.values(), *dataset.item_links.values()]
-    frames += [*dataset.user_entities.values(), *dataset.user_links.values()]
-    return sum(len(f) for f in frames)
-
-
 def bulk_refusal(store: GraphStore, settings: Settings) -> str | None:
     """Why the bulk import cannot load into ``store``; ``None`` when it can."""
     if settings.neo4j.uri:
@@ -87,17 +81,19 @@ def write_dataset(
     dataset: Dataset,
     mode: BulkMode = BulkMode.AUTO,
     progress: Progress | None = None,
+    transaction: LoadTransaction = LoadTransaction.AUTO,
 ) -> bool:
-    """Load ``dataset`` through the bulk import or the transactional load, as ``mode`` says (see the module);
-    returns whether it was the bulk import. Either way ``dataset.report.written`` says what was written."""
+    """Load ``dataset`` through the bulk import or the transactional load (in one transaction or staged, as
+    ``transaction`` says), as ``mode`` says (see the module); returns whether it was the bulk import. Either
+    way ``dataset.report.written`` says what was written."""
     if mode is BulkMode.NEVER:
-        store.write(dataset, progress)
+        store.write(dataset, progress, transaction)
         return False
     refusal = bulk_refusal(store, settings)
     if refusal and mode is BulkMode.ALWAYS:
         raise InputError(f"--bulk always cannot import: {refusal}; load with --bulk auto or never")
     if refusal or (mode is BulkMode.AUTO and dataset_rows(dataset) < BULK_FROM_ROWS):
-        store.write(dataset, progress)
+        store.write(dataset, progress, transaction)
         return False
     write_bulk(store, settings, dataset, progress)
     return True

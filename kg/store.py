@@ -15,26 +15,12 @@ from typing import Any, cast
 
 import neo4j
 import neo4j.exceptions
-import numpy as np
-import pandas as pd
 from neo4j.exceptions import ClientError, ServiceUnavailable
 
 import kg.queries as q
 from core.errors import InputError, Neo4jError, SchemaError, WriteRefusedError
 from core.progress import Progress
-from core.schema import (
-    BRAND,
-    CATEGORY,
-    IN_CATEGORY,
-    ITEM,
-    MADE_BY,
-    RATED,
-    SUBCATEGORY_OF,
-    USER,
-    NodeType,
-    RelType,
-    Schema,
-)
+from core.schema import Schema
 from core.settings import Settings
 from kg.checks import CheckedServer
 from kg.connection import connect_driver
@@ -42,20 +28,22 @@ from kg.embeddings import Embeddings
 from kg.export import GraphExport, export_graph
 from kg.fingerprint import GraphFingerprint
 from kg.guard import explained, lucene_escaped, refused_operation, unexplained
+from kg.load_parts import dataset_rows, load_parts
 from kg.records import (
     CatalogueCountsRecord,
     GraphStats,
     SearchHitRecord,
 )
 from kg.serving_reads import ServingReads
+from kg.staged_load import STAGE_FROM_ROWS, LoadTransaction, settle_loads, write_staged
 from kg.statements import memory_hint, run_statement
 from kg.text_search import SearchReads
-from kg.users import register_user_side, user_rows, user_sourced, write_user_side
-from loaders.records import Dataset, category_key, category_tree
+from kg.users import register_user_side, user_sourced
+from loaders.records import Dataset
 
 __all__ = ["GraphStore"]
 
-# A load is one transaction; a large one may run longer than the server's default limit for queries.
+# A one-transaction load may run longer than the server's default limit for queries.
 _LOAD_TIMEOUT_S = 3600.0
 
 
@@ -70,8 +58,13 @@ class GraphStore(ServingReads, SearchReads, Embeddings, CheckedServer):
 
     @classmethod
     def connect(cls, settings: Settings, progress: Progress | None = None) -> GraphStore:
+        """Connect, and roll back a staged load whose writer died (:func:`kg.staged_load.settle_loads`): a
+        ``kill -9`` during a load leaves the graph as it was for the next command."""
         driver, _ = connect_driver(settings, progress)
-        return cls(driver, settings.neo4j.database, settings.batch_size)
+        store = cls(driver, settings.neo4j.database, settings.batch_size)
+        if not settings.neo4j_read_only:
+            settle_loads(driver, store.database)
+        return store
 
     def close(self) -> None:
         self._driver.close()
@@ -168,27 +161,54 @@ class GraphStore(ServingReads, SearchReads, Embeddings, CheckedServer):
                 schema = schema.with_item_link(rel)
         return register_user_side(schema, dataset)
 
-    def write(self, dataset: Dataset, progress: Progress | None = None) -> dict[str, int]:
-        """Store a dataset with batched ``UNWIND ... MERGE`` statements, all in one transaction.
+    def write(
+        self,
+        dataset: Dataset,
+        progress: Progress | None = None,
+        transaction: LoadTransaction = LoadTransaction.AUTO,
+    ) -> dict[str, int]:
+        """Store a dataset with batched ``UNWIND ... MERGE`` statements (:mod:`kg.load_parts`), in one
+        transaction or, staged, in one per batch (``transaction``: ``auto`` stages from
+        :data:`kg.staged_load.STAGE_FROM_ROWS` rows).
 
-        The load is all-or-nothing: it commits whole or leaves the graph as it was, whatever stops it (an
-        error, Ctrl-C, ``kill -9`` of this process, which closes the connection and so rolls the
-        transaction back, or a crash of Neo4j, whose recovery keeps only committed transactions). Updated
-        ratings and properties roll back with the rest. Concurrent loads each see the other whole or not
-        at all; a deadlock between them is retried by the driver's transaction function.
+        Either way the load is all-or-nothing: it lands whole or leaves the graph as it was, whatever stops
+        it (an error, Ctrl-C, ``kill -9`` of this process, a crash of Neo4j). One transaction is rolled back
+        by the server when its connection closes, and recovery keeps only committed transactions; a staged
+        load is rolled back step by step (:mod:`kg.staged_load`). Updated ratings and properties roll back
+        with the rest. Concurrent one-transaction loads each see the other whole or not at all (a deadlock
+        between them is retried by the driver's transaction function); one staged load runs at a time, and
+        a one-transaction load does not start beside it.
 
         Returns the number of rows sent per node label and relationship type.
         """
+        running = settle_loads(self._driver, self.database)
+        if running:
+            raise InputError(
+                f"a staged load is being written ({running[0].describe()}); load when it has finished"
+            )
         schema = self.load_schema(dataset)
         self.ensure_schema(schema)
+        staged = transaction is LoadTransaction.STAGED or (
+            transaction is LoadTransaction.AUTO and dataset_rows(dataset) >= STAGE_FROM_ROWS
+        )
 
         @neo4j.unit_of_work(timeout=_LOAD_TIMEOUT_S)
         def load(tx: neo4j.ManagedTransaction) -> dict[str, int]:
-            return self._write(tx, dataset, schema, progress)
+            written: dict[str, int] = {}
+            for part in load_parts(dataset, schema):
+                written[part.step] = written.get(part.step, 0) + self._batched(
+                    tx, part.statement, part.rows, part.step, progress
+                )
+            return written
 
         try:
-            with self._driver.session(database=self.database) as session:
-                written = session.execute_write(load)
+            if staged:
+                written = write_staged(
+                    self._driver, self.database, load_parts(dataset, schema), self.batch_size, progress
+                )
+            else:
+                with self._driver.session(database=self.database) as session:
+                    written = session.execute_write(load)
         except ClientError as e:
             raise Neo4jError(
                 f"the load was rolled back, the graph is as it was: {e.code}: {e.message}{memory_hint(e.code)}"
@@ -201,70 +221,6 @@ class GraphStore(ServingReads, SearchReads, Embeddings, CheckedServer):
         except ServiceUnavailable as e:
             raise Neo4jError(f"the load was rolled back, the graph is as it was: {e}") from e
         dataset.report.written = written
-        return written
-
-    def _write(
-        self, tx: neo4j.ManagedTransaction, ds: Dataset, schema: Schema, progress: Progress | None
-    ) -> dict[str, int]:
-        written: dict[str, int] = {}
-
-        def nodes(node: NodeType, rows: list[dict[str, Any]]) -> None:
-            written[node.label] = written.get(node.label, 0) + self._batched(
-                tx, q.merge_nodes(node), rows, node.label, progress
-            )
-
-        def links(rel: RelType, frame: pd.DataFrame) -> None:
-            rows = [
-                {"source": s, "target": t}
-                for s, t in frame[["source", "target"]].astype(str).itertuples(index=False)
-            ]
-            written[rel.type] = self._batched(tx, q.merge_links(rel), rows, rel.type, progress)
-
-        item_rows = {
-            k: {"key": k, "props": {}}
-            for k in pd.unique(
-                pd.concat(
-                    [
-                        ds.ratings["item"],
-                        ds.items["id"],
-                        ds.brands["item"],
-                        ds.categories["item"],
-                        *(f["item"] for f in ds.entities.values()),
-                        *(c for f in ds.item_links.values() for c in (f["source"], f["target"])),
-                    ]
-                ).astype(str)
-            )
-        }
-        for rec in ds.items.to_dict("records"):
-            props = {f: _plain(rec[f]) for f in ("title", "description", "price")}
-            item_rows[str(rec["id"])]["props"] = {k: v for k, v in props.items() if v is not None}
-        nodes(ITEM, list(item_rows.values()))
-        nodes(USER, user_rows(ds))
-        nodes(BRAND, [{"key": b, "props": {}} for b in pd.unique(ds.brands["brand"].astype(str))])
-        tree, parent_links = category_tree(ds.categories["path"])
-        nodes(CATEGORY, [{"key": k, "props": {"name": n, "depth": d}} for k, (n, d) in tree.items()])
-        for entity, frame in ds.entities.items():
-            nodes(
-                schema.entity(entity).node,
-                [{"key": v, "props": {}} for v in pd.unique(frame["value"].astype(str))],
-            )
-        ratings = ds.ratings.assign(user=ds.ratings["user"].astype(str), item=ds.ratings["item"].astype(str))
-        rows = [
-            {"user": u, "item": i, "rating": float(r), "ts": int(t)}
-            for u, i, r, t in ratings[["user", "item", "rating", "ts"]].itertuples(index=False)
-        ]
-        written[RATED.type] = self._batched(tx, q.MERGE_RATINGS, rows, RATED.type, progress)
-        links(MADE_BY, ds.brands.rename(columns={"item": "source", "brand": "target"}))
-        leaf = pd.DataFrame(
-            {"source": ds.categories["item"], "target": [category_key(p) for p in ds.categories["path"]]}
-        )
-        links(IN_CATEGORY, leaf.drop_duplicates())
-        links(SUBCATEGORY_OF, pd.DataFrame(sorted(parent_links), columns=["source", "target"]))
-        for entity, frame in ds.entities.items():
-            links(schema.entity(entity).rel, frame.rename(columns={"item": "source", "value": "target"}))
-        for rel, frame in ds.item_links.items():
-            links(schema.rel_type(rel), frame)
-        write_user_side(ds, schema, nodes, links)
         return written
 
     def merge_ratings_naive(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -322,17 +278,12 @@ class GraphStore(ServingReads, SearchReads, Embeddings, CheckedServer):
         return GraphStats(nodes, rels)
 
     def export(self, progress: Progress | None = None) -> GraphExport:
-        """The whole graph as frames (see :class:`kg.export.GraphExport`), streamed per label and type."""
+        """The whole graph as frames (see :class:`kg.export.GraphExport`), streamed per label and type; refused
+        while a staged load is being written (half of it would be trained on)."""
+        running = settle_loads(self._driver, self.database)
+        if running:
+            raise InputError(
+                f"a staged load is being written ({running[0].describe()}); train when it has finished"
+            )
         self.check_category_keys()
         return export_graph(self._driver, self.database, self.schema(), progress)
-
-
-def _plain(value: Any) -> Any:
-    """pandas/numpy scalars and NaN to plain Python values the driver accepts."""
-    if value is None:
-        return None
-    if isinstance(value, float | np.floating) and np.isnan(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

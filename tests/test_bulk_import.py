@@ -29,7 +29,8 @@ from core.schema import ITEM, Schema
 from core.settings import Neo4jSettings, Settings
 from kg import GraphStore, ManagedNeo4j
 from kg.bulk_csv import ImportFiles, cells, column_type, write_import_files
-from kg.bulk_import import BULK_FROM_ROWS, BulkMode, dataset_rows, write_bulk, write_dataset
+from kg.bulk_import import BULK_FROM_ROWS, BulkMode, write_bulk, write_dataset
+from kg.load_parts import dataset_rows
 from kgrec.cli import app
 from loaders import Dataset
 from loaders.demo import demo_dataset, write_demo_files

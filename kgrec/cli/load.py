@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import typer
 
 from core.errors import LoadError
-from kg import BulkMode, write_dataset
+from kg import BulkMode, LoadTransaction, write_dataset
 from kgrec.cli.output import JsonFlag, emit_json, fail, out, progress_bar
 from kgrec.cli.session import open_store, settings_of
 from loaders import Dataset, ErrorBudget, read_amazon2018, read_hin, read_movielens, read_table
@@ -49,7 +49,23 @@ Bulk = Annotated[
 ]
 
 
-def _load(ctx: typer.Context, read: Callable[[], Dataset], as_json: bool, bulk: BulkMode) -> None:
+Transaction = Annotated[
+    LoadTransaction,
+    typer.Option(
+        "--transaction",
+        help="one transaction, or staged: one transaction per batch under a load marker, rolled back whole if "
+        "the load stops (for loads past the server's memory); auto stages from 500,000 rows",
+    ),
+]
+
+
+def _load(
+    ctx: typer.Context,
+    read: Callable[[], Dataset],
+    as_json: bool,
+    bulk: BulkMode,
+    transaction: LoadTransaction,
+) -> None:
     try:
         dataset = read()
     except LoadError as e:  # with --json, the report of what was read so far, before the error line
@@ -58,7 +74,7 @@ def _load(ctx: typer.Context, read: Callable[[], Dataset], as_json: bool, bulk: 
         raise
     settings = settings_of(ctx)
     with open_store(settings, quiet=as_json) as store, progress_bar(as_json) as progress:
-        imported = write_dataset(store, settings, dataset, bulk, progress)
+        imported = write_dataset(store, settings, dataset, bulk, progress, transaction)
     report = dataset.report
     if as_json:
         emit_json(report.model_dump())
@@ -96,6 +112,7 @@ def load_hin(
     as_json: JsonFlag = False,
     max_bad: MaxBad = 0.01,
     bulk: Bulk = BulkMode.AUTO,
+    transaction: Transaction = LoadTransaction.AUTO,
 ) -> None:
     """A folder of the HIN benchmark collection (Amazon, Yelp, MovieLens, Douban, LastFM) as published:
     user_<type>.dat ratings (clearly counts, such as listens with no 1-5 scale, are read as implicit
@@ -103,7 +120,11 @@ def load_hin(
     knowledge, user_user*.dat user links (friends). The report says what was done with each file."""
     chosen = None if values is None else _VALUES[values]
     _load(
-        ctx, lambda: read_hin(directory, ErrorBudget(max_bad), ratings=ratings, values=chosen), as_json, bulk
+        ctx,
+        lambda: read_hin(directory, ErrorBudget(max_bad), ratings=ratings, values=chosen),
+        as_json,
+        bulk,
+        transaction,
     )
 
 
@@ -116,10 +137,17 @@ def load_amazon2018(
     as_json: JsonFlag = False,
     max_bad: MaxBad = 0.01,
     bulk: Bulk = BulkMode.AUTO,
+    transaction: Transaction = LoadTransaction.AUTO,
 ) -> None:
     """Amazon review data 2018: metadata plus ratings CSV or reviews."""
     budget = ErrorBudget(max_bad)
-    _load(ctx, lambda: read_amazon2018(meta, ratings=ratings, reviews=reviews, budget=budget), as_json, bulk)
+    _load(
+        ctx,
+        lambda: read_amazon2018(meta, ratings=ratings, reviews=reviews, budget=budget),
+        as_json,
+        bulk,
+        transaction,
+    )
 
 
 def _pairs(values: list[str], what: str) -> dict[str, Path]:
@@ -171,6 +199,7 @@ def load_table(
     as_json: JsonFlag = False,
     max_bad: MaxBad = 0.01,
     bulk: Bulk = BulkMode.AUTO,
+    transaction: Transaction = LoadTransaction.AUTO,
 ) -> None:
     """Any ratings table plus item and user tables: item attributes and links, item metadata (--items), user
     metadata (--users), user attributes and user-user links (friends)."""
@@ -212,6 +241,7 @@ def load_table(
         ),
         as_json,
         bulk,
+        transaction,
     )
 
 
@@ -222,6 +252,7 @@ def load_movielens(
     as_json: JsonFlag = False,
     max_bad: MaxBad = 0.01,
     bulk: Bulk = BulkMode.AUTO,
+    transaction: Transaction = LoadTransaction.AUTO,
 ) -> None:
     """MovieLens 100K (u.data, u.item) or the ratings.csv/movies.csv layout; genres become categories."""
-    _load(ctx, lambda: read_movielens(directory, ErrorBudget(max_bad)), as_json, bulk)
+    _load(ctx, lambda: read_movielens(directory, ErrorBudget(max_bad)), as_json, bulk, transaction)
