@@ -3,10 +3,12 @@
 ``kill -9`` of the staged load at seeded moments, after which the next command must find the graph as it
 was before the load or as after it.
 
-The catalogue is the demo generator's (``loaders.demo``; 25 ratings per user, an item per two users, brands
-and a category tree). The base graph holds the first ``--base`` ratings (and their items, titled), loaded
+The catalogue is the demo generator's (``loaders.demo``; 25 ratings per user, an item per two users, a brand
+and a leaf category per item). The base graph holds the first ``--base`` ratings (and their items, titled,
+with their brands and categories), loaded
 through the bulk import into an emptied graph before each run. The incremental load holds all ``--ratings``
-rows: the base ones rewritten (newer, another value), the rest new, and every item retitled, so half a
+rows: the base ones rewritten (newer, another value), the rest new, and every item retitled (with every
+item's brand and category), so half a
 load shows in the counts, the rating sums or the titles. Each load is a real ``kgrec load table`` process.
 
 Per run: wall seconds and rows per second (rating rows of the load file over the process's wall time) of
@@ -38,6 +40,7 @@ from common import say, write_results
 from core.settings import Settings
 from kg import GraphStore
 from loaders.demo import demo_dataset
+from loaders.records import category_key
 
 KGREC = str(Path(sys.executable).parent / "kgrec")
 SNAPSHOT = (
@@ -51,25 +54,48 @@ def tables(directory: Path, n_ratings: int, n_base: int) -> tuple[list[str], lis
     """The base load's and the incremental load's ``kgrec load table`` arguments."""
     users = n_ratings // 25
     ds, _ = demo_dataset(n_users=users, n_items=max(users // 2, 100), ratings_per_user=25, seed=0)
-    base, update = directory / "base", directory / "update"
-    for folder in (base, update):
-        folder.mkdir()
     ratings = ds.ratings.iloc[:n_ratings]
-    ratings.iloc[:n_base].to_csv(base / "ratings.csv", index=False)
-    items = ds.items[["id", "title"]]
-    items[items["id"].isin(ratings.iloc[:n_base]["item"])].to_csv(base / "items.csv", index=False)
     rewritten = ratings.copy()
     rewritten.loc[: n_base - 1, "rating"] = 6 - rewritten.loc[: n_base - 1, "rating"]
     rewritten.loc[: n_base - 1, "ts"] = rewritten.loc[: n_base - 1, "ts"] + 1
-    rewritten.to_csv(update / "ratings.csv", index=False)
-    items.assign(title=items["title"].astype(str) + " (new edition)").to_csv(
-        update / "items.csv", index=False
-    )
-    base_args, update_args = (
-        ["--ratings", str(folder / "ratings.csv"), "--items", str(folder / "items.csv")]
-        for folder in (base, update)
-    )
-    return base_args, update_args
+    items = ds.items[["id", "title"]]
+    in_base = items["id"].isin(ratings.iloc[:n_base]["item"])
+    paths = ds.categories.assign(path=[category_key(p) for p in ds.categories["path"]])
+    loads = {
+        "base": (
+            ratings.iloc[:n_base],
+            items[in_base],
+            ds.brands[ds.brands["item"].isin(items[in_base]["id"])],
+            paths[paths["item"].isin(items[in_base]["id"])],
+        ),
+        "update": (
+            rewritten,
+            items.assign(title=items["title"].astype(str) + " (new edition)"),
+            ds.brands,
+            paths,
+        ),
+    }
+    args = []
+    for name, (rated, titled, brands, categories) in loads.items():
+        folder = directory / name
+        folder.mkdir()
+        rated.to_csv(folder / "ratings.csv", index=False)
+        titled.to_csv(folder / "items.csv", index=False)
+        brands.to_csv(folder / "brand.csv", index=False, header=False)
+        categories.to_csv(folder / "category.csv", index=False, header=False)
+        args.append(
+            [
+                "--ratings",
+                str(folder / "ratings.csv"),
+                "--items",
+                str(folder / "items.csv"),
+                "--item-attr",
+                f"Brand={folder / 'brand.csv'}",
+                "--item-attr",
+                f"Category={folder / 'category.csv'}",
+            ]
+        )
+    return args[0], args[1]
 
 
 def kgrec(*args: str, wait: bool = True) -> Any:
@@ -158,7 +184,7 @@ def main() -> None:
             }
             result["kills"].append(kill)
             say(f"kill {seed}: {kill}")
-    about = "\n\n".join(__doc__.split("\n\n")[1:4])  # the protocol, from the docstring
+    about = "\n\n".join(__doc__.split("\n\n")[1:3])  # the protocol, from the docstring
     write_results("staged_load", "Staged loads onto a loaded graph, and kill -9", about, result)
     print(json.dumps(result))
 
