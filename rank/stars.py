@@ -1,7 +1,8 @@
 """The rating model's predicted stars where the ranker's candidate table reads them.
 
-The table reads a user's stars only at the items their candidate lists propose; a served list proposes a few
-hundred of the catalogue.
+The table reads a user's stars only at the items their candidate lists propose (a served list proposes a few
+hundred of the catalogue), or, when it is the table of given columns (``only``: a page's items, an
+explanation's item), only at those.
 
 Example:
     >>> import numpy as np
@@ -9,6 +10,9 @@ Example:
     >>> out = stars_where_needed(stars, ["u"], np.array(list("abcdefghij")), {"p": np.array([[1, 3, -1]])}, None)
     >>> out[0, [1, 3]].tolist(), int(np.isnan(out).sum())
     ([1.0, 1.0], 8)
+    >>> out = stars_where_needed(stars, ["u"], np.array(list("abcdefghij")), {"p": np.array([[1, 3, -1]])}, np.array([5]))
+    >>> out[0, 5].item(), int(np.isnan(out).sum())
+    (1.0, 9)
 """
 
 from __future__ import annotations
@@ -27,11 +31,11 @@ def stars_where_needed(
     lists: dict[str, np.ndarray],
     only: np.ndarray | None,
 ) -> np.ndarray | None:
-    """Predicted stars ``[users, items]`` where the table reads them: the columns the lists propose (and
-    ``only``), NaN elsewhere; the whole catalogue once those are a quarter of it (a batch of many users)."""
-    cols = np.unique(
-        np.concatenate([a.ravel() for a in lists.values()] + [np.ravel(only if only is not None else [])])
-    )
+    """Predicted stars ``[users, items]`` where the table reads them: the columns the lists propose, or the
+    columns ``only`` when given (the table holds those alone), NaN elsewhere; the whole catalogue once those
+    are a quarter of it (a batch of many users)."""
+    chosen = [np.ravel(only)] if only is not None else [a.ravel() for a in lists.values()]
+    cols = np.unique(np.concatenate(chosen))
     cols = cols[cols >= 0].astype(np.int64)
     if rating is None or 4 * len(cols) >= len(items):
         return None if rating is None else rating(keys, items)
