@@ -27,6 +27,9 @@ class _Record:
     def data(self) -> dict[str, Any]:
         return self.row
 
+    def items(self) -> list[tuple[str, Any]]:
+        return list(self.row.items())
+
 
 class _Driver:
     """Sessions whose ``run`` raises the next of ``failures``, then answers ``[{"one": 1}]``."""
