@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,9 @@ from core.errors import ModelError
 
 __all__ = ["IdMap"]
 
+_FEW_KEYS = 4096
+"""Up to this many keys are looked up one by one (see :meth:`IdMap.rows`)."""
+
 
 @dataclass(frozen=True)
 class IdMap:
@@ -32,6 +36,7 @@ class IdMap:
 
     node_keys: Mapping[str, tuple[str, ...]]
     _index: dict[str, pd.Index] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _positions: dict[str, dict[str, int]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for node_type, keys in self.node_keys.items():
@@ -56,10 +61,13 @@ class IdMap:
         """Row of each key (int64), ``-1`` for a key this map does not hold."""
         index = self._index[self._check(node_type)]
         wanted = [str(k) for k in keys]
-        if len(wanted) <= 16:
-            # a hash lookup each: get_indexer's set-up costs tens of microseconds however few the keys,
-            # and explanations look up a handful of keys per path
-            return np.array([_row(index, k) for k in wanted], dtype=np.int64)
+        if len(wanted) <= _FEW_KEYS:
+            # a dict lookup each: get_indexer builds an index of the keys first, which costs more than the
+            # lookups for the handful of keys of a path and the few hundred candidate items of a request
+            positions = self._positions.get(node_type)
+            if positions is None:  # built once per node type; a race builds the same dict twice
+                positions = self._positions[node_type] = {k: n for n, k in enumerate(index)}
+            return np.fromiter(map(positions.get, wanted, repeat(-1)), dtype=np.int64, count=len(wanted))
         return np.asarray(index.get_indexer(pd.Index(wanted)), dtype=np.int64)
 
     def save(self, path: Path) -> None:
@@ -74,11 +82,3 @@ class IdMap:
         if node_type not in self.node_keys:
             raise ModelError(f"no node type {node_type!r} in the id map (have: {list(self.node_keys)})")
         return node_type
-
-
-def _row(index: pd.Index, key: str) -> int:
-    try:
-        loc = index.get_loc(key)
-    except KeyError:
-        return -1
-    return loc if isinstance(loc, int) else -1  # the index is unique, so a found key is one position

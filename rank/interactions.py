@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,20 @@ def with_events(
     return pd.concat([rated, new], ignore_index=True)
 
 
+_FEW_KEYS = 4096
+"""Up to this many keys are looked up one by one in a dict: ``get_indexer`` builds an index of the keys first,
+which costs a serving call (a request looks up its user and a few hundred candidate items, several times)
+more than the lookups themselves."""
+
+
+def _positions(positions: dict[str, int], keys: Keys) -> np.ndarray:
+    # an array of strings gives Python strings at once; anything else is made strings as a lookup would
+    wanted = (
+        keys.tolist() if isinstance(keys, np.ndarray) and keys.dtype.kind == "U" else [str(k) for k in keys]
+    )
+    return np.fromiter(map(positions.get, wanted, repeat(-1)), dtype=np.intp, count=len(keys))
+
+
 @dataclass(frozen=True)
 class Interactions:
     """One entry per (user, item) pair: ``rows`` and ``cols`` index ``user_keys`` and ``item_keys``, ``ts`` is
@@ -137,6 +152,14 @@ class Interactions:
     def _item_index(self) -> pd.Index:
         return pd.Index(self.item_keys)
 
+    @cached_property
+    def _user_positions(self) -> dict[str, int]:
+        return {str(k): n for n, k in enumerate(self.user_keys)}
+
+    @cached_property
+    def _item_positions(self) -> dict[str, int]:
+        return {str(k): n for n, k in enumerate(self.item_keys)}
+
     @property
     def n_users(self) -> int:
         return len(self.user_keys)
@@ -147,10 +170,14 @@ class Interactions:
 
     def user_rows(self, keys: Keys) -> np.ndarray:
         """Row per user key, ``-1`` for a user without training interactions."""
+        if len(keys) <= _FEW_KEYS:
+            return _positions(self._user_positions, keys)
         return self._user_index.get_indexer(pd.Index([str(k) for k in keys]))
 
     def item_rows(self, keys: Keys) -> np.ndarray:
         """Column per item key, ``-1`` for an item outside the catalogue."""
+        if len(keys) <= _FEW_KEYS:
+            return _positions(self._item_positions, keys)
         return self._item_index.get_indexer(pd.Index([str(k) for k in keys]))
 
     def popularity(self) -> np.ndarray:
