@@ -94,10 +94,13 @@ class Knowledge:
         """Per relation, ``[users, items]`` (or ``[users, len(columns)]``): the user's items sharing a node
         of that relation with the item, over the user's item count (0 for a user without items)."""
         counts = np.asarray(seen.sum(axis=1)).ravel()
-        scale = sp.diags(np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0))
+        scale = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
         out = {}
         for rel, matrix in self.relations.items():
-            per_node = scale @ (seen @ matrix)  # [users, nodes]: share of the user's items on each node
+            # [users, nodes] dense: the share of the user's items on each node; then one sparse-dense product
+            # rather than a chain of sparse ones, each of which costs a serving call more in scipy's checks
+            # than in arithmetic
+            per_node = (seen @ matrix).toarray() * scale[:, None]
             target = matrix if columns is None else matrix[columns]
-            out[rel] = np.asarray((per_node @ target.T).todense(), dtype=np.float32)
+            out[rel] = np.asarray((target @ per_node.T).T, dtype=np.float32)
         return out
