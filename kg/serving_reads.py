@@ -3,8 +3,8 @@ brand or category, display cards and report facts, a user's leanings, raters ali
 an item exists. Mixed into :class:`kg.GraphStore`; one indexed read each.
 
 Example:
-    >>> store.rated_among("U00001", ["I00013", "I00037"])   # doctest: +SKIP
-    {'I00037'}
+    >>> store.rated_among({"U00001": ["I00013", "I00037"]})   # doctest: +SKIP
+    {'U00001': {'I00037'}}
 """
 
 from __future__ import annotations
@@ -38,10 +38,15 @@ class ServingReads:
         """The user's ratings: columns ``item, rating, ts``."""
         return pd.DataFrame(self.read(q.RATED_BY_USER, {"user": user}), columns=["item", "rating", "ts"])
 
-    def rated_among(self: _Store, user: str, items: Sequence[str]) -> set[str]:
-        """Those of ``items`` that ``user`` has rated in the graph: serving's seen-filter, one indexed read per
-        list (however long the user's history is, it returns at most ``len(items)`` keys)."""
-        return {r["item"] for r in self.read(q.RATED_AMONG, {"user": user, "items": list(items)})}
+    def rated_among(self: _Store, lists: Mapping[str, Sequence[str]]) -> dict[str, set[str]]:
+        """Per user of ``lists``, those of their items they have rated in the graph: serving's seen-filter,
+        one indexed read for a batch of lists (however long a user's history is, it returns at most the
+        keys asked about)."""
+        asked = [{"user": user, "items": list(items)} for user, items in lists.items()]
+        seen: dict[str, set[str]] = {user: set() for user in lists}
+        for r in self.read(q.RATED_AMONG, {"lists": asked}):
+            seen[r["user"]].add(r["item"])
+        return seen
 
     def items_of(self: _Store, brand: str | None = None, category: str | None = None) -> set[str] | None:
         """Item keys of a brand and/or a category with its subcategories (``category``: a name, meaning every

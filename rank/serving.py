@@ -7,8 +7,8 @@ the ranker has never seen rated. :class:`FusedServing` joins the two.
 
 - A user the ranker knows: :meth:`Ranker.rank` with the filters as its ``allowed`` mask; the graph's
   seen-filter is applied to that ranking (the first ``k`` of it the user has not rated in the graph: one
-  indexed read, :meth:`kg.GraphStore.rated_among`). So the served list is exactly the fused ranking the metrics
-  measure, less what the graph says the user has already taken.
+  indexed read for the users ranked together, :meth:`kg.GraphStore.rated_among`). So the served list is
+  exactly the fused ranking the metrics measure, less what the graph says the user has already taken.
 - A user in the graph but not in the ranker: :meth:`Ranker.rank_new` from the items the graph says they
   rated. A user the graph does not hold either is a :class:`~core.errors.NotFoundError`.
 - A newcomer known by a few ratings, or by stated brands and categories: :meth:`Ranker.rank_new` with the
@@ -17,7 +17,8 @@ the ranker has never seen rated. :class:`FusedServing` joins the two.
 
 Each served item carries its fusion score and the rating model's predicted stars (``ranker.rating``), and
 its display card (title, brand, categories) from :class:`ItemCards`: read from the graph once per item and
-kept ``CARD_SECONDS``, so a list costs one read of the graph (the seen-filter) once its cards are known.
+kept ``CARD_SECONDS``, so a batch of lists costs one read of the graph (the seen-filter) once its cards are
+known.
 
 Example:
     >>> serving = FusedServing(ranker, store)                               # doctest: +SKIP
@@ -116,10 +117,12 @@ class FusedServing:
         allowed = None if chosen is None else self.item_mask(chosen)
         with serving_threads():
             picks = self._known(known, k, allowed, exclude_seen) if known else {}
-            for user in strangers:
-                ranked = self.ranker.rank_new(taken[user], k, allowed)  # what they rated is left out already
-                unseen_by = user if exclude_seen else None
-                picks[user] = self._filtered(ranked.items[0], ranked.scores[0], k, unseen_by)
+            # what they rated is left out already
+            placed = {user: self.ranker.rank_new(taken[user], k, allowed) for user in strangers}
+            keys = {user: self._keys(ranked.items[0]) for user, ranked in placed.items()}
+            seen = self._seen(keys) if exclude_seen else {}
+            for user, ranked in placed.items():
+                picks[user] = self._filtered(keys[user], ranked.items[0], ranked.scores[0], k, seen.get(user))
             served = self._with_ratings(picks)
         return {u: served[u] for u in users}
 
@@ -145,7 +148,8 @@ class FusedServing:
         taken = [i for i, r in (ratings or {}).items() if floor is None or float(r) >= floor]
         with serving_threads():
             ranked = self.ranker.rank_new(taken, k, mask)
-            picks = self._filtered(ranked.items[0], ranked.scores[0], k, None)
+            keys = self._keys(ranked.items[0])
+            picks = self._filtered(keys, ranked.items[0], ranked.scores[0], k, None)
             return self._with_ratings({"": picks})[""]
 
     def item_mask(self, items: Iterable[str]) -> np.ndarray:
@@ -184,9 +188,11 @@ class FusedServing:
         while pending:
             depth = min(depth, data.n_items)
             ranked = self.ranker.rank(pending, depth, allowed=allowed)
+            keys = {user: self._keys(ranked.items[n]) for n, user in enumerate(pending)}
+            seen = self._seen(keys) if exclude_seen else {}
             short = []
             for n, user in enumerate(pending):
-                picked = self._filtered(ranked.items[n], ranked.scores[n], k, user if exclude_seen else None)
+                picked = self._filtered(keys[user], ranked.items[n], ranked.scores[n], k, seen.get(user))
                 exhausted = depth >= data.n_items or bool((ranked.items[n] < 0).any())
                 if len(picked) < k and not exhausted:
                     short.append(user)
@@ -195,13 +201,23 @@ class FusedServing:
             pending, depth = short, 4 * depth
         return picks
 
-    def _filtered(self, cols: np.ndarray, scores: np.ndarray, k: int, unseen_by: str | None) -> list[_Pick]:
-        """The first ``k`` ranked columns whose items the graph shows (and ``unseen_by`` has not rated)."""
+    def _keys(self, cols: np.ndarray) -> list[str]:
+        """The item keys of ranked columns (``-1`` padding left out)."""
         keys = self.ranker.trained_data().item_keys
-        valid = cols >= 0
-        ranked = [str(keys[c]) for c in cols[valid]]
-        seen = self.store.rated_among(unseen_by, ranked) if unseen_by is not None and ranked else set()
-        fresh = [(i, float(s)) for i, s in zip(ranked, scores[valid], strict=True) if i not in seen]
+        return [str(keys[c]) for c in cols[cols >= 0]]
+
+    def _seen(self, ranked: dict[str, list[str]]) -> dict[str, set[str]]:
+        """The graph's seen-filter of every user's ranked keys, in one read (:meth:`kg.GraphStore.rated_among`)."""
+        asked = {user: keys for user, keys in ranked.items() if keys}
+        return self.store.rated_among(asked) if asked else {}
+
+    def _filtered(
+        self, ranked: list[str], cols: np.ndarray, scores: np.ndarray, k: int, seen: set[str] | None
+    ) -> list[_Pick]:
+        """The first ``k`` of the ``ranked`` keys (of the columns ``cols``) whose items the graph shows and
+        that are not ``seen``."""
+        seen = seen or set()
+        fresh = [(i, float(s)) for i, s in zip(ranked, scores[cols >= 0], strict=True) if i not in seen]
         picks: list[_Pick] = []
         while len(picks) < k and fresh:  # more than once only when the graph lacks a ranked item
             chosen, fresh = fresh[: k - len(picks)], fresh[k - len(picks) :]

@@ -53,11 +53,11 @@ ITEM_CARDS = (
     "RETURN i.id AS item, i.title AS title, collect(DISTINCT b.name)[0] AS brand, "
     "collect(DISTINCT c.name) AS categories"
 )
-# The seen-filter of a served list: which of its ranked items the user has rated (ratings loaded or
-# recorded since the ranker was trained, which it cannot know).
+# The seen-filter of served lists, a batch of them in one read: which of each list's ranked items its user
+# has rated (ratings loaded or recorded since the ranker was trained, which it cannot know).
 RATED_AMONG = (
-    f"MATCH (:{USER.label} {{id: $user}})-[:{RATED.type}]->(i:{ITEM.label}) WHERE i.id IN $items "
-    "RETURN i.id AS item"
+    f"UNWIND $lists AS list MATCH (:{USER.label} {{id: list.user}})-[:{RATED.type}]->(i:{ITEM.label}) "
+    "WHERE i.id IN list.items RETURN list.user AS user, i.id AS item"
 )
 SEARCH_ITEMS = (
     f"CALL db.index.fulltext.queryNodes('{ITEM_TEXT_INDEX}', $query) YIELD node, score "
