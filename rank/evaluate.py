@@ -16,13 +16,14 @@ import scipy.sparse as sp
 __all__ = ["top_k"]
 
 
-def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> np.ndarray:
+def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | sp.coo_matrix | None = None) -> np.ndarray:
     """The ``k`` best columns per row of ``scores`` (``[users, items]``), best first (ties in the list by column);
-    ``exclude`` (same shape, non-zero = leave out) removes items such as the training ones. A row with
-    fewer than ``k`` candidates is padded with ``-1``."""
+    ``exclude`` (same shape, non-zero = leave out) removes items such as the training ones (a caller that
+    excludes the same items from several score tables converts them to COO once). A row with fewer than
+    ``k`` candidates is padded with ``-1``."""
     s = np.array(scores, dtype=np.float64, copy=True)
     if exclude is not None:
-        coo = sp.coo_matrix(exclude)
+        coo = exclude if isinstance(exclude, sp.coo_matrix) else sp.coo_matrix(exclude)
         s[coo.row, coo.col] = -np.inf
     n_users, n_items = s.shape
     k_eff = min(k, n_items)

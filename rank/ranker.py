@@ -350,7 +350,8 @@ class Ranker:
         scores = {
             name: np.asarray(part.scores(rows, seen), dtype=np.float32) for name, part in self.parts.items()
         }
-        lists = {name: top_k(s, self.config.candidates, exclude=hide) for name, s in scores.items()}
+        hidden = sp.coo_matrix(hide)  # once for every part's list
+        lists = {name: top_k(s, self.config.candidates, exclude=hidden) for name, s in scores.items()}
         predicted = stars_where_needed(self.rating, keys, data.item_keys, lists, only)
         activity = np.asarray(seen.sum(axis=1)).ravel()
         affinity = self.knowledge.affinity(seen)

@@ -74,8 +74,8 @@ class Als(CandidateModel):
     def embeddings(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         rows = np.asarray(user_rows)
         users = self.user_factors[np.where(rows >= 0, rows, 0)].copy()
-        for n in np.flatnonzero(rows < 0):
-            users[n] = self._place(seen[n].indices)
+        for n in np.flatnonzero(rows < 0):  # the row's columns as stored, without a scipy row slice
+            users[n] = self._place(seen.indices[seen.indptr[n] : seen.indptr[n + 1]])
         return users, self.item_factors
 
     def _place(self, items: np.ndarray) -> np.ndarray:
