@@ -162,6 +162,8 @@ class RatingModel:
             self.coverage, np.arange(n_items) if items is None else self.id_map.rows("item", items)
         )
         user_bias, item_bias = user.bias(self.bias), item.bias(self.bias)
+        if not user.known.any():  # newcomers only (an explanation's list): the fallback, without the decoder
+            return fallback_rating(self.bias, self.rating_range, user_bias[:, None], item_bias[None, :])
         q, mf_bi = torch.from_numpy(self.mf.item_factors), self.mf.item_bias
         # all items need no gather: a cold item's column becomes the fallback below
         gather = None if items is None else item.rows
