@@ -79,10 +79,6 @@ def candidate_paths(
         >>> [p["kind"] for p in candidate_paths(store, "U00002", "I00014")]  # doctest: +SKIP
         ['brand', 'brand', 'category', 'similar_users']
     """
-    found = store.read(q.ENDPOINTS_EXIST, {"user": user, "item": item})[0]
-    missing = [f"{what} {key!r}" for what, key in (("user", user), ("item", item)) if not found[what]]
-    if missing:
-        raise NotFoundError(f"not in the graph: {', '.join(missing)}")
     schema = schema or store.schema()
     params = {
         "user": user,
@@ -95,6 +91,11 @@ def candidate_paths(
     # one query, not one per kind: each kind keeps its own ORDER BY and LIMIT as a UNION branch, and a
     # round trip and a transaction per kind cost about as much as the patterns themselves
     rows = store.read(" UNION ALL ".join(_patterns(schema)), params)
+    if not rows:  # a path found shows both ends exist; none found may mean one is missing
+        found = store.read(q.ENDPOINTS_EXIST, {"user": user, "item": item})[0]
+        missing = [f"{what} {key!r}" for what, key in (("user", user), ("item", item)) if not found[what]]
+        if missing:
+            raise NotFoundError(f"not in the graph: {', '.join(missing)}")
     records: list[PathRecord] = [_record(row, schema) for row in rows]
     # paths through an item the user rated (all kinds but those through other users): its fans back them
     through_users = (PathKind.SIMILAR_USERS, PathKind.USER_LINK, PathKind.USER_ENTITY)
