@@ -236,6 +236,8 @@ def _step(
 
 
 def _undo(tx: neo4j.ManagedTransaction, load: str, found: dict[str, Any]) -> None:
+    if not tx.run(q.DROP_STEP, load=load, step=found["step"]).single(strict=True)["n"]:
+        return  # undone by another process meanwhile
     names = [_checked(n) for n in found["names"] or []]
     changed = json.loads(found["changed"] or "[]")
     pairs = [
@@ -255,7 +257,6 @@ def _undo(tx: neo4j.ManagedTransaction, load: str, found: dict[str, Any]) -> Non
         tx.run(q.undo_created_links(rel), rows=pairs).consume()
     else:
         raise Neo4jError(f"step {found['step']} of load {load} is of an unknown kind {found['kind']!r}")
-    tx.run(q.DROP_STEP, load=load, step=found["step"]).consume()
 
 
 def _first_per_key(rows: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:

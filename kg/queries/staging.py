@@ -78,7 +78,8 @@ LAST_STEPS = (
     "s.created AS created, s.sources AS sources, s.targets AS targets, s.changed AS changed "
     "ORDER BY s.step DESC LIMIT $limit"
 )
-DROP_STEP = f"MATCH (s:{LOAD_STEP} {{load: $load, step: $step}}) DELETE s"
+# An undo starts by dropping its step: two processes rolling one load back undo each step once, in order.
+DROP_STEP = f"MATCH (s:{LOAD_STEP} {{load: $load, step: $step}}) DELETE s RETURN count(s) AS n"
 
 
 def stage_nodes(node: NodeType) -> str:
