@@ -67,14 +67,15 @@ def demo_dataset(
         item_branch[item], item_brand[item] = branch, brand
     item_ids = np.array([i[0] for i in items])
     branch_of = np.array([item_branch[i] for i in item_ids])
+    # each branch's items and the rest, split once: per user this was a pass over the whole catalogue
+    split = {b: (item_ids[branch_of == b], item_ids[branch_of != b]) for _, b in branches}
     user_branch: dict[str, str] = {}
     rows = []
     for u in range(n_users):
         user = f"U{u:05d}"
         loved = branches[u % len(branches)][1]
         user_branch[user] = loved
-        own = item_ids[branch_of == loved]
-        other = item_ids[branch_of != loved]
+        own, other = split[loved]
         k_own = min(len(own), ratings_per_user // 2)
         picks = list(rng.choice(own, k_own, replace=False)) + list(
             rng.choice(other, min(len(other), ratings_per_user - k_own), replace=False)
