@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -63,10 +64,9 @@ class GraphStore(ServingReads, SearchReads, Embeddings, CheckedServer):
         driver, _ = connect_driver(settings, progress)
         store = cls(driver, settings.neo4j.database, settings.batch_size)
         if not settings.neo4j_read_only:
-            try:
+            # a database that refuses the writes still connects: reads go on, training and loads say why
+            with contextlib.suppress(ClientError):
                 settle_loads(driver, store.database)
-            except ClientError:  # a database that refuses writes: reads go on, training and loads say why
-                pass
         return store
 
     def close(self) -> None:
