@@ -12,10 +12,10 @@ next command starts it); the two renames of the swap are the only moment that is
 When a load takes this path (:func:`write_dataset`): ``--bulk never`` never; ``always`` whenever it can (else
 an error saying why not); ``auto`` (the default) when it can and the dataset has at least
 :data:`BULK_FROM_ROWS` rows. It can when the server is the workspace's managed one (not ``NEO4J_URI``), not
-read-only, and its graph has no node. The bulk path has a fixed cost, the server's stop and start (45 s of a
-58 s bulk load of amazon-hin's 209,746 rows in ``bench/load.py``, on the shared 2-core machine under load,
-where the transactional load took 63 s): about that size is where it starts to pay; at 1M ratings the one
-transaction ran out of the managed server's default heap (1g) after 220 s, the bulk import took 71 s.
+read-only, and its graph has no node. The bulk path has a fixed cost, the server's stop and start with the
+schema (about 20 s of amazon-hin's 24.6 s in ``bench/load.py`` on a quiet 2-core machine, where one
+transaction took 10 s; 45 s under load); 10M ratings took 80.5 s through it, while one transaction cannot
+hold 1M on the managed server's default heap (1g).
 
 Example:
     >>> BulkMode("auto") is BulkMode.AUTO
