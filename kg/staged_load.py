@@ -68,6 +68,7 @@ STALE_AFTER_S = 300.0
 """Seconds without a step after which a load written from another machine counts as dead."""
 
 _UNDO_AT_ONCE = 20  # steps read per round of a roll-back
+_TAKEN_OVER = "load {load} was rolled back by another process while it was written; nothing of it is left"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -165,7 +166,9 @@ def write_staged(
                     if progress:
                         progress(part.step, start + len(rows), len(part.rows))
                 written[part.step] = written.get(part.step, 0) + len(part.rows)
-        driver.execute_query(q.CLOSE_LOAD, {"load": load}, database_=database)
+        closed = driver.execute_query(q.CLOSE_LOAD, {"load": load}, database_=database).records
+        if not closed or not closed[0]["closed"]:
+            raise Neo4jError(_TAKEN_OVER.format(load=load))
     except BaseException:
         # an error, or Ctrl-C: undo it now if the server answers, else the next process will; the first
         # error is the one to report
@@ -198,10 +201,9 @@ def roll_back(driver: neo4j.Driver, database: str, load: str) -> bool:
 def _step(
     tx: neo4j.ManagedTransaction, load: str, step: int, part: LoadPart, rows: list[dict[str, Any]]
 ) -> None:
-    if not tx.run(q.CLAIM_LOAD, load=load).single(strict=True)["running"]:
-        raise Neo4jError(
-            f"load {load} was rolled back by another process while it was written; nothing of it is left"
-        )
+    claimed = tx.run(q.CLAIM_LOAD, load=load).single()
+    if claimed is None or not claimed["running"]:
+        raise Neo4jError(_TAKEN_OVER.format(load=load))
     undo: dict[str, Any] = {"created": [], "sources": [], "targets": [], "changed": "[]"}
     if part.node is not None:
         node = part.node

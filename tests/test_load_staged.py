@@ -21,7 +21,7 @@ import pytest
 
 import kg.queries as q
 import kg.staged_load as staged
-from core.errors import InputError
+from core.errors import InputError, KGRecError
 from core.settings import Settings
 from kg import GraphStore, LoadTransaction
 from kg.staged_load import STALE_AFTER_S, LoadMarker, load_markers, settle_loads
@@ -100,6 +100,32 @@ def test_a_staged_load_that_fails_half_way_leaves_the_graph_as_it_was(
     finally:
         store.batch_size = 10_000
     assert max(steps) == 12
+    assert _snapshot(store) == before
+
+
+@pytest.mark.neo4j
+def test_a_load_taken_over_by_a_roll_back_stops_at_its_next_step(
+    store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process that took the load for dead (from another machine, after 300 s without a step) began
+    rolling it back: the writer's next step finds it so, and nothing of the load stays."""
+    base, update = _base_and_update()
+    store.write(base)
+    before = _snapshot(store)
+    store.batch_size = 50
+    original = staged._step
+
+    def taken_over(tx: Any, load: str, step: int, *args: Any) -> None:
+        if step == 8:
+            store.write_query("MATCH (m:KgrecLoad) SET m.state = 'rolling back'")
+        original(tx, load, step, *args)
+
+    monkeypatch.setattr(staged, "_step", taken_over)
+    try:
+        with pytest.raises(KGRecError, match="rolled back by another process"):
+            store.write(update, transaction=LoadTransaction.STAGED)
+    finally:
+        store.batch_size = 10_000
     assert _snapshot(store) == before
 
 

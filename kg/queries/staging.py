@@ -53,16 +53,19 @@ LOADS = (
     f"MATCH (m:{LOAD_MARKER}) RETURN m.id AS id, m.state AS state, m.host AS host, m.pid AS pid, "
     "m.pid_started AS pid_started, m.started AS started, timestamp() - m.seen AS idle_ms ORDER BY m.started"
 )
-# Every step's transaction starts here: it locks the marker, so that a roll-back taking the load over waits
-# for the step, and a step after it finds the load no longer running.
+# Every step's transaction starts here: it locks the marker (the SET) before it reads the state, so that a
+# roll-back taking the load over waits for the step, and a step after it finds the load no longer running.
 CLAIM_LOAD = (
-    f"MATCH (m:{LOAD_MARKER} {{id: $load}}) WHERE m.state = 'running' SET m.seen = timestamp() "
-    "RETURN count(m) AS running"
+    f"MATCH (m:{LOAD_MARKER} {{id: $load}}) SET m.seen = timestamp() RETURN m.state = 'running' AS running"
 )
 ROLL_BACK_LOAD = f"MATCH (m:{LOAD_MARKER} {{id: $load}}) SET m.state = 'rolling back'"
-# The load becomes the graph's in this one small transaction; its steps are then only left to drop.
-CLOSE_LOAD = f"MATCH (m:{LOAD_MARKER} {{id: $load}}) DELETE m"
-DROP_LOAD = CLOSE_LOAD
+# The load becomes the graph's in this one small transaction, unless a roll-back took it over (the marker
+# locked before its state is read); its steps are then only left to drop.
+CLOSE_LOAD = (
+    f"MATCH (m:{LOAD_MARKER} {{id: $load}}) SET m.seen = timestamp() "
+    "WITH m WHERE m.state = 'running' DELETE m RETURN count(m) AS closed"
+)
+DROP_LOAD = f"MATCH (m:{LOAD_MARKER} {{id: $load}}) DELETE m"
 PENDING_LOADS = f"RETURN COUNT {{ MATCH (:{LOAD_MARKER}) }} + COUNT {{ MATCH (:{LOAD_STEP}) }} AS n"
 DROP_ORPHAN_STEPS = (
     f"MATCH (s:{LOAD_STEP}) WHERE NOT EXISTS {{ MATCH (m:{LOAD_MARKER} {{id: s.load}}) }} "
