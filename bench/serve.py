@@ -1,6 +1,8 @@
 """Serving benchmark: ``Recommender.recommend`` latency against a brute-force numpy scan, same run.
 
-``recommend`` serves the fused ranking: every candidate model scores the catalogue for the user, their
+``recommend`` serves the fused ranking: every candidate model scores the catalogue for the user (above
+``RankConfig.ann_above`` items, 50,000 by default, the candidates come from an approximate nearest-neighbour
+index instead: :mod:`rank.ann_candidates`, so the 100,000-item catalogue below is served that way), their
 top lists are unioned, the fusion model ranks the union (with the rating model's predicted stars as a
 feature), and one Neo4j query fetches the cards and drops what the graph says the user rated.
 
