@@ -3,7 +3,7 @@ the graph's in one small transaction.
 
 How it goes (:func:`write_staged`):
 
-1. A marker node (:data:`kg.queries.LOAD_MARKER`) names the load, the process that writes it (machine, pid and
+1. A marker node (label ``KgrecLoad``) names the load, the process that writes it (machine, pid and
    the pid's start time) and when the server last saw it. Its uniqueness constraint lets one staged load run
    at a time.
 2. Each batch of the load's parts (:mod:`kg.load_parts`, the same as the one-transaction load's) is a

@@ -20,8 +20,6 @@ __all__ = [
     "DROP_STEP",
     "LAST_STEPS",
     "LOADS",
-    "LOAD_MARKER",
-    "LOAD_STEP",
     "OPEN_LOAD",
     "PENDING_LOADS",
     "RECORD_STEP",
@@ -35,54 +33,56 @@ __all__ = [
     "undo_changed_nodes",
 ]
 
-LOAD_MARKER = "KgrecLoad"
-LOAD_STEP = "KgrecLoadStep"
+_LOAD_MARKER = "KgrecLoad"
+_LOAD_STEP = "KgrecLoadStep"
 
 # One staged load at a time: every marker takes the one slot, and a second CREATE breaks the constraint.
 CREATE_LOAD_SLOT_CONSTRAINT = (
-    f"CREATE CONSTRAINT kgrec_load_slot IF NOT EXISTS FOR (m:{LOAD_MARKER}) REQUIRE m.slot IS UNIQUE"
+    f"CREATE CONSTRAINT kgrec_load_slot IF NOT EXISTS FOR (m:{_LOAD_MARKER}) REQUIRE m.slot IS UNIQUE"
 )
-CREATE_LOAD_STEP_INDEX = f"CREATE INDEX kgrec_load_step IF NOT EXISTS FOR (s:{LOAD_STEP}) ON (s.load, s.step)"
+CREATE_LOAD_STEP_INDEX = (
+    f"CREATE INDEX kgrec_load_step IF NOT EXISTS FOR (s:{_LOAD_STEP}) ON (s.load, s.step)"
+)
 
 # the server's clock (timestamp(), ms) dates the marker, so that the clocks of two machines never compare
 OPEN_LOAD = (
-    f"CREATE (:{LOAD_MARKER} {{slot: 'load', id: $load, state: 'running', started: timestamp(), seen: timestamp(), "
+    f"CREATE (:{_LOAD_MARKER} {{slot: 'load', id: $load, state: 'running', started: timestamp(), seen: timestamp(), "
     "host: $host, pid: $pid, pid_started: $pid_started})"
 )
 LOADS = (
-    f"MATCH (m:{LOAD_MARKER}) RETURN m.id AS id, m.state AS state, m.host AS host, m.pid AS pid, "
+    f"MATCH (m:{_LOAD_MARKER}) RETURN m.id AS id, m.state AS state, m.host AS host, m.pid AS pid, "
     "m.pid_started AS pid_started, m.started AS started, timestamp() - m.seen AS idle_ms ORDER BY m.started"
 )
 # Every step's transaction starts here: it locks the marker (the SET) before it reads the state, so that a
 # roll-back taking the load over waits for the step, and a step after it finds the load no longer running.
 CLAIM_LOAD = (
-    f"MATCH (m:{LOAD_MARKER} {{id: $load}}) SET m.seen = timestamp() RETURN m.state = 'running' AS running"
+    f"MATCH (m:{_LOAD_MARKER} {{id: $load}}) SET m.seen = timestamp() RETURN m.state = 'running' AS running"
 )
-ROLL_BACK_LOAD = f"MATCH (m:{LOAD_MARKER} {{id: $load}}) SET m.state = 'rolling back'"
+ROLL_BACK_LOAD = f"MATCH (m:{_LOAD_MARKER} {{id: $load}}) SET m.state = 'rolling back'"
 # The load becomes the graph's in this one small transaction, unless a roll-back took it over (the marker
 # locked before its state is read); its steps are then only left to drop.
 CLOSE_LOAD = (
-    f"MATCH (m:{LOAD_MARKER} {{id: $load}}) SET m.seen = timestamp() "
+    f"MATCH (m:{_LOAD_MARKER} {{id: $load}}) SET m.seen = timestamp() "
     "WITH m WHERE m.state = 'running' DELETE m RETURN count(m) AS closed"
 )
-DROP_LOAD = f"MATCH (m:{LOAD_MARKER} {{id: $load}}) DELETE m"
-PENDING_LOADS = f"RETURN COUNT {{ MATCH (:{LOAD_MARKER}) }} + COUNT {{ MATCH (:{LOAD_STEP}) }} AS n"
+DROP_LOAD = f"MATCH (m:{_LOAD_MARKER} {{id: $load}}) DELETE m"
+PENDING_LOADS = f"RETURN COUNT {{ MATCH (:{_LOAD_MARKER}) }} + COUNT {{ MATCH (:{_LOAD_STEP}) }} AS n"
 DROP_ORPHAN_STEPS = (
-    f"MATCH (s:{LOAD_STEP}) WHERE NOT EXISTS {{ MATCH (m:{LOAD_MARKER} {{id: s.load}}) }} "
+    f"MATCH (s:{_LOAD_STEP}) WHERE NOT EXISTS {{ MATCH (m:{_LOAD_MARKER} {{id: s.load}}) }} "
     "WITH s LIMIT $limit DELETE s RETURN count(s) AS n"
 )
 
 RECORD_STEP = (
-    f"CREATE (:{LOAD_STEP} {{load: $load, step: $step, kind: $kind, names: $names, created: $created, "
+    f"CREATE (:{_LOAD_STEP} {{load: $load, step: $step, kind: $kind, names: $names, created: $created, "
     "sources: $sources, targets: $targets, changed: $changed})"
 )
 LAST_STEPS = (
-    f"MATCH (s:{LOAD_STEP} {{load: $load}}) RETURN s.step AS step, s.kind AS kind, s.names AS names, "
+    f"MATCH (s:{_LOAD_STEP} {{load: $load}}) RETURN s.step AS step, s.kind AS kind, s.names AS names, "
     "s.created AS created, s.sources AS sources, s.targets AS targets, s.changed AS changed "
     "ORDER BY s.step DESC LIMIT $limit"
 )
 # An undo starts by dropping its step: two processes rolling one load back undo each step once, in order.
-DROP_STEP = f"MATCH (s:{LOAD_STEP} {{load: $load, step: $step}}) DELETE s RETURN count(s) AS n"
+DROP_STEP = f"MATCH (s:{_LOAD_STEP} {{load: $load, step: $step}}) DELETE s RETURN count(s) AS n"
 
 
 def stage_nodes(node: NodeType) -> str:
