@@ -33,6 +33,7 @@ import keyword
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
+from functools import cache
 
 from core.errors import SchemaError
 from core.kinds import EventKind
@@ -200,6 +201,7 @@ def reverse_edge_type(edge_type: EdgeType) -> EdgeType:
     return edge_type if src == dst else (dst, f"rev_{rel}", src)
 
 
+@cache  # asked for on every edge of every explained path; labels are few
 def _snake(label: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", label).lower()
 

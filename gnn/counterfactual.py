@@ -82,8 +82,8 @@ class EdgeRemovalEncoder:
             grown.setdefault(et[2], []).append(k * self.num_nodes[et[2]] + dst)
         with torch.no_grad():
             for layer in range(1, self.layers + 1):
-                frontier = {t: np.unique(np.concatenate(v)) for t, v in grown.items()}
-                changed = self._recompute(layer, frontier, reach[layer], dropped, changed)
+                frontier = {t: self._reaching(t, np.concatenate(v), reach[layer]) for t, v in grown.items()}
+                changed = self._recompute(layer, frontier, dropped, changed)
                 grown = {t: [c] for t, (c, _) in changed.items()}
                 for et in self.edge_types:
                     if et[0] in changed:
@@ -129,6 +129,11 @@ class EdgeRemovalEncoder:
             reach[layer] = {t: np.unique(np.concatenate(v)) for t, v in grown.items()}
         return reach
 
+    def _reaching(self, t: str, codes: np.ndarray, reach: dict[str, np.ndarray]) -> np.ndarray:
+        """The distinct ``codes`` (``removal * N_t + row``) whose rows reach the pair, sorted; filtered before
+        the ``unique``, since a hub's out-neighbours are many and few of them reach the pair."""
+        return np.unique(codes[np.isin(codes % self.num_nodes[t], reach.get(t, []))])
+
     def _out_codes(self, et: EdgeType, codes: np.ndarray) -> np.ndarray:
         """Out-neighbours along ``et`` of nodes given as ``removal * N_src + row``, as ``removal * N_dst + row``."""
         n_src = self.num_nodes[et[0]]
@@ -139,14 +144,12 @@ class EdgeRemovalEncoder:
         self,
         layer: int,
         frontier: dict[str, np.ndarray],
-        reach: dict[str, np.ndarray],
         dropped: dict[EdgeType, np.ndarray],
         before: _Changed,
     ) -> _Changed:
-        """New layer-``layer`` states of the frontier nodes that reach the pair (codes per node type)."""
+        """New layer-``layer`` states of the frontier nodes (codes per node type, each reaching the pair)."""
         out: _Changed = {}
         for t, codes in frontier.items():
-            codes = codes[np.isin(codes % self.num_nodes[t], reach.get(t, []))]
             if not codes.size:
                 continue
             n_t = self.num_nodes[t]

@@ -124,17 +124,15 @@ class RatingFoldIn:
         bias_target = r - self.bias.mu - other_bias[other]
         mf_target = r - self.mf.mu - other_mf_bias[other]
 
-        def refit(keep: np.ndarray) -> np.ndarray:
-            n = int(keep.sum())
-            x, y = design[keep], mf_target[keep]
-            gram = x.T @ x + self.mf_reg * max(n, 1) * np.eye(x.shape[1])
-            b = bias_target[keep].sum() / (bias_reg + n)
-            return np.concatenate([[b], np.linalg.solve(gram, x.T @ y)])
-
-        everything = np.ones(len(mine), dtype=bool)
-        base = refit(everything)
-        for k, gone in enumerate(dropped):
-            if len(gone):
-                keep = ~np.isin(other, gone)
-                out[k] = refit(keep) - base if keep.any() else -trained
+        # every refit in one batched solve: [1 + R] row masks, the first keeping every rating
+        hit = [k for k, gone in enumerate(dropped) if len(gone)]
+        keeps = np.stack([np.ones(len(mine), dtype=bool)] + [~np.isin(other, dropped[k]) for k in hit])
+        w = keeps.astype(np.float64)
+        n = keeps.sum(1)
+        gram = (design.T[None] * w[:, None, :]) @ design
+        gram += (self.mf_reg * np.maximum(n, 1))[:, None, None] * np.eye(design.shape[1])
+        solved = np.linalg.solve(gram, ((w * mf_target) @ design)[..., None])[..., 0]
+        fits = np.column_stack([(w @ bias_target) / (bias_reg + n), solved])
+        for j, k in enumerate(hit, start=1):
+            out[k] = fits[j] - fits[0] if n[j] else -trained
         return out
