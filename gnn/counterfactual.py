@@ -10,6 +10,13 @@ destination-sorted index, so a hub costs one slice of its edges, not a scan of t
 one call are batched: one SAGE call per edge type per layer. The result equals a full encoder pass over
 :func:`gnn.graph.drop_edges` (up to float summation order).
 
+A hub (a category, a popular item) would cost all its in-edges at every recomputation. For nodes with at least
+``hub_degree`` in-edges of a type, the intact graph's sum of those sources' states is kept per layer, and a
+recomputation corrects it: minus the removed edges' sources, plus the change of each source the removal
+changed before. The corrected mean reaches the same SAGE layer as the in-edges of one virtual source holding
+it (the mean of one message is that message), so the layer stays PyG's. This needs the graph's edges to be
+unique per edge type, as :func:`gnn.graph.message_graph` makes them.
+
 Example:
     >>> enc = EdgeRemovalEncoder(model.net, model.graph)  # doctest: +SKIP
     >>> z_user, z_item = enc.pair(3, 17, [{("user", "rated", "item"): ([3], [5])}])  # doctest: +SKIP
@@ -20,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
@@ -36,6 +44,9 @@ __all__ = ["EdgeRemovalEncoder"]
 # numpy's overhead is a fraction of torch's); only the states are tensors.
 _Changed = dict[str, tuple[np.ndarray, Tensor]]
 
+HUB_DEGREE = 32
+"""In-edges of one type from which a node's intact sum is kept and corrected instead of gathered again."""
+
 
 class EdgeRemovalEncoder:
     """Encoder outputs of one user and one item with sets of edges removed from ``graph``, exactly.
@@ -43,9 +54,10 @@ class EdgeRemovalEncoder:
     Args:
         net: the trained network; each layer is recomputed with :meth:`gnn.model.RatingNet.encoder_layer`.
         graph: its message-passing graph (every edge type with its reverse, as :func:`gnn.graph.message_graph`).
+        hub_degree: nodes with at least this many in-edges of a type are corrected from their kept sum.
     """
 
-    def __init__(self, net: RatingNet, graph: HeteroData) -> None:
+    def __init__(self, net: RatingNet, graph: HeteroData, hub_degree: int = HUB_DEGREE) -> None:
         self.net = net
         self.edge_types: list[EdgeType] = list(graph.edge_types)
         self.num_nodes = {t: int(graph[t].num_nodes) for t in graph.node_types}
@@ -66,6 +78,22 @@ class EdgeRemovalEncoder:
                 incoming = {et: (h[et[0]], graph[et].edge_index) for et in self.edge_types}
                 h = {t: net.encoder_layer(layer, t, h[t], incoming) for t in self.num_nodes}
                 self.states.append(h)
+        # per edge type: each node's position among the hubs (-1: not one), and per layer the hubs' sums
+        self._hub_at: dict[EdgeType, np.ndarray] = {}
+        self._hub_sums: list[dict[EdgeType, np.ndarray]] = [{} for _ in range(self.layers)]
+        for et in self.edge_types:
+            sources, ptr = self._in[et]
+            hubs = np.flatnonzero(np.diff(ptr) >= hub_degree)
+            self._hub_at[et] = np.full(ptr.size - 1, -1, dtype=np.int64)
+            self._hub_at[et][hubs] = np.arange(hubs.size)
+            if not hubs.size:
+                continue
+            edges, owner = _slices(sources, ptr, hubs)
+            adjacency = sp.csr_matrix(
+                (np.ones(edges.size), (owner, edges)), shape=(hubs.size, self.num_nodes[et[0]])
+            )
+            for layer in range(self.layers):  # float64: a correction should not drown in a hub's rounding
+                self._hub_sums[layer][et] = adjacency @ self.states[layer][et[0]].numpy().astype(np.float64)
 
     def pair(self, user: int, item: int, removals: Sequence[EdgeRows]) -> tuple[Tensor, Tensor]:
         """Final states ``z_user [R, hidden]`` and ``z_item [R, hidden]`` of the pair, one row per removal.
@@ -158,7 +186,10 @@ class EdgeRemovalEncoder:
             for et in self.edge_types:
                 if et[2] != t:
                     continue
-                src, owner = _slices(*self._in[et], job_v)
+                hub = self._hub_at[et][job_v] >= 0
+                plain = np.flatnonzero(~hub)
+                src, owner = _slices(*self._in[et], job_v[plain])
+                owner = plain[owner]
                 gone = dropped.get(et)
                 if gone is not None and src.size:
                     # a removed edge is (removal, source, destination); it leaves only that removal's job
@@ -168,10 +199,50 @@ class EdgeRemovalEncoder:
                     src, owner = src[keep], owner[keep]
                 # one source row per edge, so edge e goes from row e to its job
                 x_src = self._lookup(layer - 1, before, et[0], job_k[owner], src)
+                if hub.any():  # each hub job's in-edges as one virtual source holding their mean
+                    jobs = np.flatnonzero(hub)
+                    mean, fed = self._hub_means(layer - 1, et, codes[jobs], gone, before)
+                    x_src = torch.cat([x_src, mean[fed]])
+                    owner = np.concatenate([owner, jobs[fed]])
                 incoming[et] = (x_src, torch.from_numpy(np.stack([np.arange(owner.size), owner])))
             x_dst = self._lookup(layer - 1, before, t, job_k, job_v)
             out[t] = (codes, self.net.encoder_layer(layer - 1, t, x_dst, incoming))
         return out
+
+    def _hub_means(
+        self, layer: int, et: EdgeType, job_codes: np.ndarray, gone: np.ndarray | None, before: _Changed
+    ) -> tuple[Tensor, np.ndarray]:
+        """The mean ``[J, hidden]`` of the layer-``layer`` states of each hub job's remaining in-edges along
+        ``et`` (jobs as sorted codes ``removal * N_dst + row``), and whether any in-edge remains ``[J]``: the
+        kept intact sum, minus each removed edge's source, plus each changed source's change."""
+        n_s, n_t = self.num_nodes[et[0]], self.num_nodes[et[2]]
+        sources, ptr = self._in[et]
+        v = job_codes % n_t
+        total = self._hub_sums[layer][et][self._hub_at[et][v]]
+        degree = (ptr[v + 1] - ptr[v]).astype(np.float64)
+        intact = self.states[layer][et[0]]
+        removed = np.zeros(0, dtype=np.int64)  # (job, source) as job * N_src + source
+        if gone is not None:
+            at, hit = _find(job_codes, gone[0] * n_t + gone[2])
+            job, src = at[hit], gone[1][hit]
+            # only edges of the graph (a path's edge may be absent from it, e.g. a held-out rating)
+            real = _in_slices(sources, ptr[v[job]], ptr[v[job] + 1], src)
+            removed = np.unique(job[real] * n_s + src[real])
+            job, src = removed // n_s, removed % n_s
+            np.subtract.at(total, job, intact[torch.from_numpy(src)].numpy())
+            np.subtract.at(degree, job, 1.0)
+        if et[0] in before:
+            codes, states = before[et[0]]
+            targets, owner = _slices(*self._out[et], codes % n_s)
+            at, hit = _find(job_codes, (codes // n_s)[owner] * n_t + targets)
+            job, which = at[hit], owner[hit]
+            src = codes[which] % n_s
+            kept = ~np.isin(job * n_s + src, removed)
+            job, which, src = job[kept], which[kept], src[kept]
+            change = states[torch.from_numpy(which)] - intact[torch.from_numpy(src)]
+            np.add.at(total, job, change.numpy())
+        fed = degree > 0
+        return torch.from_numpy((total / np.maximum(degree, 1.0)[:, None]).astype(np.float32)), fed
 
     def _lookup(self, layer: int, changed: _Changed, t: str, k: np.ndarray, v: np.ndarray) -> Tensor:
         """States ``[len(v), hidden]`` of nodes ``v`` at ``layer`` in removals ``k``: the intact graph's,
@@ -188,10 +259,28 @@ class EdgeRemovalEncoder:
 
 
 def _csr(key: np.ndarray, value: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``value`` sorted by ``key`` and row pointers ``[n + 1]``: node ``v``'s values are one slice."""
+    """``value`` sorted by ``key``, then by value, and row pointers ``[n + 1]``: node ``v``'s values are one
+    sorted slice."""
     ptr = np.zeros(n + 1, dtype=np.int64)
     ptr[1:] = np.cumsum(np.bincount(key, minlength=n))
-    return value[np.argsort(key, kind="stable")], ptr
+    return value[np.lexsort((value, key))], ptr
+
+
+def _in_slices(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Whether each ``wanted[e]`` is in the sorted slice ``values[lo[e]:hi[e]]`` (a few removed edges a call)."""
+    out = np.zeros(wanted.size, dtype=bool)
+    for e in range(wanted.size):
+        at = lo[e] + int(np.searchsorted(values[lo[e] : hi[e]], wanted[e]))
+        out[e] = at < hi[e] and values[at] == wanted[e]
+    return out
+
+
+def _find(sorted_codes: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per code: its position in ``sorted_codes`` and whether it is there."""
+    if not sorted_codes.size:
+        return np.zeros(codes.size, dtype=np.int64), np.zeros(codes.size, dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_codes, codes), sorted_codes.size - 1)
+    return at, sorted_codes[at] == codes
 
 
 def _slices(values: np.ndarray, ptr: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -67,11 +67,12 @@ def _removals(graph, user: int, item: int, rng: np.random.Generator) -> list[dic
 
 
 @pytest.mark.parametrize("layers", [1, 2, 3])
-def test_removal_encoder_equals_a_whole_graph_pass(graph, layers):
+@pytest.mark.parametrize("hub_degree", [1, 6, 10**9])  # every node a hub (its sum corrected), some, none
+def test_removal_encoder_equals_a_whole_graph_pass(graph, layers, hub_degree):
     torch.manual_seed(layers)
     net = RatingNet.for_graph(graph, TrainConfig(hidden=8, layers=layers, num_neighbors=[5] * layers), mu=3.5)
     net.eval()
-    enc = EdgeRemovalEncoder(net, graph)
+    enc = EdgeRemovalEncoder(net, graph, hub_degree=hub_degree)
 
     def whole(g):
         with torch.no_grad():
