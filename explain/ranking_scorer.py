@@ -14,13 +14,13 @@ ranker did not train on (a rating outside its training part, or one below its ``
 and scores 0 without a call.
 
 Paths with the same anchors share one removal: a pair whose 12 scored paths go through 5 distinct anchor
-items costs one ``fused_scores_many`` call for the full set and the 5 removals together (a ranker without it:
-6 calls of ``fused_scores``), plus one ``rank_new`` for the spread.
+items costs one ``fused_scores_listed`` call for the full set, the 5 removals and the user's own list together
+(a ranker without it: one ``rank_new`` for the list and 6 calls of ``fused_scores``).
 
 The spread (``PathScores.spread``) is what the sizing words of :func:`explain.sentences.strength_of` are
 relative to: the fusion score of the first minus that of the ``list_size``-th item (10) of the user's own list
-(the user placed the same way, :meth:`rank.Ranker.rank_new`, the list rescored with ``fused_scores`` together
-with the target). A path whose removal costs the item a quarter of that spread is a strong reason. With a ``rating_scorer`` (the rating
+with the target among it (the user placed the same way, from the full set: :meth:`rank.Ranker.fused_scores_listed`,
+or :meth:`rank.Ranker.rank_new` rescored with ``fused_scores``). A path whose removal costs the item a quarter of that spread is a strong reason. With a ``rating_scorer`` (the rating
 model's :class:`explain.LocalCounterfactualScorer`), each path's drop in predicted rating is reported too
 (``PathScores.rating_drops``; :class:`explain.Explainer` puts it in the path's ``support`` as
 ``rating_drop``).
@@ -182,13 +182,15 @@ class RankingScorer:
         if not distinct:
             return None, [0.0] * len(removals), None
         ranker = self._with_rating_memo()
-        listed = self._listed(ranker, taken, item) if with_spread else []
         takens = [taken] + [[t for t in taken if t not in r] for r in distinct]
-        many = getattr(ranker, "fused_scores_many", None)
-        if many is not None:  # every removal in one table (rank.Ranker)
-            table = np.asarray(many(user, takens, [item, *listed]))
-            scores, after = table[0], table[1:, 0]
+        one_table = getattr(ranker, "fused_scores_listed", None)
+        if one_table is not None:  # every removal and the user's own list in one table (rank.Ranker)
+            table, own = one_table(user, takens, [item], self.list_size if with_spread else 0)
+            own_scores = np.asarray(own.scores[0])
+            scores = np.concatenate([table[0], own_scores[np.isfinite(own_scores)]])
+            after = table[1:, 0]
         else:
+            listed = self._listed(ranker, taken, item) if with_spread else []
             scores = ranker.fused_scores(user, taken, [item, *listed])
             after = np.array([ranker.fused_scores(user, t, [item])[0] for t in takens[1:]])
         full = float(scores[0])

@@ -60,13 +60,15 @@ def ann_table(
     allowed: np.ndarray | None,
     only: np.ndarray | None,
     when: np.ndarray,
+    listed: np.ndarray | None = None,
 ) -> CandidateTable:
     """The table ``Ranker._table`` builds (same arguments; ``hide`` without the filter, which is
     ``allowed``), from each model's own list instead of the whole catalogue's scores."""
     tables = []
     for start in range(0, len(rows), _USERS):
         b = slice(start, start + _USERS)
-        t = _block(ranker, keys[b], rows[b], seen[b], hide[b], allowed, only, when[b])
+        mine = None if listed is None else listed[b]
+        t = _block(ranker, keys[b], rows[b], seen[b], hide[b], allowed, only, when[b], mine)
         tables.append(CandidateTable(t.user + start, t.item, t.features, t.groups))
     return concat_tables(tables)
 
@@ -80,6 +82,7 @@ def _block(
     allowed: np.ndarray | None,
     only: np.ndarray | None,
     when: np.ndarray,
+    listed: np.ndarray | None,
 ) -> CandidateTable:
     data, knowledge = ranker.data, ranker.knowledge
     assert data is not None and knowledge is not None
@@ -96,7 +99,7 @@ def _block(
         name: np.asarray(part.scores_of(rows, seen, sub), dtype=np.float32)
         for name, part in ranker.parts.items()
     }
-    predicted = stars_where_needed(ranker.rating, keys, data.item_keys[sub], local, local_only)
+    predicted = stars_where_needed(ranker.rating, keys, data.item_keys[sub], local, local_only, listed)
     profile = ranker.timing.of_items(sub)
     timing = (lambda u, i: profile.features(when, u, i)) if ranker.config.time_features else no_time_features
     table = candidate_table(
@@ -109,6 +112,7 @@ def _block(
         knowledge.affinity(seen, sub),
         timing,
         local_only,
+        listed,
     )
     return CandidateTable(table.user, sub[table.item], table.features, table.groups)
 

@@ -71,10 +71,12 @@ def candidate_table(
     affinity: dict[str, np.ndarray],
     timing: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]],
     only: np.ndarray | None = None,
+    listed: np.ndarray | None = None,
 ) -> CandidateTable:
     """Build the rows of a batch: the union of every part's list per user (``part_lists[p]`` is
     ``[users, n]`` catalogue columns, best first, ``-1`` padded) with their features, or the columns
-    ``only`` for every user when given. Scores, predicted ratings and affinities are ``[users, items]``;
+    ``only`` for every user when given; with ``only``, the users ``listed`` marks (bool ``[users]``) have
+    the union of their lists as well (sorted, ``only`` among it). Scores, predicted ratings and affinities are ``[users, items]``;
     popularity and age ``[items]``; activity ``[users]``; ``timing(user, item)`` gives the columns of
     :data:`rank.timing.TIME_FEATURES` for rows (batch position, catalogue column). The parts' columns
     follow the order of ``part_scores``."""
@@ -82,7 +84,12 @@ def candidate_table(
     users, items = [], []
     for u in range(n_users):
         proposed = [part_lists[p][u] for p in part_scores]
-        union = np.unique(np.concatenate(proposed)) if only is None else np.asarray(only)
+        if only is None:
+            union = np.unique(np.concatenate(proposed))
+        elif listed is not None and listed[u]:
+            union = np.unique(np.concatenate([*proposed, np.asarray(only)]))
+        else:
+            union = np.asarray(only)
         union = union[union >= 0]
         users.append(np.full(len(union), u))
         items.append(union)

@@ -264,6 +264,36 @@ class Ranker:
     ) -> np.ndarray:
         """:meth:`fused_scores` for several sets of items taken, in one table: ``[len(takens), len(items)]``
         (an explanation's removals cost one call instead of one each)."""
+        table = self._takens_table(user, takens, items, listed=False)
+        return self._predict(table.features).reshape(len(takens), len(items))
+
+    def fused_scores_listed(
+        self, user: str, takens: Sequence[Sequence[str]], items: Sequence[str], k: int
+    ) -> tuple[np.ndarray, Ranked]:
+        """:meth:`fused_scores_many`, and from the same table the fused top ``k`` of the first set besides
+        ``items`` (one row): the user placed from those items the way the scores place them, the items taken
+        left out. An explanation's removals and the user's own list cost one table."""
+        table = self._takens_table(user, takens, items, listed=k > 0)
+        fused = self._predict(table.features)
+        if k == 0:
+            empty = Ranked(np.zeros((1, 0), dtype=np.int64), np.zeros((1, 0)))
+            return fused.reshape(len(takens), len(items)), empty
+        first = int(table.groups[0])
+        columns, scores = table.item[:first], fused[:first]
+        targets = self.trained_data().item_rows(list(items))
+        at = np.searchsorted(columns, targets)  # the first set's columns are sorted, the targets among them
+        out = np.vstack([scores[at], fused[first:].reshape(len(takens) - 1, len(items))])
+        others = np.flatnonzero(~np.isin(columns, targets))
+        order = others[np.lexsort((columns[others], -scores[others]))][:k]
+        listed = Ranked(np.full((1, k), -1, dtype=np.int64), np.full((1, k), -np.inf))
+        listed.items[0, : order.size], listed.scores[0, : order.size] = columns[order], scores[order]
+        return out, listed
+
+    def _takens_table(
+        self, user: str, takens: Sequence[Sequence[str]], items: Sequence[str], *, listed: bool
+    ) -> CandidateTable:
+        """The table of ``items`` for ``user`` placed from each set of ``takens`` (and, ``listed``, the
+        first set's candidates as well)."""
         data = self.trained_data()
         cols = [np.unique(c[c >= 0]) for c in (data.item_rows(list(t)) for t in takens)]
         rows = np.repeat(np.arange(len(takens)), [len(c) for c in cols])
@@ -276,8 +306,8 @@ class Ranker:
             )
         keys, newcomer = [str(user)] * len(takens), np.full(len(takens), -1)
         when = np.repeat(data.user_rows([str(user)]), len(takens))
-        table = self._table(keys, newcomer, seen, seen, None, only=targets, time_rows=when)
-        return self._predict(table.features).reshape(len(takens), len(items))
+        first = np.arange(len(takens)) == 0 if listed else None
+        return self._table(keys, newcomer, seen, seen, None, only=targets, time_rows=when, listed=first)
 
     def part_rank(self, part: str, users: Sequence[str], k: int) -> np.ndarray:
         """One candidate model's own top ``k`` (training items left out): how each part ranks alone."""
@@ -336,15 +366,17 @@ class Ranker:
         allowed: np.ndarray | None,
         only: np.ndarray | None = None,
         time_rows: np.ndarray | None = None,
+        listed: np.ndarray | None = None,
     ) -> CandidateTable:
         """Candidates and features of one batch of users: ``keys`` and ``rows`` (``-1`` for a user the models
         were not fitted on), their interactions ``seen`` and what to leave out, ``hide``; or the features of
-        the columns ``only``. ``time_rows`` (default ``rows``) are whose times the time features use."""
+        the columns ``only`` (with the candidates too for the users ``listed`` marks). ``time_rows``
+        (default ``rows``) are whose times the time features use."""
         data = self.data
         assert data is not None and self.knowledge is not None
         when = rows if time_rows is None else time_rows
         if data.n_items >= self.config.ann_above:
-            return ann_table(self, keys, rows, seen, hide, allowed, only, when)
+            return ann_table(self, keys, rows, seen, hide, allowed, only, when, listed)
         if allowed is not None:
             hide = (hide + sp.csr_matrix(np.tile(~allowed, (len(rows), 1)))).tocsr()
         scores = {
@@ -352,7 +384,7 @@ class Ranker:
         }
         hidden = sp.coo_matrix(hide)  # once for every part's list
         lists = {name: top_k(s, self.config.candidates, exclude=hidden) for name, s in scores.items()}
-        predicted = stars_where_needed(self.rating, keys, data.item_keys, lists, only)
+        predicted = stars_where_needed(self.rating, keys, data.item_keys, lists, only, listed)
         activity = np.asarray(seen.sum(axis=1)).ravel()
         affinity = self.knowledge.affinity(seen)
         timing = partial(self.timing.features, when) if self.config.time_features else no_time_features
@@ -366,6 +398,7 @@ class Ranker:
             affinity,
             timing,
             only,
+            listed,
         )
 
 

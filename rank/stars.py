@@ -30,11 +30,17 @@ def stars_where_needed(
     items: np.ndarray,
     lists: dict[str, np.ndarray],
     only: np.ndarray | None,
+    listed: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Predicted stars ``[users, items]`` where the table reads them: the columns the lists propose, or the
-    columns ``only`` when given (the table holds those alone), NaN elsewhere; the whole catalogue once those
-    are a quarter of it (a batch of many users)."""
-    chosen = [np.ravel(only)] if only is not None else [a.ravel() for a in lists.values()]
+    columns ``only`` when given (the table holds those alone, and the lists of the users ``listed`` marks;
+    see :func:`rank.features.candidate_table`), NaN elsewhere; the whole catalogue once those are a quarter
+    of it (a batch of many users)."""
+    if only is None:
+        chosen = [a.ravel() for a in lists.values()]
+    else:
+        mine = [] if listed is None else [a[listed].ravel() for a in lists.values()]
+        chosen = [np.ravel(only), *mine]
     cols = np.unique(np.concatenate(chosen))
     cols = cols[cols >= 0].astype(np.int64)
     if rating is None or 4 * len(cols) >= len(items):

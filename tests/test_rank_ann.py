@@ -120,3 +120,9 @@ def test_serving_above_the_threshold_gives_the_exact_top_k(twins: tuple[Ranker, 
         approximate.fused_scores("u001", taken, offered),
         atol=1e-6,
     )
+    # an explanation's one table: the removals' scores and the user's own list
+    takens = [taken, taken[1:]]
+    (a_scores, a_own), (b_scores, b_own) = (
+        r.fused_scores_listed("u001", takens, offered[:2], 10) for r in twins[:2]
+    )
+    assert np.allclose(a_scores, b_scores, atol=1e-6) and np.array_equal(a_own.items, b_own.items)

@@ -210,6 +210,26 @@ def test_fused_scores_drop_when_the_anchor_is_taken_away(
     assert with_all > without
 
 
+def test_fused_scores_listed_are_the_removals_scores_and_the_users_own_list(
+    trained: tuple[Ranker, pd.DataFrame, np.ndarray],
+) -> None:
+    """What an explanation asks in one table: each set's scores of the targets, as fused_scores_many gives
+    them, and the first set's own top k besides the targets, as rank_new ranks a newcomer (a user the
+    models never saw is one), each listed item scored as fused_scores scores it."""
+    ranker, _, items = trained
+    cluster1 = [items[PER_CLUSTER + n] for n in range(1, 6)]
+    targets = [items[PER_CLUSTER + 7], items[0]]
+    takens = [cluster1, cluster1[1:], [items[0]]]
+    scores, own = ranker.fused_scores_listed("someone", takens, targets, k=5)
+    assert scores == pytest.approx(ranker.fused_scores_many("someone", takens, targets), abs=1e-9)
+    keys = ranker.trained_data().item_keys
+    listed = [str(keys[c]) for c in own.items[0]]
+    newcomer = [str(keys[c]) for c in ranker.rank_new(cluster1, 5 + len(targets)).items[0]]
+    assert listed == [i for i in newcomer if i not in targets][:5]
+    assert all(_cluster(c) == 1 for c in own.items[0]) and not set(listed) & set(cluster1)
+    assert own.scores[0] == pytest.approx(ranker.fused_scores("someone", cluster1, listed), abs=1e-9)
+
+
 def test_page_scores_are_the_scores_of_a_page_of_those_items(
     trained: tuple[Ranker, pd.DataFrame, np.ndarray],
 ) -> None:
