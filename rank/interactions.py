@@ -184,6 +184,13 @@ class Interactions:
         """Interactions per item, ``[n_items]``."""
         return np.asarray(self.matrix.sum(axis=0)).ravel().astype(np.int64)
 
+    def first_seen(self) -> np.ndarray:
+        """Per item, the earliest known interaction time (0 when none is known), ``[n_items]``."""
+        stamped = self.ts > 0
+        first = np.full(self.n_items, np.inf)
+        np.minimum.at(first, self.cols[stamped], self.ts[stamped])
+        return np.where(np.isfinite(first), first, 0.0)
+
     def seen(self, user_rows: np.ndarray) -> sp.csr_matrix:
         """The training interactions of ``user_rows`` (``-1`` gives an empty row)."""
         safe = np.where(user_rows >= 0, user_rows, 0)

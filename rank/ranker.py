@@ -184,7 +184,7 @@ class Ranker:
         cfg = self.config
         self.item_popularity = data.popularity()
         self.timing = TimeProfile(cfg.time_sigma_months).fit(data)
-        item_first = _first_seen(data)
+        item_first = data.first_seen()
         latest = float(data.ts.max()) if len(data.ts) else 0.0
         self.item_age_days = np.where(item_first > 0, (latest - item_first) / 86_400.0, np.nan).astype(
             np.float32
@@ -270,19 +270,13 @@ class Ranker:
     def fused_scores_listed(
         self, user: str, takens: Sequence[Sequence[str]], items: Sequence[str], k: int
     ) -> tuple[np.ndarray, Ranked]:
-        """:meth:`fused_scores_many`, and from the same table the fused top ``k`` of the first set besides
-        ``items`` (one row): the user placed from those items the way the scores place them, the items taken
-        left out. An explanation's removals and the user's own list cost one table."""
-        table = self._takens_table(user, takens, items, listed=k > 0)
-        fused = self._predict(table.features)
-        if k == 0:
-            empty = Ranked(np.zeros((1, 0), dtype=np.int64), np.zeros((1, 0)))
-            return fused.reshape(len(takens), len(items)), empty
-        first = int(table.groups[0])
-        columns, scores = table.item[:first], fused[:first]
+        """:meth:`fused_scores_many`, and from the same table the first set's fused top ``k`` besides ``items``
+        (one row, its items taken left out): an explanation's removals and the user's own list, placed alike."""
+        table = self._takens_table(user, takens, items, listed=True)
+        fused, first = self._predict(table.features), int(table.groups[0])
+        columns, scores = table.item[:first], fused[:first]  # the first set's rows: sorted columns
         targets = self.trained_data().item_rows(list(items))
-        at = np.searchsorted(columns, targets)  # the first set's columns are sorted, the targets among them
-        out = np.vstack([scores[at], fused[first:].reshape(len(takens) - 1, len(items))])
+        out = np.vstack([scores[np.searchsorted(columns, targets)], fused[first:].reshape(-1, len(items))])
         others = np.flatnonzero(~np.isin(columns, targets))
         order = others[np.lexsort((columns[others], -scores[others]))][:k]
         listed = Ranked(np.full((1, k), -1, dtype=np.int64), np.full((1, k), -np.inf))
@@ -400,14 +394,6 @@ class Ranker:
             only,
             listed,
         )
-
-
-def _first_seen(data: Interactions) -> np.ndarray:
-    """Per item, the earliest known interaction time (0 when none is known)."""
-    stamped = data.ts > 0
-    first = np.full(data.n_items, np.inf)
-    np.minimum.at(first, data.cols[stamped], data.ts[stamped])
-    return np.where(np.isfinite(first), first, 0.0)
 
 
 def _silent(stage: str, done: int, total: int) -> None:
