@@ -43,6 +43,9 @@ class GraphExport:
             ``VIEWED``, ``CARTED``, ``PURCHASED``, ``user``, ``item``, ``count`` and ``ts`` (the latest).
         read_at: Neo4j's clock when the export began (epoch seconds): an event recorded later may be
             missing from it (the service stamps events by the same clock).
+
+    Every frame's rows are in the order of its keys, not the store's, so the same graph exports the same
+    frames whatever order it was written in.
     """
 
     schema: Schema
@@ -89,7 +92,8 @@ def _frame(driver: neo4j.Driver, database: str, query: str, columns: list[str]) 
         raise Neo4jError(str(e)) from e
     if frame.empty:
         return pd.DataFrame({c: [] for c in columns})
-    for key in ("key", "user", "item", "source", "target"):  # keys are strings, whatever the node stored
-        if key in frame:
-            frame[key] = frame[key].astype(str)
-    return frame
+    keys = [k for k in ("type", "key", "user", "item", "source", "target") if k in frame]
+    for key in keys:  # keys are strings, whatever the node stored
+        frame[key] = frame[key].astype(str)
+    # in key order, not the store's: the same data trains the same model, whatever the store's history
+    return frame.sort_values(keys, kind="stable", ignore_index=True)
