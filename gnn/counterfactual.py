@@ -90,10 +90,13 @@ class EdgeRemovalEncoder:
                 continue
             edges, owner = _slices(sources, ptr, hubs)
             adjacency = sp.csr_matrix(
-                (np.ones(edges.size), (owner, edges)), shape=(hubs.size, self.num_nodes[et[0]])
+                (np.ones(edges.size, dtype=np.float32), (owner, edges)),
+                shape=(hubs.size, self.num_nodes[et[0]]),
             )
-            for layer in range(self.layers):  # float64: a correction should not drown in a hub's rounding
-                self._hub_sums[layer][et] = adjacency @ self.states[layer][et[0]].numpy().astype(np.float64)
+            # summed in float32 as the encoder's own aggregation is (a float64 copy of every node's state
+            # would cost a large graph more memory than the sums), kept in float64 for the corrections
+            for layer in range(self.layers):
+                self._hub_sums[layer][et] = (adjacency @ self.states[layer][et[0]].numpy()).astype(np.float64)
 
     def pair(self, user: int, item: int, removals: Sequence[EdgeRows]) -> tuple[Tensor, Tensor]:
         """Final states ``z_user [R, hidden]`` and ``z_item [R, hidden]`` of the pair, one row per removal.
