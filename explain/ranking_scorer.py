@@ -19,10 +19,11 @@ items costs one ``fused_scores_listed`` call for the full set, the 5 removals an
 
 The spread (``PathScores.spread``) is what the sizing words of :func:`explain.sentences.strength_of` are
 relative to: the fusion score of the first minus that of the ``list_size``-th item (10) of the user's own list
-with the target among it (the user placed the same way, from the full set: :meth:`rank.Ranker.fused_scores_listed`,
-or :meth:`rank.Ranker.rank_new` rescored with ``fused_scores``). A path whose removal costs the item a quarter of that spread is a strong reason. With a ``rating_scorer`` (the rating
-model's :class:`explain.LocalCounterfactualScorer`), each path's drop in predicted rating is reported too
-(``PathScores.rating_drops``; :class:`explain.Explainer` puts it in the path's ``support`` as
+with the target among it (the user placed the same way, from the full set:
+:meth:`rank.Ranker.fused_scores_listed`, or :meth:`rank.Ranker.rank_new` rescored with ``fused_scores``). A
+path whose removal costs the item a quarter of that spread is a strong reason. With a ``rating_scorer``
+(the rating model's :class:`explain.LocalCounterfactualScorer`), each path's drop in predicted rating is
+reported too (``PathScores.rating_drops``; :class:`explain.Explainer` puts it in the path's ``support`` as
 ``rating_drop``).
 
 Only an object with ``fused_scores`` and ``trained_data`` is needed (:class:`RanksForUser`, which

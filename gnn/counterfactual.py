@@ -253,9 +253,7 @@ class EdgeRemovalEncoder:
         out = self.states[layer][t][torch.from_numpy(v)]
         if t in changed and v.size:
             codes, new = changed[t]
-            want = k * self.num_nodes[t] + v
-            at = np.minimum(np.searchsorted(codes, want), codes.size - 1)
-            hit = codes[at] == want
+            at, hit = _find(codes, k * self.num_nodes[t] + v)
             if hit.any():
                 out[torch.from_numpy(hit)] = new[torch.from_numpy(at[hit])]
         return out
@@ -270,7 +268,8 @@ def _csr(key: np.ndarray, value: np.ndarray, n: int) -> tuple[np.ndarray, np.nda
 
 
 def _in_slices(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Whether each ``wanted[e]`` is in the sorted slice ``values[lo[e]:hi[e]]`` (a few removed edges a call)."""
+    """Whether each ``wanted[e]`` is in the sorted slice ``values[lo[e]:hi[e]]`` (a call's few removed
+    edges)."""
     out = np.zeros(wanted.size, dtype=bool)
     for e in range(wanted.size):
         at = lo[e] + int(np.searchsorted(values[lo[e] : hi[e]], wanted[e]))

@@ -76,10 +76,10 @@ def candidate_table(
     """Build the rows of a batch: the union of every part's list per user (``part_lists[p]`` is
     ``[users, n]`` catalogue columns, best first, ``-1`` padded) with their features, or the columns
     ``only`` for every user when given; with ``only``, the users ``listed`` marks (bool ``[users]``) have
-    the union of their lists as well (sorted, ``only`` among it). Scores, predicted ratings and affinities are ``[users, items]``;
-    popularity and age ``[items]``; activity ``[users]``; ``timing(user, item)`` gives the columns of
-    :data:`rank.timing.TIME_FEATURES` for rows (batch position, catalogue column). The parts' columns
-    follow the order of ``part_scores``."""
+    the union of their lists as well (sorted, ``only`` among it). Scores, predicted ratings and affinities
+    are ``[users, items]``; popularity and age ``[items]``; activity ``[users]``; ``timing(user, item)``
+    gives the columns of :data:`rank.timing.TIME_FEATURES` for rows (batch position, catalogue column).
+    The parts' columns follow the order of ``part_scores``."""
     n_users = len(user_activity)
     users, items = [], []
     for u in range(n_users):

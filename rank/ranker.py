@@ -270,8 +270,8 @@ class Ranker:
     def fused_scores_listed(
         self, user: str, takens: Sequence[Sequence[str]], items: Sequence[str], k: int
     ) -> tuple[np.ndarray, Ranked]:
-        """:meth:`fused_scores_many`, and from the same table the first set's fused top ``k`` besides ``items``
-        (one row, its items taken left out): an explanation's removals and the user's own list, placed alike."""
+        """:meth:`fused_scores_many`, and from the same table the first set's top ``k`` besides ``items``
+        (one row, its items taken left out): an explanation's removals and the user's list, placed alike."""
         table = self._takens_table(user, takens, items, listed=True)
         fused, first = self._predict(table.features), int(table.groups[0])
         columns, scores = table.item[:first], fused[:first]  # the first set's rows: sorted columns
