@@ -29,7 +29,7 @@ import pandas as pd
 import scipy.sparse as sp
 from common import measured, percentiles, say, write_results
 from implicit.cpu.als import AlternatingLeastSquares
-from shop import Shop, shop
+from shop import Shop, held_out, shop, training_interactions
 from threadpoolctl import threadpool_limits
 
 from core.settings import Settings
@@ -39,12 +39,11 @@ from kg.bulk_import import BulkMode, write_dataset
 from kg.events import EventRow, ensure_event_schema, record_events
 from kgrec import Recommender
 from rank import RankConfig
-from rank.interactions import Interactions, with_events
+from rank.interactions import Interactions
 from rank.metrics import ranking_metrics
 
 SIZES = {"10k": 10_000, "100k": 100_000, "300k": 300_000, "1m": 1_000_000, "3m": 3_000_000, "10m": 10_000_000}
 EVENT_BATCH = 20_000
-RELS = {"view": "VIEWED", "cart": "CARTED", "purchase": "PURCHASED"}
 ABOUT = """
 A generated shop (`bench/shop.py`): a user per 10 interactions, an item per 50, Zipf item popularity, a
 department > line > leaf category tree with power-law brands per line, users leaning to up to three lines,
@@ -129,17 +128,6 @@ class Run:
         return value
 
 
-def held_out(data: Shop, users: int, seed: int) -> pd.DataFrame:
-    """Each sampled user's latest rating (users with two or more)."""
-    r = data.dataset.ratings
-    counts = r["user"].value_counts()
-    eligible = np.sort(counts[counts >= 2].index.to_numpy())
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(eligible, min(users, len(eligible)), replace=False)
-    mine = r[r["user"].isin(chosen)].sort_values(["user", "ts", "item"])
-    return mine.groupby("user").tail(1).reset_index(drop=True)
-
-
 def write_events(rec: Recommender, events: pd.DataFrame) -> dict[str, int]:
     ensure_event_schema(rec.store)
     written = 0
@@ -211,12 +199,7 @@ def train(
 
 def als_alone(data: Shop, test: pd.DataFrame, out: dict[str, Any]) -> None:
     """implicit's ALS with its defaults on the training interactions; NDCG@10 on ``test``, as the fusion's."""
-    ratings = data.dataset.ratings
-    keep = ~pd.MultiIndex.from_frame(ratings[["user", "item"]]).isin(
-        pd.MultiIndex.from_frame(test[["user", "item"]])
-    )
-    events = {rel: data.events[data.events["kind"] == kind] for kind, rel in RELS.items()}
-    train_frame = with_events(ratings[keep], events, leave_out=test)
+    train_frame = training_interactions(data, test)
     items = data.dataset.items["id"].to_numpy()
     inter = Interactions.build(train_frame, items)
     started = time.perf_counter()

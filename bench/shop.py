@@ -20,9 +20,12 @@ import numpy as np
 import pandas as pd
 
 from loaders import Dataset, LoadReport
+from rank.interactions import with_events
 
 KINDS = {"rating": 0.40, "view": 0.42, "cart": 0.10, "purchase": 0.08}
 """The share of each kind among the pairs."""
+EVENT_RELS = {"view": "VIEWED", "cart": "CARTED", "purchase": "PURCHASED"}
+"""The graph's relationship type of each event kind."""
 EXPLORE = 0.15
 """The share of a user's interactions drawn from the whole catalogue by popularity, outside their tastes."""
 START = 1_640_995_200  # 2022-01-01
@@ -175,3 +178,23 @@ def shop(interactions: int, seed: int = 0) -> Shop:
         categories=pd.DataFrame({"item": item_ids, "path": [leaves[leaf] for leaf in item_leaf]}),
     )
     return Shop(dataset, events, tastes)
+
+
+def held_out(data: Shop, users: int, seed: int) -> pd.DataFrame:
+    """Each of up to ``users`` sampled users' latest rating (users with two or more): a test slice."""
+    r = data.dataset.ratings
+    counts = r["user"].value_counts()
+    eligible = np.sort(counts[counts >= 2].index.to_numpy())
+    chosen = np.random.default_rng(seed).choice(eligible, min(users, len(eligible)), replace=False)
+    mine = r[r["user"].isin(chosen)].sort_values(["user", "ts", "item"])
+    return mine.groupby("user").tail(1).reset_index(drop=True)
+
+
+def training_interactions(data: Shop, test: pd.DataFrame) -> pd.DataFrame:
+    """The ranker's training interactions without the ``test`` pairs: the ratings, then each event pair
+    (``rank.interactions.with_events``)."""
+    ratings = data.dataset.ratings
+    held = pd.MultiIndex.from_frame(test[["user", "item"]])
+    keep = ~pd.MultiIndex.from_frame(ratings[["user", "item"]]).isin(held)
+    events = {rel: data.events[data.events["kind"] == kind] for kind, rel in EVENT_RELS.items()}
+    return with_events(ratings[keep], events, leave_out=test)
