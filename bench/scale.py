@@ -54,7 +54,8 @@ three years of timestamps; each (user, item) pair is one interaction: 40% rating
 `Recommender.fit` with the held-out slice as its test ratings (export, rating model, candidates, fusion,
 search ranker, save, embeddings written back), split into its parts below; `recommend` is one user a call
 (`Recommender.recommend`, k=10), `explain` one pair a call, `search` one query a call (half with a user).
-`process_peak_mib` is this process's peak RSS during the stage; `neo4j_peak_mib` the Neo4j server's VmHWM
+`process_peak_mib` is this process's peak RSS during the stage (`process_before_mib` its RSS before the stage: the
+generated shop and what earlier stages left, which the peak includes); `neo4j_peak_mib` the Neo4j server's VmHWM
 (its peak since it started; the bulk import restarts it) read from /proc after the stage; `store_mib` the
 workspace's Neo4j data directory on disk; `s_per_m` the stage's seconds per million interactions.
 Held-out slice: for up to `test_users` users with two ratings or more, their latest rating, left out of
@@ -117,6 +118,8 @@ class Run:
             except Exception as e:  # recorded, not raised: the benchmark reports what could not run
                 error = f"{type(e).__name__}: {e}"[:300]
         figures: dict[str, Any] = {"seconds": round(m.seconds, 1), "process_peak_mib": round(m.peak_mib)}
+        if m.rss_before_mib is not None:  # what the process held before the stage: the shop, earlier stages
+            figures["process_before_mib"] = round(m.rss_before_mib)
         figures |= self.neo4j()
         figures["s_per_m"] = round(m.seconds / (self.interactions / 1e6), 1)
         if error:
