@@ -7,7 +7,8 @@ factored, so they cover any catalogue). This bench measures what that costs on a
 a shrinking share of the catalogue, down to the share the 10M shop's head has (8,000 of 200,000 items, 4%),
 and the head with item-kNN (``rank.models.knn``) added to the fusion for the tail.
 
-Per variant: EASE's fit seconds (its ridge tuned, as the ranker does) and the size of its weights; the share
+Per variant: EASE's seconds in the ranker's training (tuned and refitted, as the ranker does) and the size of
+its weights; the share
 of the training interactions its head covers; NDCG@10 and Recall@10 of EASE alone and of the fusion, on one
 held-out slice (each sampled user's latest rating), whole catalogue ranked, training items left out. The
 fusion here fuses the candidate models without the rating model (no predicted-stars feature), the same way
@@ -40,7 +41,8 @@ interaction per (user, item) pair; side information brand (`MADE_BY`) and leaf c
 Held out: each sampled user's latest rating, left out of every model. Each variant trains the ranker
 (`rank.Ranker`, default settings, its parts listed) on the same training interactions with EASE's
 `max_items` set to the share of the catalogue named; `exact` models every item. `ease_fit_s` is EASE's
-fit with its ridge tuned on validation (the grid of five); `ease_weights_mib` the dense weights' size;
+time in all of the ranker's training (its ridge tuned over a grid of five, a refit for each further
+validation draw, the final refit on every training interaction); `ease_weights_mib` the dense weights' size;
 `head_coverage` the share of training interactions on modelled items. The fusion has no rating model here
 (the same for every variant). `vs_exact` is the variant's fusion NDCG@10 over the exact form's.
 """.strip()
