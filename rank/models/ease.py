@@ -4,8 +4,9 @@ form. With ``X`` the user x item interactions and ``P = (X'X + lambda I)^-1``, t
 
 The inverse is dense, ``items x items``: above ``max_items`` (default 8,000, about 0.5 GB and tens of seconds
 on two cores) only the ``max_items`` most-interacted items are modelled. The others score 0 here and are
-left to the other candidate models; interactions with them still count as nothing for EASE. ``lambda`` is
-chosen on validation interactions by :meth:`Ease.tune`.
+left to the other candidate models; interactions with them still count as nothing for EASE (what that costs
+against the exact form: ``bench/ease_head.py``). ``lambda`` is chosen on validation interactions by
+:meth:`Ease.tune`.
 
 With ``side`` (an item x node incidence of the knowledge graph: brands, categories, entities) the Gram
 matrix becomes ``X'X + w S S'``: two items that share a brand count as ``w`` co-interactions per shared node,
