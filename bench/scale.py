@@ -47,24 +47,24 @@ EVENT_BATCH = 20_000
 ABOUT = """
 A generated shop (`bench/shop.py`): a user per 10 interactions, an item per 50, Zipf item popularity, a
 department > line > leaf category tree with power-law brands per line, users leaning to up to three lines,
-three years of timestamps; each (user, item) pair is one interaction: 40% ratings, 42% views, 10% carts,
-8% purchases. Stages: `empty` deletes what an earlier run left in the workspace; `load` writes ratings,
-items, brands and categories into the empty workspace through `kg.bulk_import.write_dataset` (auto: the bulk
+three years of timestamps; each (user, item) pair is one interaction: 40% ratings, 42% views, 10% carts, 8%
+purchases. Stages: `empty` deletes what an earlier run left in the workspace; `load` writes ratings, items,
+brands and categories into the empty workspace through `kg.bulk_import.write_dataset` (auto: the bulk
 import, neo4j-admin, from 200,000 rows; `load_path` says which); `events` writes the views, carts and
 purchases through `kg.events.record_events` (the service's `POST /events` write, 20,000 per transaction);
-`train` is `Recommender.fit` with the held-out slice as its test ratings (export, rating model, candidates, fusion,
-search ranker, save, embeddings written back), split into its parts below; `recommend` is one user a call
-(`Recommender.recommend`, k=10), `explain` one pair a call, `search` one query a call (half with a user).
-`process_peak_mib` is this process's peak RSS during the stage (`process_before_mib` its RSS before the
-stage: the generated shop and what earlier stages left, which the peak includes); `neo4j_peak_mib` the Neo4j
-server's VmHWM (its peak since it started; the bulk import restarts it) read from /proc after the stage;
-`store_mib` the workspace's Neo4j data directory on disk; `s_per_m` the stage's seconds per million interactions.
-Held-out slice: for up to `test_users` users with two ratings or more, their latest rating, left out of
-every model's training. `als_alone` is implicit's `AlternatingLeastSquares` with its default parameters
-(what one would pick for speed) on the same training interactions (ratings and events, the slice left out),
-ranked with the same protocol as the fusion (whole catalogue, training items left out).
-`growth` (between two sizes): `marginal_s_per_m` is the extra seconds per extra million interactions,
-`exponent` the power of the size the time grows with (1: linear).
+`train` is `Recommender.fit` with the held-out slice as its test ratings (export, rating model, candidates,
+fusion, search ranker, save, embeddings written back), split into its parts below; `recommend` is one user a
+call (`Recommender.recommend`, k=10), `explain` one pair a call, `search` one query a call (half with a
+user). `process_peak_mib` is this process's peak RSS during the stage (`process_before_mib` its RSS before
+the stage: the generated shop and what earlier stages left, which the peak includes); `neo4j_peak_mib` the
+Neo4j server's VmHWM (its peak since it started; the bulk import restarts it) read from /proc after the
+stage; `store_mib` the workspace's Neo4j data directory on disk; `s_per_m` the stage's seconds per million
+interactions. Held-out slice: for up to `test_users` users with two ratings or more, their latest rating,
+left out of every model's training. `als_alone` is implicit's `AlternatingLeastSquares` with its default
+parameters (what one would pick for speed) on the same training interactions (ratings and events, the slice
+left out), ranked with the same protocol as the fusion (whole catalogue, training items left out). `growth`
+(between two sizes): `marginal_s_per_m` is the extra seconds per extra million interactions, `exponent` the
+power of the size the time grows with (1: linear).
 """.strip()
 
 
