@@ -88,7 +88,7 @@ def variant(
         "ease_fit_s": round(report.seconds["ease"], 1),
         "ease_weights_mib": round(ease.weights.nbytes / 2**20, 1),
         "ranker_fit_s": round(fit_s, 1),
-        "peak_mib": round(m.peak_mib) if m.peak_mib is not None else None,
+        "peak_mib": round(m.peak_mib),
         "ease_ndcg@10": round(by_part["ease"].at(10).ndcg, 4),
         "ease_recall@10": round(by_part["ease"].at(10).recall, 4),
         "fusion_ndcg@10": round(fused.at(10).ndcg, 4),
