@@ -64,7 +64,13 @@ QUALITY = {"test_rmse_gnn": "rating", "test_rmse_blend": "rating", "ndcg10": "li
 
 def rating_run(export: GraphExport, nproc: int, epochs: int, seed: int) -> dict[str, Any]:
     config = TrainConfig(
-        seed=seed, text=False, max_epochs=epochs, minibatch_threshold=1, device="cpu", patience=epochs
+        seed=seed,
+        text=False,
+        max_epochs=epochs,
+        minibatch_max_epochs=epochs,
+        minibatch_threshold=1,
+        device="cpu",
+        patience=epochs,
     )
     split = split_of(export, SEED)
     started = time.perf_counter()

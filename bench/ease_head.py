@@ -26,9 +26,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from common import measured, say, write_results
-from shop import Shop, held_out, shop, training_interactions
+from shop import held_out, knowledge_of, shop, training_interactions
 
 from rank import DEFAULT_PARTS, Knowledge, RankConfig, Ranker, evaluate_ranking
 from rank.interactions import Interactions
@@ -46,23 +45,6 @@ validation draw, the final refit on every training interaction); `ease_weights_m
 `head_coverage` the share of training interactions on modelled items. The fusion has no rating model here
 (the same for every variant). `vs_exact` is the variant's fusion NDCG@10 over the exact form's.
 """.strip()
-
-
-def knowledge_of(data: Shop, items: np.ndarray) -> Knowledge:
-    """Brands and leaf categories as the ranker's item x node incidences (what ``Knowledge.from_export``
-    gives for a loaded graph, without the category tree's parents)."""
-    index = pd.Index(items)
-    relations = {}
-    for rel, frame, column in (
-        ("MADE_BY", data.dataset.brands, "brand"),
-        ("IN_CATEGORY", data.dataset.categories, "path"),
-    ):
-        rows = index.get_indexer(frame["item"])
-        codes, uniques = pd.factorize(frame[column].astype(str))
-        ones = np.ones(len(rows), np.float32)
-        relations[rel] = sp.csr_matrix((ones, (rows, codes)), shape=(len(items), len(uniques)))
-    empty = np.zeros(0, dtype=np.int64)
-    return Knowledge(relations, (empty, empty))
 
 
 def variant(

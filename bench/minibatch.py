@@ -56,6 +56,7 @@ def run_minibatch(args: argparse.Namespace) -> dict[str, Any]:
             text=False,  # the generated titles would only cost MiniLM time here
             minibatch_threshold=min(100_000, len(split.train)),
             max_epochs=args.minibatch_epochs,
+            minibatch_max_epochs=args.minibatch_epochs,
             mf_epochs=args.minibatch_mf_epochs,
         )
         result, m, epoch_s = fit_kgrec(export, split, config)

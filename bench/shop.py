@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from loaders import Dataset, LoadReport
+from rank import Knowledge
 from rank.interactions import with_events
 
 KINDS = {"rating": 0.40, "view": 0.42, "cart": 0.10, "purchase": 0.08}
@@ -198,3 +200,20 @@ def training_interactions(data: Shop, test: pd.DataFrame) -> pd.DataFrame:
     keep = ~pd.MultiIndex.from_frame(ratings[["user", "item"]]).isin(held)
     events = {rel: data.events[data.events["kind"] == kind] for kind, rel in EVENT_RELS.items()}
     return with_events(ratings[keep], events, leave_out=test)
+
+
+def knowledge_of(data: Shop, items: np.ndarray) -> Knowledge:
+    """Brands and leaf categories as the ranker's item x node incidences (what ``Knowledge.from_export``
+    gives for a loaded graph, without the category tree's parents)."""
+    index = pd.Index(items)
+    relations = {}
+    for rel, frame, column in (
+        ("MADE_BY", data.dataset.brands, "brand"),
+        ("IN_CATEGORY", data.dataset.categories, "path"),
+    ):
+        rows = index.get_indexer(frame["item"])
+        codes, uniques = pd.factorize(frame[column].astype(str))
+        ones = np.ones(len(rows), np.float32)
+        relations[rel] = sp.csr_matrix((ones, (rows, codes)), shape=(len(items), len(uniques)))
+    empty = np.zeros(0, dtype=np.int64)
+    return Knowledge(relations, (empty, empty))

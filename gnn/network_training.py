@@ -73,7 +73,8 @@ def fit_network(
 ) -> int:
     """Train ``net`` in place; restore its best validation state; return the epochs run.
 
-    ``progress("gnn", epoch, max_epochs)`` is called after each epoch. ``net`` trains on
+    ``progress("gnn", epoch, max_epochs)`` is called after each epoch (in mini-batches, ``max_epochs`` is
+    at most ``config.minibatch_max_epochs``). ``net`` trains on
     ``config.device`` and is back on the CPU when this returns.
     """
     device, team = resolve_device(config.device), world()
@@ -92,7 +93,8 @@ def fit_network(
     gen = torch.Generator().manual_seed(config.seed)
     stopping = EarlyStopping[dict[str, Tensor]](config.patience)
     epochs = 0
-    for epoch in range(config.max_epochs):
+    max_epochs = min(config.max_epochs, config.minibatch_max_epochs) if minibatch else config.max_epochs
+    for epoch in range(max_epochs):
         net.train()
         targets, messages = _supervision(ratings, config.supervision_ratio, gen)
         if step is not None:
@@ -103,8 +105,8 @@ def fit_network(
             _full_batch_step(net, opt, on_device, edges, targets.to(device), config.bias_reg)
         epochs = epoch + 1
         if progress is not None:
-            progress("gnn", epochs, config.max_epochs)
-        if len(val_ratings) == 0 or (epochs % config.eval_every and epochs < config.max_epochs):
+            progress("gnn", epochs, max_epochs)
+        if len(val_ratings) == 0 or (epochs % config.eval_every and epochs < max_epochs):
             continue
         # every rank holds the same parameters; rank 0 scores them and every rank stops alike
         score = team.from_rank0(

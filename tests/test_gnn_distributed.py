@@ -29,6 +29,7 @@ CONFIG = TrainConfig(
     text=False,
     seed=0,
     minibatch_threshold=1,  # one process in mini-batches too, as the two are
+    minibatch_max_epochs=60,
     batch_size=64,
     device="cpu",
 )

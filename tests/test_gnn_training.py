@@ -287,7 +287,9 @@ def test_same_seed_repeats(planted, trained):
 
 def test_minibatch_training_with_neighbour_sampling(planted):
     export, _ = planted
-    config = SMALL.model_copy(update={"minibatch_threshold": 1, "batch_size": 64, "max_epochs": 40})
+    config = SMALL.model_copy(
+        update={"minibatch_threshold": 1, "batch_size": 64, "max_epochs": 40, "minibatch_max_epochs": 40}
+    )
     result = Trainer(config).fit(export)
     assert result.metrics.minibatch
     assert result.metrics.test["gnn"].rmse < 0.9 * result.metrics.test["bias"].rmse

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import torch
 
 from core.errors import ModelError
+from gnn.lightgcn import LightGCN as Network
 from rank import Interactions, Knowledge, RankConfig, Ranker, holdout_split, load_ranker, save_ranker
 from rank.checkpoint import FORMAT
 from rank.models import MODELS, Context
@@ -93,6 +94,24 @@ def test_lightgcn_trains_to_the_same_embeddings_twice_on_two_threads() -> None:
         torch.set_num_threads(before)
     assert np.array_equal(fits[0].state()["items"], fits[1].state()["items"])
     assert np.array_equal(fits[0].state()["users"], fits[1].state()["users"])
+
+
+def test_lightgcn_past_its_step_bound_takes_larger_steps_not_more() -> None:
+    # 100 pairs in batches of 8 would be 13 steps an epoch; bounded to 3, each step takes ceil(100 / 3)
+    rng = np.random.default_rng(0)
+    pairs = (rng.integers(0, 20, 100), rng.integers(0, 15, 100))
+    knowledge = (np.arange(15), np.arange(15) % 3)
+
+    def fit(**kw: int | None) -> Network:
+        return Network(dim=8, epochs=3, seed=0, device="cpu", **kw).fit(pairs, 20, 15, knowledge, 3)
+
+    bounded, larger = fit(batch_size=8, max_steps=3), fit(batch_size=34)
+    assert np.array_equal(bounded.item_embeddings, larger.item_embeddings)
+    assert bounded.losses == larger.losses
+    unbounded = fit(batch_size=8)
+    assert not np.array_equal(bounded.item_embeddings, unbounded.item_embeddings)
+    # a bound the interactions do not reach changes nothing
+    assert np.array_equal(fit(batch_size=8, max_steps=13).item_embeddings, unbounded.item_embeddings)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
