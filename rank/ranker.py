@@ -142,20 +142,20 @@ class Ranker:
         )
         seconds["fusion"] = time.perf_counter() - mark
         say("fusion", 1, 1)
-
-        full = Interactions.build(train, items, users, cfg.min_rating)
-        self._fit_parts(full, say, seconds)
-        self.data = full
+        fusion_users, fusion_rows, validation = len(table.groups), len(labels), int(held.matrix.nnz)
+        del draws, table, labels, split, fit_part, held, relevant  # done with: freed before the refit
+        self.data = Interactions.build(train, items, users, cfg.min_rating)
+        self._fit_parts(self.data, say, seconds)
         build_indexes(self)
         seconds["total"] = time.perf_counter() - started
         gains = self.booster.feature_importance(importance_type="gain")
         total_gain = float(gains.sum()) or 1.0
         return FusionReport(
-            train_interactions=int(full.matrix.nnz),
-            validation_interactions=int(held.matrix.nnz),
+            train_interactions=int(self.data.matrix.nnz),
+            validation_interactions=validation,
             tuning=tuning,
-            fusion_users=len(table.groups),
-            fusion_rows=len(labels),
+            fusion_users=fusion_users,
+            fusion_rows=fusion_rows,
             candidate_recall=recall,
             trees=self.booster.num_trees(),
             validation_ndcg10=val_ndcg,
