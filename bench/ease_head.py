@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from common import measured, say, write_results
-from shop import held_out, knowledge_of, shop, training_interactions
+from shop import RankerInputs
 
 from rank import DEFAULT_PARTS, Knowledge, RankConfig, Ranker, evaluate_ranking
 from rank.interactions import Interactions
@@ -93,18 +93,12 @@ def main() -> None:
     if not shares or shares[0] > 1 or shares[-1] <= 0:
         parser.error("--shares: fractions in (0, 1]")
 
-    data = shop(SIZES[args.size], args.seed)
-    test = held_out(data, args.test_users, args.seed)
-    frame = training_interactions(data, test)
-    items = data.dataset.items["id"].astype(str).to_numpy()
-    knowledge = knowledge_of(data, items)
+    inputs = RankerInputs.of(SIZES[args.size], args.test_users, args.seed)
+    test, frame, items, knowledge = inputs.test, inputs.frame, inputs.items, inputs.knowledge
     result: dict[str, Any] = {
         "bench": "ease_head",
         "size": args.size,
-        "interactions": data.interactions,
-        "training_interactions": len(frame),
-        "items": len(items),
-        "test_users": len(test),
+        **inputs.figures(),
         "variants": {},
     }
     say(f"shop {args.size}: {len(items):,} items, {len(frame):,} training interactions, {len(test)} held out")

@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from common import measured, say, write_results
-from shop import held_out, knowledge_of, shop, training_interactions
+from shop import RankerInputs
 
 from rank import RankConfig, Ranker, evaluate_ranking
 
@@ -53,18 +53,12 @@ def main() -> None:
     args = parser.parse_args()
     bounds = [None if b.strip() == "none" else int(b) for b in args.bounds.split(",")]
 
-    data = shop(SIZES[args.size], args.seed)
-    test = held_out(data, args.test_users, args.seed)
-    frame = training_interactions(data, test)
-    items = data.dataset.items["id"].astype(str).to_numpy()
-    knowledge = knowledge_of(data, items)
+    inputs = RankerInputs.of(SIZES[args.size], args.test_users, args.seed)
+    test, frame, items, knowledge = inputs.test, inputs.frame, inputs.items, inputs.knowledge
     result: dict[str, Any] = {
         "bench": "lightgcn_steps",
         "size": args.size,
-        "interactions": data.interactions,
-        "training_interactions": len(frame),
-        "items": len(items),
-        "test_users": len(test),
+        **inputs.figures(),
         "lightgcn_epochs": args.epochs,
         "fusion_draws": args.fusion_draws,
         "variants": {},

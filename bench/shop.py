@@ -15,6 +15,7 @@ Example (from ``bench/``):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -217,3 +218,31 @@ def knowledge_of(data: Shop, items: np.ndarray) -> Knowledge:
         relations[rel] = sp.csr_matrix((ones, (rows, codes)), shape=(len(items), len(uniques)))
     empty = np.zeros(0, dtype=np.int64)
     return Knowledge(relations, (empty, empty))
+
+
+@dataclass
+class RankerInputs:
+    """What a bench that trains the ranker alone on a shop needs: the shop, its held-out slice, the training
+    interactions, the catalogue's keys and the side information."""
+
+    data: Shop
+    test: pd.DataFrame
+    frame: pd.DataFrame
+    items: np.ndarray
+    knowledge: Knowledge
+
+    @classmethod
+    def of(cls, interactions: int, test_users: int, seed: int) -> RankerInputs:
+        data = shop(interactions, seed)
+        test = held_out(data, test_users, seed)
+        items = data.dataset.items["id"].astype(str).to_numpy()
+        return cls(data, test, training_interactions(data, test), items, knowledge_of(data, items))
+
+    def figures(self) -> dict[str, Any]:
+        """The shop's sizes, for a results file."""
+        return {
+            "interactions": self.data.interactions,
+            "training_interactions": len(self.frame),
+            "items": len(self.items),
+            "test_users": len(self.test),
+        }
