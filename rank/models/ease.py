@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from typing import Self
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,6 +41,9 @@ from rank.metrics import ranking_metrics
 from rank.models.base import CandidateModel
 
 __all__ = ["Ease", "EaseParams"]
+
+_GRAM_USERS = 50_000
+"""Users per block of the Gram matrix's product."""
 
 
 class EaseParams(BaseModel):
@@ -71,23 +75,38 @@ class Ease(CandidateModel):
         return self.params.l2 if self._l2 is None else self._l2
 
     def fit(self, data: Interactions) -> Self:
+        self._solve(self._gram(data))
+        self.n_items = data.n_items
+        return self
+
+    def _gram(self, data: Interactions) -> np.ndarray:
+        """``X'X + w S S'`` over the modelled items (chosen here), dense, without the ridge."""
         popularity = data.popularity()
         order = np.argsort(-popularity, kind="stable")
         # an item nobody took is still modelled: side information can place it
         self.modelled = np.sort(order[: self.params.max_items])
-        x = data.matrix[:, self.modelled]
-        gram = (x.T @ x).toarray().astype(np.float64)
+        x = data.matrix[:, self.modelled].astype(np.float64)
+        gram = np.zeros((len(self.modelled), len(self.modelled)))
+        # a block of users at a time: the head's co-interactions are nearly dense, and the whole product as
+        # a sparse matrix held about three times the dense one
+        for start in range(0, x.shape[0], _GRAM_USERS):
+            block = x[start : start + _GRAM_USERS]
+            gram += (block.T @ block).toarray()
         side = self.context.knowledge.incidence()
         if side.shape[1] and self.params.side_weight > 0:
             s = side[self.modelled]
             gram += self.params.side_weight * (s @ s.T).toarray()
+        return gram
+
+    def _solve(self, gram: np.ndarray) -> None:
+        """The weights from a Gram matrix, which becomes the inverse in place (one dense matrix held, not
+        three)."""
         gram[np.diag_indices_from(gram)] += self.l2
-        p = np.linalg.inv(gram)
-        b = p / (-np.diag(p))
-        b[np.diag_indices_from(b)] = 0.0
-        self.weights = b.astype(np.float32)
-        self.n_items = data.n_items
-        return self
+        # symmetric: its transpose is the Fortran-ordered array LAPACK inverts without a copy
+        p = scipy.linalg.inv(gram.T, overwrite_a=True, check_finite=False).T
+        p /= -np.diag(p).copy()  # B = I - P / diag(P), by column; the diagonal set to 0 below
+        p[np.diag_indices_from(p)] = 0.0
+        self.weights = p.astype(np.float32)
 
     def scores(self, user_rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
         out = np.zeros((len(user_rows), self.n_items), dtype=np.float32)
@@ -124,9 +143,11 @@ class Ease(CandidateModel):
         results: dict[float, float] = {}
         best: tuple[float, np.ndarray, np.ndarray] | None = None
         seen = data.seen(users)
+        gram = self._gram(data)
+        self.n_items = data.n_items
         for l2 in self.params.grid:
             self._l2 = l2
-            self.fit(data)
+            self._solve(gram.copy())
             top = self.top(users, seen, 10, seen, None)  # the head's scores: not [users, catalogue]
             results[l2] = ranking_metrics(top, relevant, ks=(10,)).at(10).ndcg
             if best is None or results[l2] > results[best[0]]:
