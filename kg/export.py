@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import neo4j
 import neo4j.exceptions
+import numpy as np
 import pandas as pd
 
 import kg.queries as q
@@ -94,6 +95,13 @@ def _frame(driver: neo4j.Driver, database: str, query: str, columns: list[str]) 
         return pd.DataFrame({c: [] for c in columns})
     keys = [k for k in ("type", "key", "user", "item", "source", "target") if k in frame]
     for key in keys:  # keys are strings, whatever the node stored
-        frame[key] = frame[key].astype(str)
+        frame[key] = _one_object_per_key(frame[key])
     # in key order, not the store's: the same data trains the same model, whatever the store's history
     return frame.sort_values(keys, kind="stable", ignore_index=True)
+
+
+def _one_object_per_key(column: pd.Series) -> np.ndarray:
+    """The column as strings, each distinct key one object that its rows share: the driver makes a string
+    per row, so a key named by ten rows was held ten times."""
+    codes, uniques = pd.factorize(column.astype(str).to_numpy())
+    return np.asarray(uniques, dtype=object)[codes]
