@@ -18,9 +18,12 @@ import argparse
 import contextlib
 import json
 import math
+import multiprocessing
 import os
+import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +58,9 @@ purchases through `kg.events.record_events` (the service's `POST /events` write,
 `train` is `Recommender.fit` with the held-out slice as its test ratings (export, rating model, candidates,
 fusion, search ranker, save, embeddings written back), split into its parts below; `recommend` is one user a
 call (`Recommender.recommend`, k=10), `explain` one pair a call, `search` one query a call (half with a
-user). `process_peak_mib` is this process's peak RSS during the stage (`process_before_mib` its RSS before
-the stage: the generated shop and what earlier stages left, which the peak includes); `neo4j_peak_mib` the
+user). Each size runs in a process of its own; `process_peak_mib` is that process's peak RSS during the stage
+(`process_before_mib` its RSS before the stage: what earlier stages left, which the peak includes; the
+generated interactions are dropped after `als alone`, before `train`, which holds only its own); `neo4j_peak_mib` the
 Neo4j server's VmHWM (its peak since it started; the bulk import restarts it) read from /proc after the
 stage; `store_mib` the workspace's Neo4j data directory on disk; `s_per_m` the stage's seconds per million
 interactions. Held-out slice: for up to `test_users` users with two ratings or more, their latest rating,
@@ -231,7 +235,7 @@ def als_alone(data: Shop, test: pd.DataFrame, out: dict[str, Any]) -> None:
 
 
 def serve(
-    rec: Recommender, data: Shop, test: pd.DataFrame, out: dict[str, Any], kind: str, seed: int
+    rec: Recommender, catalogue: pd.DataFrame, test: pd.DataFrame, out: dict[str, Any], kind: str, seed: int
 ) -> None:
     rng = np.random.default_rng(seed)
     users = list(rng.choice(test["user"].to_numpy(), min(200, len(test)), replace=False))
@@ -250,7 +254,7 @@ def serve(
             rec.explain(user, item)
             times.append(time.perf_counter() - started)
     else:
-        items = data.dataset.items.sample(30, random_state=seed)
+        items = catalogue.sample(30, random_state=seed)
         queries = [t.split()[0] for t in items["title"]] + [" ".join(t.split()[1:3]) for t in items["title"]]
         for n, query in enumerate(queries):
             started = time.perf_counter()
@@ -258,6 +262,27 @@ def serve(
             times.append(time.perf_counter() - started)
     out[kind] = {"calls": len(times), "first_ms": round(times[0] * 1000, 1), **percentiles(times[1:])}
     say(f"    {kind}: {out[kind]}")
+
+
+def feed(
+    rec: Recommender, settings: Settings, run: Run, data: Shop, test: pd.DataFrame, out: dict[str, Any]
+) -> None:
+    """The stages before training: the shop loaded and its events written into an emptied workspace, and
+    ALS alone on its training interactions."""
+
+    def load() -> None:
+        out["load_path"] = (
+            "bulk import"
+            if write_dataset(rec.store, settings, data.dataset, BulkMode.AUTO, say)
+            else "transactional"
+        )
+
+    # a workspace left by an earlier run is emptied first, outside the load's figures (deleting 10M
+    # relationships in batches takes minutes)
+    run.stage("empty", rec.store.reset)
+    run.stage("load", load, needs=("empty",))
+    run.stage("events", lambda: write_events(rec, data.events), needs=("load",))
+    run.stage("als alone", lambda: als_alone(data, test, out))
 
 
 def one_size(label: str, args: argparse.Namespace, result: dict[str, Any], save: Callable[[], None]) -> None:
@@ -292,24 +317,16 @@ def one_size(label: str, args: argparse.Namespace, result: dict[str, Any], save:
     out["fusion_draws"] = rank_config.fusion_draws
     try:
         with Recommender.connect(settings, progress=say) as rec:
-
-            def load() -> None:
-                out["load_path"] = (
-                    "bulk import"
-                    if write_dataset(rec.store, settings, data.dataset, BulkMode.AUTO, say)
-                    else "transactional"
-                )
-
-            # a workspace left by an earlier run is emptied first, outside the load's figures (deleting 10M
-            # relationships in batches takes minutes)
-            run.stage("empty", rec.store.reset)
-            run.stage("load", load, needs=("empty",))
-            run.stage("events", lambda: write_events(rec, data.events), needs=("load",))
+            feed(rec, settings, run, data, test, out)
+            # the generated interactions are in the graph and ALS has had them: training holds only its own
+            catalogue = data.dataset.items
+            del data
             run.stage("train", lambda: train(rec, test, config, rank_config, out), needs=("load",))
-            run.stage("als alone", lambda: als_alone(data, test, out))
             for kind in ("recommend", "explain", "search"):
                 run.stage(
-                    kind, lambda kind=kind: serve(rec, data, test, out, kind, args.seed), needs=("train",)
+                    kind,
+                    lambda kind=kind: serve(rec, catalogue, test, out, kind, args.seed),
+                    needs=("train",),
                 )
     finally:
         out["load_average_end"] = round(os.getloadavg()[0], 1)
@@ -339,6 +356,39 @@ def growth(result: dict[str, Any]) -> dict[str, Any]:
     return rows
 
 
+def save(result: dict[str, Any], partial: Path | None = None) -> None:
+    """Write the results file (and, in a size's own process, that size's figures to ``partial``)."""
+    result["growth"] = growth(result)
+    body = {k: v for k, v in result.items() if k != "sizes"}
+    for label, s in result["sizes"].items():
+        body[label] = {k: v for k, v in s.items() if k != "lists"}
+    write_results("scale", "Scale: a generated shop end to end", ABOUT, body)
+    if partial is not None:
+        partial.write_text(json.dumps(result["sizes"], default=str))
+
+
+def size_alone(label: str, args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]:
+    """One size in a process of its own, so that its memory figures hold nothing of an earlier size's (the
+    allocator keeps what a process freed): its figures, or as far as they got where the process died."""
+    with tempfile.TemporaryDirectory() as folder:
+        partial = Path(folder) / "size.json"
+        context = multiprocessing.get_context("spawn")
+        try:
+            with ProcessPoolExecutor(1, mp_context=context) as pool:
+                return pool.submit(_one_size_saved, label, args, result, partial).result()
+        except Exception as e:  # the process killed (memory) or failed: what it saved, and why it stopped
+            out = json.loads(partial.read_text()).get(label, {}) if partial.exists() else {}
+            return out | {"failed": f"{type(e).__name__}: {e}"[:300]}
+
+
+def _one_size_saved(
+    label: str, args: argparse.Namespace, result: dict[str, Any], partial: Path
+) -> dict[str, Any]:
+    one_size(label, args, result, lambda: save(result, partial))
+    out: dict[str, Any] = result["sizes"][label]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=list(SIZES), help="one size")
@@ -363,19 +413,11 @@ def main() -> None:
     )
     say(shared)
     result: dict[str, Any] = {"bench": "scale", "shared": shared, "sizes": {}}
-
-    def save() -> None:
-        result["growth"] = growth(result)
-        body = {k: v for k, v in result.items() if k != "sizes"}
-        for label, s in result["sizes"].items():
-            body[label] = {k: v for k, v in s.items() if k != "lists"}
-        write_results("scale", "Scale: a generated shop end to end", ABOUT, body)
-
     started = time.perf_counter()
     for label in labels:
-        one_size(label, args, result, save)
+        result["sizes"][label] = size_alone(label, args, result)
     result["wall_s"] = round(time.perf_counter() - started, 1)
-    save()
+    save(result)
     for label, s in result["sizes"].items():
         for stage, f in s.get("stages", {}).items():
             print(f"{label} {stage}: " + ", ".join(f"{k} {v}" for k, v in f.items()))
