@@ -362,7 +362,7 @@ def save(result: dict[str, Any], partial: Path | None = None) -> None:
     body = {k: v for k, v in result.items() if k != "sizes"}
     for label, s in result["sizes"].items():
         body[label] = {k: v for k, v in s.items() if k != "lists"}
-    write_results("scale", "Scale: a generated shop end to end", ABOUT, body)
+    write_results("scale", "Scale: a generated shop end to end", ABOUT, body, name=result["name"])
     if partial is not None:
         partial.write_text(json.dumps(result["sizes"], default=str))
 
@@ -402,6 +402,9 @@ def main() -> None:
         "--fusion-draws", type=int, default=0, help="the ranker's validation draws (0: default)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--name", default="scale", help="the results file, docs/benchmarks/NAME.md (default: scale)"
+    )
     args = parser.parse_args()
     labels = [s.strip() for s in args.sizes.split(",")] if args.sizes else [args.size or "100k"]
     if unknown := [s for s in labels if s not in SIZES]:
@@ -412,7 +415,7 @@ def main() -> None:
         " timings are noisy"
     )
     say(shared)
-    result: dict[str, Any] = {"bench": "scale", "shared": shared, "sizes": {}}
+    result: dict[str, Any] = {"bench": "scale", "name": args.name, "shared": shared, "sizes": {}}
     started = time.perf_counter()
     for label in labels:
         result["sizes"][label] = size_alone(label, args, result)
