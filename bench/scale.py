@@ -54,7 +54,8 @@ three years of timestamps; each (user, item) pair is one interaction: 40% rating
 purchases. Stages: `empty` deletes what an earlier run left in the workspace; `load` writes ratings, items,
 brands and categories into the empty workspace through `kg.bulk_import.write_dataset` (auto: the bulk
 import, neo4j-admin, from 200,000 rows; `load_path` says which); `events` writes the views, carts and
-purchases through `kg.events.record_events` (the service's `POST /events` write, 20,000 per transaction);
+purchases through `kg.events.record_events` (the service's `POST /events` write, 20,000 per transaction;
+with `--reuse-workspace` these three are not run: the workspace holds them from an earlier run);
 `train` is `Recommender.fit` with the held-out slice as its test ratings (export, rating model, candidates,
 fusion, search ranker, save, embeddings written back), split into its parts below; `recommend` is one user a
 call (`Recommender.recommend`, k=10), `explain` one pair a call, `search` one query a call (half with a
@@ -265,10 +266,17 @@ def serve(
 
 
 def feed(
-    rec: Recommender, settings: Settings, run: Run, data: Shop, test: pd.DataFrame, out: dict[str, Any]
+    rec: Recommender,
+    settings: Settings,
+    run: Run,
+    data: Shop,
+    test: pd.DataFrame,
+    out: dict[str, Any],
+    reuse: bool,
 ) -> None:
-    """The stages before training: the shop loaded and its events written into an emptied workspace, and
-    ALS alone on its training interactions."""
+    """The stages before training: the shop loaded and its events written into an emptied workspace (not
+    with ``reuse``: the workspace holds them from an earlier run), and ALS alone on its training
+    interactions."""
 
     def load() -> None:
         out["load_path"] = (
@@ -279,9 +287,10 @@ def feed(
 
     # a workspace left by an earlier run is emptied first, outside the load's figures (deleting 10M
     # relationships in batches takes minutes)
-    run.stage("empty", rec.store.reset)
-    run.stage("load", load, needs=("empty",))
-    run.stage("events", lambda: write_events(rec, data.events), needs=("load",))
+    if not reuse:
+        run.stage("empty", rec.store.reset)
+        run.stage("load", load, needs=("empty",))
+        run.stage("events", lambda: write_events(rec, data.events), needs=("load",))
     run.stage("als alone", lambda: als_alone(data, test, out))
 
 
@@ -317,7 +326,7 @@ def one_size(label: str, args: argparse.Namespace, result: dict[str, Any], save:
     out["fusion_draws"] = rank_config.fusion_draws
     try:
         with Recommender.connect(settings, progress=say) as rec:
-            feed(rec, settings, run, data, test, out)
+            feed(rec, settings, run, data, test, out, args.reuse_workspace)
             # the generated interactions are in the graph and ALS has had them: training holds only its own
             catalogue = data.dataset.items
             del data
@@ -402,6 +411,12 @@ def main() -> None:
         "--fusion-draws", type=int, default=0, help="the ranker's validation draws (0: default)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--reuse-workspace",
+        action="store_true",
+        help="the workspaces hold their shops from an earlier run of the same sizes and seed: no empty, load"
+        " or events stage, training starts on what is there",
+    )
     parser.add_argument(
         "--name", default="scale", help="the results file, docs/benchmarks/NAME.md (default: scale)"
     )

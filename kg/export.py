@@ -59,6 +59,11 @@ class GraphExport:
         return [str(k) for k in self.nodes[label]["key"].tolist()]
 
 
+# One read streams a whole relationship type into the client: at 10M interactions the events took longer than
+# the managed server's default limit for a transaction (120 s) on a loaded machine.
+_READ_TIMEOUT_S = 3600.0
+
+
 def export_graph(
     driver: neo4j.Driver, database: str, schema: Schema, progress: Progress | None = None
 ) -> GraphExport:
@@ -84,7 +89,7 @@ def export_graph(
 def _frame(driver: neo4j.Driver, database: str, query: str, columns: list[str]) -> pd.DataFrame:
     try:
         frame = driver.execute_query(
-            query,
+            neo4j.Query(query, timeout=_READ_TIMEOUT_S),  # type: ignore[arg-type]
             database_=database,
             routing_=neo4j.RoutingControl.READ,
             result_transformer_=neo4j.Result.to_df,
