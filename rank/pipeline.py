@@ -42,7 +42,8 @@ KS = (10, 20)
 
 
 _FEW = 1000
-"""Up to this many items (not the catalogue) are scored alone rather than picked from a catalogue pass."""
+"""Up to this many items (not the catalogue) are always scored alone rather than picked from a catalogue
+pass; more are when they are under a quarter of the model's catalogue."""
 
 
 class RatingModelScores:
@@ -50,8 +51,10 @@ class RatingModelScores:
 
     For the catalogue (the ranker's candidate features) the model scores its whole catalogue in its own
     column order, with the per-item decoder terms cached across calls, and maps its columns to ``items``
-    once (an item the model does not hold is NaN). A few items it holds (up to ``_FEW``: the stars of a
-    served list) are scored alone.
+    once. Fewer items (the stars of a served list, up to ``_FEW``; or a batch's candidates on a large
+    catalogue, under a quarter of it) are scored alone: at 10M interactions, picking 64 users' candidates
+    out of a pass over all 200,000 items took 96% of the fusion's training time. An item the model does not
+    hold is NaN either way.
     """
 
     def __init__(self, model: RatingModel) -> None:
@@ -65,13 +68,20 @@ class RatingModelScores:
             columns = known[1]
         else:
             columns = np.asarray(self.model.id_map.rows("item", list(items)), dtype=np.int64)
+            if len(items) <= _FEW or 4 * len(items) < self.model.id_map.num_nodes("item"):
+                return self._alone(users, items, columns)
             if known is None or len(items) >= len(known[0]):  # keep the catalogue's mapping
                 self._catalogue = (items, columns)
-            elif len(items) <= _FEW and (columns >= 0).all():  # a served list's stars: only those items
-                return np.asarray(self.model.score_items(list(users), list(items)), dtype=np.float32)
         scores = np.asarray(self.model.score_items(list(users)), dtype=np.float32)
         out = scores[:, np.maximum(columns, 0)]
         out[:, columns < 0] = np.nan
+        return out
+
+    def _alone(self, users: Sequence[str], items: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        out = np.full((len(users), len(items)), np.nan, dtype=np.float32)
+        held = np.flatnonzero(columns >= 0)
+        if len(held):
+            out[:, held] = self.model.score_items(list(users), list(np.asarray(items)[held]))
         return out
 
 

@@ -16,7 +16,7 @@ from gnn import TrainConfig
 from kg import GraphExport, GraphStore
 from loaders import Dataset, LoadReport
 from loaders.demo import DemoTruth, demo_dataset
-from rank import RankConfig, StackResult, train_stack
+from rank import RankConfig, RatingModelScores, StackResult, train_stack
 from rank.serving import FusedServing
 
 SMALL_RANK = RankConfig(
@@ -184,3 +184,16 @@ def test_changing_the_held_out_interactions_does_not_change_the_ranker(stacked) 
     assert result.fusion.importances == pytest.approx(again.fusion.importances)
     assert result.ranking == again.ranking  # the held-out items themselves did not change
     assert result.rating.test != again.rating.test  # their ratings did, and the test RMSE sees it
+
+
+def test_the_rating_feature_scores_a_few_items_alone_as_the_catalogue_pass_does(stacked) -> None:  # type: ignore[no-untyped-def]
+    _, export, result, _ = stacked
+    catalogue = np.asarray(export.node_keys("Item"))
+    users = list(result.ranker.trained_data().user_keys[:7])
+    stars = RatingModelScores(result.model)
+    whole = stars(users, catalogue)
+    # a batch's candidates on a larger catalogue: under a quarter of it, one key the model never saw
+    some = np.r_[catalogue[::5][:20], ["no-such-item"]]
+    alone = stars(users, some)
+    np.testing.assert_allclose(alone[:, :-1], whole[:, ::5][:, :20], rtol=0, atol=1e-5)
+    assert np.isnan(alone[:, -1]).all() and not np.isnan(alone[:, :-1]).any()
