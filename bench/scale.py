@@ -192,11 +192,10 @@ def train(
         "fit in all": round(ended - clock.started, 1),
     }
     out["rating_model_epochs"] = dict(result.rating.epochs)
-    out["accuracy"] = {
-        "fusion": {
-            "ndcg@10": round(result.ranking.at(10).ndcg, 4),
-            "recall@10": round(result.ranking.at(10).recall, 4),
-        }
+    # beside ALS alone's, which ran before training
+    out.setdefault("accuracy", {})["fusion"] = {
+        "ndcg@10": round(result.ranking.at(10).ndcg, 4),
+        "recall@10": round(result.ranking.at(10).recall, 4),
     }
     for part, metrics in result.parts.items():
         out["accuracy"][f"fusion's {part}"] = {
