@@ -87,8 +87,8 @@ class Ease(CandidateModel):
         self.modelled = np.sort(order[: self.params.max_items])
         x = data.matrix[:, self.modelled].astype(np.float64)
         gram = np.zeros((len(self.modelled), len(self.modelled)))
-        # a block of users at a time: the head's co-interactions are nearly dense, and the whole product as
-        # a sparse matrix held about three times the dense one
+        # a block of users at a time: the head's co-interactions are nearly dense, so the whole product as
+        # one sparse matrix (an index and a value per entry) would cost more than the dense result
         for start in range(0, x.shape[0], _GRAM_USERS):
             block = x[start : start + _GRAM_USERS]
             gram += (block.T @ block).toarray()
