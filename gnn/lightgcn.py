@@ -80,6 +80,8 @@ class LightGCN:
         self.max_steps = max_steps
         self.user_embeddings = np.zeros((0, dim), dtype=np.float32)
         self.item_embeddings = np.zeros((0, dim), dtype=np.float32)
+        # every node's embedding before propagation, ``[n_nodes, dim]``: what a warm fit starts from
+        self.layer0 = np.zeros((0, dim), dtype=np.float32)
         self.losses: list[float] = []
 
     def fit(
@@ -90,18 +92,26 @@ class LightGCN:
         knowledge: Pairs | None = None,
         n_entities: int = 0,
         item_links: Pairs | None = None,
+        warm_epochs: int | None = None,
     ) -> Self:
         """``interactions``: (user rows, item columns) of the training pairs. ``knowledge``: (item columns,
-        entity rows) for entities ``0..n_entities-1``. ``item_links``: (item column, item column) pairs."""
+        entity rows) for entities ``0..n_entities-1``. ``item_links``: (item column, item column) pairs.
+        ``warm_epochs``: start from the last fit's :attr:`layer0` (the same nodes; more or other edges) and
+        train this many epochs instead of ``epochs``; without a last fit of the same nodes, a cold fit."""
+        warm = warm_epochs is not None and self.layer0.shape == (n_users + n_items + n_entities, self.dim)
+        if not warm:
+            self.layer0 = np.zeros((0, self.dim), dtype=np.float32)
+        epochs = warm_epochs if warm and warm_epochs is not None else self.epochs
+        fit = (interactions, n_users, n_items, knowledge, n_entities, item_links, epochs)
         device = resolve_device(self.device)
         if device.type != "cpu":
-            return self._fit(device, interactions, n_users, n_items, knowledge, n_entities, item_links)
+            return self._fit(device, *fit)
         # some of torch's parallel CPU kernels sum in the order their threads finish: the same data and seed
         # gave embeddings 1e-6 apart from run to run, enough to move a split of the fusion's trees
         before = torch.are_deterministic_algorithms_enabled()
         torch.use_deterministic_algorithms(True)
         try:
-            return self._fit(device, interactions, n_users, n_items, knowledge, n_entities, item_links)
+            return self._fit(device, *fit)
         finally:
             torch.use_deterministic_algorithms(before)
 
@@ -114,6 +124,7 @@ class LightGCN:
         knowledge: Pairs | None,
         n_entities: int,
         item_links: Pairs | None,
+        epochs: int,
     ) -> Self:
         self.losses = []
         torch.manual_seed(self.seed)
@@ -137,7 +148,12 @@ class LightGCN:
             coo = torch.sparse_coo_tensor(norm_index, norm_weight, (n_nodes, n_nodes), check_invariants=False)
             adjacency = coo.coalesce().to_sparse_csr().to(device)
         embedding = torch.nn.Embedding(n_nodes, self.dim)
-        torch.nn.init.xavier_uniform_(embedding.weight)  # on the CPU: the same start on any device
+        if len(self.layer0):  # a warm fit (:meth:`fit` left the start here)
+            with torch.no_grad():
+                embedding.weight.copy_(torch.from_numpy(self.layer0))
+            self.layer0 = np.zeros((0, self.dim), dtype=np.float32)  # held once, by the embedding
+        else:
+            torch.nn.init.xavier_uniform_(embedding.weight)  # on the CPU: the same start on any device
         embedding.to(device)
         bpr = _BPR(embedding, adjacency, self.layers, self.l2)
         step = parallel(bpr, device, sampled=False)
@@ -148,7 +164,7 @@ class LightGCN:
         negatives = np.random.default_rng((self.seed, team.rank))
         n = len(users)
         per_step = team.share(max(self.batch_size, -(-n // self.max_steps) if self.max_steps else 0))
-        for _ in range(self.epochs):
+        for _ in range(epochs):
             order = rng.permutation(n)
             if team.size > 1:
                 order = order[team.rank :: team.size][: n // team.size]
@@ -166,6 +182,7 @@ class LightGCN:
             self.losses.append(total / max(len(order), 1))  # alone, the whole epoch; a rank, its shard
         with torch.no_grad():
             final = _propagate(adjacency, embedding.weight, self.layers).cpu().numpy().astype(np.float32)
+            self.layer0 = embedding.weight.cpu().numpy().astype(np.float32, copy=True)
         self.user_embeddings = final[:n_users]
         self.item_embeddings = final[n_users : n_users + n_items]
         return self

@@ -145,7 +145,7 @@ class Ranker:
         fusion_users, fusion_rows, validation = len(table.groups), len(labels), int(held.matrix.nnz)
         del draws, table, labels, split, fit_part, held, relevant  # done with: freed before the refit
         self.data = Interactions.build(train, items, users, cfg.min_rating)
-        self._fit_parts(self.data, say, seconds)
+        self._fit_parts(self.data, say, seconds, warm=True)
         build_indexes(self)
         seconds["total"] = time.perf_counter() - started
         gains = self.booster.feature_importance(importance_type="gain")
@@ -169,13 +169,17 @@ class Ranker:
         say: Progress,
         seconds: dict[str, float],
         tune: tuple[np.ndarray, list[np.ndarray]] | None = None,
+        warm: bool = False,
     ) -> dict[str, dict[str, float]]:
         """Fit every part on ``data`` (the first time, with ``tune``'s validation users and their items,
-        letting each model choose what it tunes, and giving what each tried), and the item statistics."""
+        letting each model choose what it tunes, and giving what each tried; the last time, ``warm``: each
+        from its last fit where it can), and the item statistics."""
         tuning: dict[str, dict[str, float]] = {}
         for n, (name, model) in enumerate(self.parts.items()):
             mark = time.perf_counter()
-            if tune is None:
+            if warm:
+                model.refit(data)
+            elif tune is None:
                 model.fit(data)
             elif tried := model.tune(data, *tune):
                 tuning[name] = tried

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Self
 
 import numpy as np
@@ -30,7 +31,8 @@ __all__ = ["Als", "AlsParams"]
 
 class AlsParams(BaseModel):
     """``implicit``'s ALS: factors, regularization, iterations, and ``alpha``, the confidence of an
-    interaction."""
+    interaction. refit_share: a refit (:meth:`Als.refit`) starts from the last fit's factors and runs this
+    share of ``iterations``, rounded up."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -38,6 +40,7 @@ class AlsParams(BaseModel):
     regularization: float = Field(default=0.05, ge=0.0)
     iterations: int = Field(default=30, ge=1)
     alpha: float = Field(default=1.0, gt=0.0)
+    refit_share: float = Field(default=0.2, gt=0.0, le=1.0)
 
 
 class Als(CandidateModel):
@@ -51,17 +54,28 @@ class Als(CandidateModel):
     _gram: tuple[np.ndarray, np.ndarray] | None = None  # item factors, and their Y'Y
 
     def fit(self, data: Interactions) -> Self:
+        return self._fit(data, self.params.iterations)
+
+    def refit(self, data: Interactions) -> Self:
+        known = self.user_factors.shape[0] == data.n_users and self.item_factors.shape[0] == data.n_items
+        if not known or self.user_factors.shape[1] != self.params.factors:
+            return self.fit(data)
+        return self._fit(data, math.ceil(self.params.iterations * self.params.refit_share), warm=True)
+
+    def _fit(self, data: Interactions, iterations: int, warm: bool = False) -> Self:
         # implicit parallelises itself; a BLAS thread pool underneath it only contends (its own advice, which
         # its constructor warns about unless the pool is held to one thread by then)
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
                 factors=self.params.factors,
                 regularization=self.params.regularization,
-                iterations=self.params.iterations,
+                iterations=iterations,
                 alpha=self.params.alpha,
                 random_state=self.context.seed,
                 calculate_training_loss=False,
             )
+            if warm:  # implicit starts from factors already set (copies: it solves in place)
+                model.user_factors, model.item_factors = self.user_factors.copy(), self.item_factors.copy()
             model.fit(data.matrix, show_progress=False)
         self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)

@@ -64,7 +64,7 @@ class CandidateModel(ABC):
     ``seen``; an item-based model scores from ``seen`` alone.
 
     A subclass sets ``name`` (its key in :data:`rank.models.MODELS`, the prefix of its feature columns) and
-    ``params_type``, and implements ``fit``, ``scores``, ``state`` (its fitted arrays, saved without pickle)
+    ``params_type``, and implements ``fit`` (and ``refit`` where it can start warm), ``scores``, ``state`` (its fitted arrays, saved without pickle)
     and ``restore`` (the reverse).
     """
 
@@ -125,6 +125,12 @@ class CandidateModel(ABC):
         for a model that chooses nothing, which only fits)."""
         self.fit(data)
         return {}
+
+    def refit(self, data: Interactions) -> Self:
+        """Fit on ``data``, which holds the users and items of the last fit and more interactions (the
+        ranker's last fit, on every training interaction after the fusion's validation slices): a model that
+        can start from its last fit does, in fewer passes; by default a fit from scratch."""
+        return self.fit(data)
 
     def save(self, path: str | Path) -> None:
         """Write the fitted model to ``path`` (an ``.npz``, read back without pickle)."""

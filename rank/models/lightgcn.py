@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Self
 
 import numpy as np
@@ -32,7 +33,9 @@ class LightGCNParams(BaseModel):
     """dim: embedding size. layers: propagation steps. epochs: passes over the interactions. lr: Adam's
     learning rate. max_steps: at most this many training steps an epoch (``None``: no bound); above
     ``max_steps`` times the batch (32,768 pairs, about a million interactions) each step takes a larger share
-    of them (:class:`gnn.lightgcn.LightGCN`; measured against the unbounded form in ``bench/lightgcn_steps.py``)."""
+    of them (:class:`gnn.lightgcn.LightGCN`; measured against the unbounded form in ``bench/lightgcn_steps.py``).
+    refit_share: a refit (:meth:`LightGCN.refit`) starts from the last fit's embeddings and trains this share
+    of ``epochs``, rounded up."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -41,6 +44,7 @@ class LightGCNParams(BaseModel):
     epochs: int = Field(default=30, ge=1)
     lr: float = Field(default=0.02, gt=0.0)
     max_steps: int | None = Field(default=32, ge=1)
+    refit_share: float = Field(default=0.2, gt=0.0, le=1.0)
 
 
 class LightGCN(CandidateModel):
@@ -60,10 +64,22 @@ class LightGCN(CandidateModel):
         )
 
     def fit(self, data: Interactions) -> Self:
+        return self._fit(data, None)
+
+    def refit(self, data: Interactions) -> Self:
+        return self._fit(data, math.ceil(self.params.epochs * self.params.refit_share))
+
+    def _fit(self, data: Interactions, warm_epochs: int | None) -> Self:
         knowledge = self.context.knowledge
         items, nodes, n_nodes = knowledge.entity_pairs()
         self.network.fit(
-            (data.rows, data.cols), data.n_users, data.n_items, (items, nodes), n_nodes, knowledge.item_links
+            (data.rows, data.cols),
+            data.n_users,
+            data.n_items,
+            (items, nodes),
+            n_nodes,
+            knowledge.item_links,
+            warm_epochs=warm_epochs,
         )
         return self
 
