@@ -157,7 +157,8 @@ class LightGCN:
         embedding.to(device)
         bpr = _BPR(embedding, adjacency, self.layers, self.l2)
         step = parallel(bpr, device, sampled=False)
-        optimiser = torch.optim.Adam(embedding.parameters(), lr=self.lr)
+        # fused: one kernel over each parameter instead of torch's loop of a dozen whole-tensor operations
+        optimiser = torch.optim.Adam(embedding.parameters(), lr=self.lr, fused=True)
         team = world()
         # negatives from a generator apart from the shuffle's, one per rank: one process draws as rank 0 of
         # a team does, so a seed's spread over seeds is the same with one process or several

@@ -83,7 +83,9 @@ def fit_network(
     net.to(device)
     step = parallel(_BatchLoss(net, config.bias_reg), device, sampled=True) if minibatch else None
     on_device = graph if device.type == "cpu" else graph.clone().to(device)
-    opt = torch.optim.AdamW(net.parameter_groups(config.weight_decay), lr=config.lr)
+    # fused: one kernel over each parameter instead of a dozen whole-tensor operations; in mini-batches the
+    # unfused step over the id tables was a sixth of an epoch at 10M interactions (py-spy)
+    opt = torch.optim.AdamW(net.parameter_groups(config.weight_decay), lr=config.lr, fused=True)
     ratings = _Ratings(
         *(torch.from_numpy(a.astype(np.int64 if k < 2 else np.float32)) for k, a in enumerate(train))
     )
