@@ -177,22 +177,18 @@ class Ranker:
         tuning: dict[str, dict[str, float]] = {}
         for n, (name, model) in enumerate(self.parts.items()):
             mark = time.perf_counter()
-            if warm:
-                model.refit(data)
-            elif tune is None:
-                model.fit(data)
+            if tune is None:
+                (model.refit if warm else model.fit)(data)
             elif tried := model.tune(data, *tune):
                 tuning[name] = tried
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - mark
             say(name, n + 1, len(self.parts))
-        cfg = self.config
         self.item_popularity = data.popularity()
-        self.timing = TimeProfile(cfg.time_sigma_months).fit(data)
+        self.timing = TimeProfile(self.config.time_sigma_months).fit(data)
         item_first = data.first_seen()
         latest = float(data.ts.max()) if len(data.ts) else 0.0
-        self.item_age_days = np.where(item_first > 0, (latest - item_first) / 86_400.0, np.nan).astype(
-            np.float32
-        )
+        age = np.where(item_first > 0, (latest - item_first) / 86_400.0, np.nan)
+        self.item_age_days = age.astype(np.float32)
         return tuning
 
     def _labelled(
