@@ -98,10 +98,9 @@ class LightGCN:
         entity rows) for entities ``0..n_entities-1``. ``item_links``: (item column, item column) pairs.
         ``warm_epochs``: start from the last fit's :attr:`layer0` (the same nodes; more or other edges) and
         train this many epochs instead of ``epochs``; without a last fit of the same nodes, a cold fit."""
-        warm = warm_epochs is not None and self.layer0.shape == (n_users + n_items + n_entities, self.dim)
-        if not warm:
-            self.layer0 = np.zeros((0, self.dim), dtype=np.float32)
-        epochs = warm_epochs if warm and warm_epochs is not None else self.epochs
+        if warm_epochs is None or self.layer0.shape != (n_users + n_items + n_entities, self.dim):
+            warm_epochs, self.layer0 = None, np.zeros((0, self.dim), dtype=np.float32)  # a cold fit
+        epochs = self.epochs if warm_epochs is None else warm_epochs
         fit = (interactions, n_users, n_items, knowledge, n_entities, item_links, epochs)
         device = resolve_device(self.device)
         if device.type != "cpu":

@@ -64,8 +64,8 @@ class CandidateModel(ABC):
     ``seen``; an item-based model scores from ``seen`` alone.
 
     A subclass sets ``name`` (its key in :data:`rank.models.MODELS`, the prefix of its feature columns) and
-    ``params_type``, and implements ``fit`` (and ``refit`` where it can start warm), ``scores``, ``state`` (its fitted arrays, saved without pickle)
-    and ``restore`` (the reverse).
+    ``params_type``, and implements ``fit`` (and ``refit`` where it can start warm), ``scores``, ``state``
+    (its fitted arrays, saved without pickle) and ``restore`` (the reverse).
     """
 
     name: ClassVar[str]
